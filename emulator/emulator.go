@@ -1,0 +1,229 @@
+// Package emulator is the broker emulator: an embedded mochi-mqtt broker
+// with two listeners, one for the device under test (faults and the wire
+// journal apply) and one for control and observers (never faulted).
+//
+// Start it the way net/http/httptest starts a server:
+//
+//	b := emulator.StartTest(t, emulator.Options{})
+//	// connect the device under test to b.DUTAddr
+//	b.Faults.Add(faults.Rule{Name: "lose-ack", Match: ..., Action: faults.Drop{}})
+package emulator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/listeners"
+
+	"github.com/mqtthil/mqtthil/emulator/faults"
+	"github.com/mqtthil/mqtthil/emulator/journal"
+)
+
+// Listener ids inside mochi.
+const (
+	DUTListener     = "dut"
+	ControlListener = "control"
+)
+
+// Options configure a broker. The zero value is a broker on two free
+// loopback ports, anonymous access, the default profile and seed 1.
+type Options struct {
+	DUTAddr     string // default 127.0.0.1:0
+	ControlAddr string // default 127.0.0.1:0
+
+	Profile Profile
+
+	// Credentials per listener: user name to password. An empty map means
+	// any client may connect, unless the listener is bound to an address
+	// that is not loopback and AllowAnonymous is false.
+	DUTAuth        map[string]string
+	ControlAuth    map[string]string
+	AllowAnonymous bool
+
+	Seed       int64          // for the fault rules' randomness; 0 means 1
+	Rules      []faults.Rule  // armed at start
+	JournalCap int            // records kept in memory; 0 means journal.DefaultCap
+	Logger     *slog.Logger   // default: discard
+	Sink       io.Writer      // journal records streamed as JSONL, if set
+}
+
+// Broker is a running emulator.
+type Broker struct {
+	DUTAddr     string
+	ControlAddr string
+	Seed        int64
+	Faults      *faults.Set
+	Journal     *journal.Journal
+	Profile     Profile
+
+	server *mqtt.Server
+	dut    *faults.Listener
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Start starts a broker and returns once both listeners accept
+// connections. ctx bounds the start only.
+func Start(ctx context.Context, opts Options) (*Broker, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if opts.DUTAddr == "" {
+		opts.DUTAddr = "127.0.0.1:0"
+	}
+	if opts.ControlAddr == "" {
+		opts.ControlAddr = "127.0.0.1:0"
+	}
+	if opts.Seed == 0 {
+		opts.Seed = 1
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if err := opts.Profile.Validate(); err != nil {
+		return nil, fmt.Errorf("emulator: profile: %w", err)
+	}
+	for name, addr := range map[string]string{"DUT": opts.DUTAddr, "control": opts.ControlAddr} {
+		auth := opts.DUTAuth
+		if name == "control" {
+			auth = opts.ControlAuth
+		}
+		if len(auth) == 0 && !opts.AllowAnonymous && !isLoopback(addr) {
+			return nil, fmt.Errorf("emulator: %s listener %s is not on loopback: give credentials or allow anonymous clients", name, addr)
+		}
+	}
+
+	set := faults.NewSet(opts.Seed)
+	for _, r := range opts.Rules {
+		if err := set.Add(r); err != nil {
+			return nil, fmt.Errorf("emulator: %w", err)
+		}
+	}
+	j := journal.New(opts.JournalCap)
+	if opts.Sink != nil {
+		j.SetSink(opts.Sink)
+	}
+
+	var lc net.ListenConfig
+	dutInner, err := lc.Listen(ctx, "tcp", opts.DUTAddr)
+	if err != nil {
+		return nil, fmt.Errorf("emulator: DUT listener: %w", err)
+	}
+	ctlInner, err := lc.Listen(ctx, "tcp", opts.ControlAddr)
+	if err != nil {
+		dutInner.Close()
+		return nil, fmt.Errorf("emulator: control listener: %w", err)
+	}
+	dut := faults.NewListener(dutInner, set, j)
+
+	caps := mqtt.NewDefaultServerCapabilities()
+	opts.Profile.apply(caps)
+	server := mqtt.New(&mqtt.Options{
+		InlineClient: true,
+		Capabilities: caps,
+		Logger:       opts.Logger,
+	})
+	if err := server.AddHook(&profileHook{profile: opts.Profile}, nil); err != nil {
+		dut.Close()
+		ctlInner.Close()
+		return nil, err
+	}
+	if err := server.AddHook(&authHook{byListener: map[string]map[string]string{
+		DUTListener:     opts.DUTAuth,
+		ControlListener: opts.ControlAuth,
+	}}, nil); err != nil {
+		dut.Close()
+		ctlInner.Close()
+		return nil, err
+	}
+	if err := server.AddListener(listeners.NewNet(DUTListener, dut)); err != nil {
+		dut.Close()
+		ctlInner.Close()
+		return nil, err
+	}
+	if err := server.AddListener(listeners.NewNet(ControlListener, ctlInner)); err != nil {
+		dut.Close()
+		ctlInner.Close()
+		return nil, err
+	}
+	if err := server.Serve(); err != nil {
+		return nil, fmt.Errorf("emulator: %w", err)
+	}
+	return &Broker{
+		DUTAddr:     dutInner.Addr().String(),
+		ControlAddr: ctlInner.Addr().String(),
+		Seed:        opts.Seed,
+		Faults:      set,
+		Journal:     j,
+		Profile:     opts.Profile,
+		server:      server,
+		dut:         dut,
+	}, nil
+}
+
+// StartTest starts a broker on loopback for the test and closes it when the
+// test ends. Address options left empty bind free ports.
+func StartTest(t testing.TB, opts Options) *Broker {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	b, err := Start(ctx, opts)
+	if err != nil {
+		t.Fatalf("start broker emulator: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := b.Close(); err != nil {
+			t.Errorf("close broker emulator: %v", err)
+		}
+	})
+	return b
+}
+
+// Server is the mochi server underneath, for what the emulator does not
+// wrap.
+func (b *Broker) Server() *mqtt.Server { return b.server }
+
+// Restart closes the DUT listener and every connection on it, and accepts
+// connections again after downFor. Sessions are kept. It returns at once;
+// Listener().Up reports when the listener is back.
+func (b *Broker) Restart(downFor time.Duration) error {
+	return b.dut.Bounce(downFor, "restart requested")
+}
+
+// Listener is the DUT listener's fault layer.
+func (b *Broker) Listener() *faults.Listener { return b.dut }
+
+// Close stops the broker: both listeners, every connection. It flushes the
+// journal's sink and returns its error, if any.
+func (b *Broker) Close() error {
+	b.closeOnce.Do(func() {
+		err := b.server.Close()
+		b.dut.Close()
+		if ferr := b.Journal.Flush(); ferr != nil {
+			err = errors.Join(err, fmt.Errorf("journal: %w", ferr))
+		}
+		b.closeErr = err
+	})
+	return b.closeErr
+}
+
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

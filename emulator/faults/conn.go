@@ -1,0 +1,492 @@
+package faults
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mqtthil/mqtthil/emulator/journal"
+)
+
+// Conn is one client connection seen through the fault layer. mochi reads
+// and writes it like a net.Conn; underneath, the byte stream is cut into
+// MQTT packets in both directions, each packet runs through the rule set,
+// and what survives is delivered in order, on time, and journaled.
+//
+// Each direction is a queue of packets with the time each is due. The
+// client's packets are read off the socket by a goroutine of their own (so a
+// delay does not hold up reading, and arrival times are true) and handed to
+// mochi by Read; the broker's packets come in through Write and go out on a
+// writer goroutine. A delayed packet holds back the ones behind it: TCP
+// order is kept.
+type Conn struct {
+	raw net.Conn
+	l   *Listener
+	id  uint64
+
+	mu       sync.Mutex
+	clientID string
+	version  byte
+	cause    string // why the connection is ending, first one wins
+
+	in, out pipe
+	stall   atomic.Int64 // unix nanos until which nothing moves
+
+	// Read side, used by mochi's reading goroutine only.
+	rbuf     []byte
+	head     *item
+	deadline atomic.Int64 // read deadline, unix nanos; 0 none
+	rtimer   *time.Timer
+
+	wmu    sync.Mutex // Write: framer and rule evaluation, in order
+	framer Framer
+	rawmu  sync.Mutex // writes to the socket
+
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+// item is one entry of a direction's queue: a packet to deliver, a cut to
+// make, or the error that ended the reading side.
+type item struct {
+	raw []byte
+	due time.Time
+	rec journal.Record
+	cut *cut
+	err error
+}
+
+type cut struct {
+	mode  string // close, reset, mqtt
+	code  byte
+	rule  string
+	cause string
+}
+
+type pipe struct {
+	mu   sync.Mutex
+	ch   chan item
+	last time.Time // due time of the last item queued
+}
+
+const queueLen = 512
+
+func newConn(raw net.Conn, l *Listener, id uint64) *Conn {
+	c := &Conn{raw: raw, l: l, id: id, done: make(chan struct{})}
+	c.in.ch = make(chan item, queueLen)
+	c.out.ch = make(chan item, queueLen)
+	c.rtimer = time.NewTimer(time.Hour)
+	c.rtimer.Stop()
+	return c
+}
+
+func (c *Conn) start() {
+	c.l.journal.Add(journal.Record{Kind: journal.KindOpen, Conn: c.id, Cause: "from " + c.raw.RemoteAddr().String()})
+	go c.readLoop()
+	go c.writeLoop()
+}
+
+// ID is the connection's number in the journal.
+func (c *Conn) ID() uint64 { return c.id }
+
+func (c *Conn) info() (string, byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.clientID, c.version
+}
+
+// noteCause remembers why the connection is ending, unless a reason is
+// known already.
+func (c *Conn) noteCause(cause string) {
+	c.mu.Lock()
+	if c.cause == "" {
+		c.cause = cause
+	}
+	c.mu.Unlock()
+}
+
+// readLoop reads the client's packets off the socket as they arrive.
+func (c *Conn) readLoop() {
+	br := bufio.NewReaderSize(c.raw, 32<<10)
+	for {
+		if !c.waitStall() {
+			return
+		}
+		raw, err := ReadFrame(br)
+		if err != nil {
+			switch {
+			case errors.Is(err, io.EOF):
+				c.noteCause("client closed the connection")
+			case errors.Is(err, net.ErrClosed):
+			default:
+				c.noteCause("client side: " + err.Error())
+			}
+			c.enqueue(&c.in, item{err: io.EOF})
+			return
+		}
+		if raw[0]>>4 == 1 { // CONNECT: learn who this is before matching
+			if v, id, ok := connectInfo(raw); ok {
+				c.mu.Lock()
+				c.version, c.clientID = v, id
+				c.mu.Unlock()
+			}
+		}
+		c.route(raw, ToBroker)
+	}
+}
+
+// route runs one packet through the rules and queues what comes of it.
+func (c *Conn) route(raw []byte, dir Direction) {
+	clientID, version := c.info()
+	p, err := Parse(raw, dir, version)
+	p.ClientID = clientID
+	if err != nil {
+		// Not ours to judge: pass it on and let the receiver refuse it.
+		c.queue(dir, item{raw: raw, rec: c.record(&p)}, 0)
+		return
+	}
+	o := c.l.set.Apply(&p)
+	rec := c.record(&p)
+	rec.Rule, rec.Action = o.Rule, o.Action
+	if o.Rule == "" {
+		c.queue(dir, item{raw: raw, rec: rec}, 0)
+		return
+	}
+	if o.Stall > 0 {
+		until := time.Now().Add(o.Stall)
+		c.stall.Store(until.UnixNano())
+		c.l.journal.Add(journal.Record{Kind: journal.KindFault, Conn: c.id, Client: clientID, Rule: o.Rule, Action: "stall", Cause: fmt.Sprintf("stalled for %s", o.Stall)})
+	}
+	cutAt := func(d Direction) {
+		c.queue(d, item{cut: &cut{mode: o.Disconnect, code: o.DisconnectCode, rule: o.Rule,
+			cause: fmt.Sprintf("rule %q: disconnect (%s) %s %s", o.Rule, o.Disconnect, o.DisconnectWhen, rec.Type)}}, o.Delay)
+	}
+	switch {
+	case o.Reply != nil:
+		c.drop(rec)
+		reply, _ := Parse(o.Reply, ToClient, version)
+		reply.ClientID = clientID
+		rr := c.record(&reply)
+		rr.Rule, rr.Action = o.Rule, o.Action
+		back := Both &^ dir
+		c.queue(back, item{raw: o.Reply, rec: rr}, 0)
+		if o.Disconnect != "" {
+			c.queue(back, item{cut: &cut{mode: o.Disconnect, rule: o.Rule, cause: fmt.Sprintf("rule %q: %s", o.Rule, o.Action)}}, 0)
+		}
+		return
+	case o.Disconnect != "" && o.DisconnectWhen == "before":
+		c.drop(rec)
+		cutAt(dir)
+		return
+	case o.Restart > 0 || o.Restarting:
+		c.drop(rec)
+		c.l.Bounce(o.Restart, fmt.Sprintf("rule %q at %s", o.Rule, rec.Type))
+		return
+	case o.Drop:
+		c.drop(rec)
+		return
+	}
+	if o.Raw != nil {
+		np, err := Parse(o.Raw, dir, version)
+		if err == nil {
+			np.ClientID = clientID
+			r2 := c.record(&np)
+			r2.Rule, r2.Action = rec.Rule, rec.Action
+			rec = r2
+		}
+		raw = o.Raw
+	}
+	c.queue(dir, item{raw: raw, rec: rec}, o.Delay)
+	for range o.Copies {
+		c.queue(dir, item{raw: raw, rec: rec}, o.Delay)
+	}
+	if o.Disconnect != "" {
+		cutAt(dir)
+	}
+}
+
+func (c *Conn) record(p *Packet) journal.Record {
+	r := describe(p)
+	r.Conn = c.id
+	return r
+}
+
+// drop journals a packet that the fault layer kept from its receiver.
+func (c *Conn) drop(rec journal.Record) {
+	rec.Dropped = true
+	c.l.journal.Add(rec)
+}
+
+// queue puts an item on the direction's queue, due after delay but never
+// before the item ahead of it.
+func (c *Conn) queue(dir Direction, it item, delay time.Duration) {
+	p := &c.in
+	if dir == ToClient {
+		p = &c.out
+	}
+	p.mu.Lock()
+	due := time.Now().Add(delay)
+	if delay == 0 && p.last.Before(due) {
+		due = time.Time{} // nothing ahead holds it back: deliver at once
+	} else if due.Before(p.last) {
+		due = p.last
+	}
+	if !due.IsZero() {
+		p.last = due
+	}
+	it.due = due
+	p.mu.Unlock()
+	c.enqueue(p, it)
+}
+
+func (c *Conn) enqueue(p *pipe, it item) {
+	select {
+	case p.ch <- it:
+	case <-c.done:
+	}
+}
+
+// waitStall waits out a stall; it reports false if the connection ended
+// meanwhile.
+func (c *Conn) waitStall() bool {
+	until := c.stall.Load()
+	if until == 0 {
+		return true
+	}
+	d := time.Until(time.Unix(0, until))
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-c.done:
+		return false
+	}
+}
+
+// dueAt is when an item may move: its own due time, or the end of a stall.
+func (c *Conn) dueAt(it *item) time.Time {
+	due := it.due
+	if s := c.stall.Load(); s != 0 {
+		if st := time.Unix(0, s); st.After(due) {
+			due = st
+		}
+	}
+	return due
+}
+
+// Read hands mochi the client's packets as they fall due.
+func (c *Conn) Read(b []byte) (int, error) {
+	for len(c.rbuf) == 0 {
+		it, err := c.nextIn()
+		if err != nil {
+			return 0, err
+		}
+		if it.cut != nil {
+			c.doCut(it.cut)
+			return 0, io.EOF
+		}
+		if it.err != nil {
+			return 0, it.err
+		}
+		c.l.journal.Add(it.rec)
+		c.rbuf = it.raw
+	}
+	n := copy(b, c.rbuf)
+	c.rbuf = c.rbuf[n:]
+	return n, nil
+}
+
+// nextIn waits for the next client packet that is due, within the read
+// deadline mochi set for keep-alive.
+func (c *Conn) nextIn() (item, error) {
+	var it item
+	if c.head != nil {
+		it, c.head = *c.head, nil
+	} else {
+		select {
+		case it = <-c.in.ch:
+		default:
+			select {
+			case it = <-c.in.ch:
+			case <-c.done:
+				return item{}, io.EOF
+			case <-c.deadlineC():
+				return item{}, os.ErrDeadlineExceeded
+			}
+		}
+	}
+	for {
+		wait := time.Until(c.dueAt(&it))
+		if wait <= 0 {
+			return it, nil
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-c.done:
+			t.Stop()
+			return item{}, io.EOF
+		case <-c.deadlineC():
+			t.Stop()
+			c.head = &it
+			return item{}, os.ErrDeadlineExceeded
+		}
+	}
+}
+
+// deadlineC arms the read timer for the current deadline; nil (block
+// forever) when there is none.
+func (c *Conn) deadlineC() <-chan time.Time {
+	d := c.deadline.Load()
+	if d == 0 {
+		return nil
+	}
+	c.rtimer.Reset(time.Until(time.Unix(0, d)))
+	return c.rtimer.C
+}
+
+// Write takes mochi's bytes, which may hold several packets or part of
+// one, and queues each whole packet for the client.
+func (c *Conn) Write(b []byte) (int, error) {
+	select {
+	case <-c.done:
+		return 0, net.ErrClosed
+	default:
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	pkts, err := c.framer.Feed(b)
+	for _, raw := range pkts {
+		c.route(raw, ToClient)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("fault layer: broker wrote a malformed packet: %w", err)
+	}
+	return len(b), nil
+}
+
+// writeLoop sends the broker's packets to the client as they fall due.
+func (c *Conn) writeLoop() {
+	for {
+		var it item
+		select {
+		case it = <-c.out.ch:
+		case <-c.done:
+			return
+		}
+		if wait := time.Until(c.dueAt(&it)); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-c.done:
+				t.Stop()
+				return
+			}
+			// a stall that began while waiting holds it further
+			if wait := time.Until(c.dueAt(&it)); wait > 0 && !c.waitStall() {
+				return
+			}
+		}
+		if it.cut != nil {
+			c.doCut(it.cut)
+			return
+		}
+		if err := c.writeRaw(it.raw); err != nil {
+			c.noteCause("writing to the client: " + err.Error())
+			c.closeWith("")
+			return
+		}
+		c.l.journal.Add(it.rec)
+	}
+}
+
+func (c *Conn) writeRaw(b []byte) error {
+	c.rawmu.Lock()
+	defer c.rawmu.Unlock()
+	_, err := c.raw.Write(b)
+	return err
+}
+
+// doCut ends the connection the way the rule asked.
+func (c *Conn) doCut(k *cut) {
+	clientID, version := c.info()
+	switch k.mode {
+	case "mqtt":
+		if version == 5 {
+			raw := disconnectPacket(k.code)
+			if c.writeRaw(raw) == nil {
+				p, _ := Parse(raw, ToClient, version)
+				p.ClientID = clientID
+				rec := c.record(&p)
+				rec.Rule, rec.Action = k.rule, "disconnect"
+				c.l.journal.Add(rec)
+			}
+		}
+	case "reset":
+		if tc, ok := c.raw.(*net.TCPConn); ok {
+			tc.SetLinger(0)
+		}
+	}
+	c.closeWith(k.cause)
+}
+
+// closeWith closes the connection once, journaling why.
+func (c *Conn) closeWith(cause string) {
+	c.closeOnce.Do(func() {
+		c.noteCause(cause)
+		close(c.done)
+		c.raw.Close()
+		c.l.forget(c)
+		clientID, _ := c.info()
+		c.mu.Lock()
+		why := c.cause
+		c.mu.Unlock()
+		c.l.journal.Add(journal.Record{Kind: journal.KindClose, Conn: c.id, Client: clientID, Cause: why})
+	})
+}
+
+// Close is mochi closing the connection. Packets it wrote just before (a
+// refusing CONNACK, a DISCONNECT) still go out first, unless the queue is
+// stuck behind a stall or a delay for longer than closeGrace.
+func (c *Conn) Close() error {
+	c.noteCause("broker closed the connection")
+	k := &cut{mode: "close"}
+	select {
+	case c.out.ch <- item{cut: k}:
+		time.AfterFunc(closeGrace, func() { c.closeWith("") })
+	case <-c.done:
+	default:
+		c.closeWith("")
+	}
+	return nil
+}
+
+const closeGrace = 2 * time.Second
+
+func (c *Conn) LocalAddr() net.Addr  { return c.raw.LocalAddr() }
+func (c *Conn) RemoteAddr() net.Addr { return c.raw.RemoteAddr() }
+
+// SetDeadline sets the read deadline only: writes are queued, never block
+// on the socket.
+func (c *Conn) SetDeadline(t time.Time) error { return c.SetReadDeadline(t) }
+
+func (c *Conn) SetReadDeadline(t time.Time) error {
+	if t.IsZero() {
+		c.deadline.Store(0)
+	} else {
+		c.deadline.Store(t.UnixNano())
+	}
+	return nil
+}
+
+func (c *Conn) SetWriteDeadline(time.Time) error { return nil }

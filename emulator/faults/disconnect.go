@@ -1,0 +1,57 @@
+package faults
+
+import (
+	"fmt"
+	"math/rand/v2"
+)
+
+// Disconnect ends the connection at the matched packet: a plain close
+// (FIN), a TCP reset (RST), or, for MQTT 5 clients, a DISCONNECT with a
+// reason code first. When is "before" (the packet is lost with the
+// connection) or "after" (the packet goes through, then the cut).
+type Disconnect struct {
+	Mode   string `json:"mode"`             // close, reset, mqtt
+	Reason int    `json:"reason,omitempty"` // for mqtt; default 128
+	When   string `json:"when,omitempty"`   // before (default), after
+}
+
+func (Disconnect) Kind() string { return "disconnect" }
+
+func (d Disconnect) Check(Match) error {
+	switch d.Mode {
+	case "close", "reset":
+		if d.Reason != 0 {
+			return fmt.Errorf("reason is only for mode mqtt, not %q", d.Mode)
+		}
+	case "mqtt":
+		if d.Reason != 0 {
+			if err := CheckReason([]byte{14}, d.Reason); err != nil {
+				return err
+			}
+		}
+	default:
+		return fmt.Errorf("mode %q: want close, reset or mqtt", d.Mode)
+	}
+	switch d.When {
+	case "", "before", "after":
+	default:
+		return fmt.Errorf("when %q: want before or after", d.When)
+	}
+	return nil
+}
+
+func (d Disconnect) Apply(_ *Packet, o *Outcome, _ *rand.Rand) {
+	o.Disconnect = d.Mode
+	o.DisconnectCode = byte(d.Reason)
+	if d.Mode == "mqtt" && d.Reason == 0 {
+		o.DisconnectCode = 128
+	}
+	o.DisconnectWhen = d.When
+	if o.DisconnectWhen == "" {
+		o.DisconnectWhen = "before"
+	}
+}
+
+// disconnectPacket is an MQTT 5 DISCONNECT with a reason code and no
+// properties.
+func disconnectPacket(code byte) []byte { return []byte{0xe0, 1, code} }

@@ -1,0 +1,215 @@
+package faults
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mqtthil/mqtthil/emulator/journal"
+)
+
+// Listener wraps the device-under-test listener. Every connection it
+// accepts is a Conn that applies the rule set and writes the journal. It can
+// be bounced (closed and re-opened on the same address) without mochi
+// noticing: while it is down, Accept waits instead of failing, because a
+// mochi listener whose Accept fails stops serving for good.
+type Listener struct {
+	set     *Set
+	journal *journal.Journal
+	addr    net.Addr
+	ids     atomic.Uint64
+
+	mu     sync.Mutex
+	inner  net.Listener // nil while down
+	up     chan struct{}
+	conns  map[*Conn]struct{}
+	closed bool
+	done   chan struct{}
+}
+
+// NewListener applies set to every connection accepted on inner and
+// records them in j.
+func NewListener(inner net.Listener, set *Set, j *journal.Journal) *Listener {
+	up := make(chan struct{})
+	close(up)
+	return &Listener{
+		set:     set,
+		journal: j,
+		addr:    inner.Addr(),
+		inner:   inner,
+		up:      up,
+		conns:   make(map[*Conn]struct{}),
+		done:    make(chan struct{}),
+	}
+}
+
+// Accept waits for the next connection; while the listener is bounced it
+// waits for it to come back.
+func (l *Listener) Accept() (net.Conn, error) {
+	for {
+		l.mu.Lock()
+		if l.closed {
+			l.mu.Unlock()
+			return nil, net.ErrClosed
+		}
+		inner, up := l.inner, l.up
+		l.mu.Unlock()
+		if inner == nil {
+			select {
+			case <-up:
+				continue
+			case <-l.done:
+				return nil, net.ErrClosed
+			}
+		}
+		raw, err := inner.Accept()
+		if err != nil {
+			l.mu.Lock()
+			closed, bounced := l.closed, l.inner != inner
+			l.mu.Unlock()
+			if closed {
+				return nil, net.ErrClosed
+			}
+			if bounced || errors.Is(err, net.ErrClosed) {
+				continue
+			}
+			return nil, err
+		}
+		c := newConn(raw, l, l.ids.Add(1))
+		l.mu.Lock()
+		if l.closed || l.inner != inner {
+			l.mu.Unlock()
+			c.closeWith("listener restarting")
+			continue
+		}
+		l.conns[c] = struct{}{}
+		l.mu.Unlock()
+		c.start()
+		return c, nil
+	}
+}
+
+func (l *Listener) forget(c *Conn) {
+	l.mu.Lock()
+	delete(l.conns, c)
+	l.mu.Unlock()
+}
+
+// Addr is the address the listener is bound to; it stays the same across
+// bounces.
+func (l *Listener) Addr() net.Addr { return l.addr }
+
+// Up returns a channel that is closed while the listener accepts
+// connections: after a Bounce, it is closed again when the listener is back.
+func (l *Listener) Up() <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.up
+}
+
+// Conns is the number of open connections.
+func (l *Listener) Conns() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.conns)
+}
+
+// Bounce closes the listener and every connection on it at once, and opens
+// it again on the same address after downFor. It returns without waiting
+// for the listener to come back; Up tells when it has.
+func (l *Listener) Bounce(downFor time.Duration, cause string) error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return net.ErrClosed
+	}
+	if l.inner == nil {
+		l.mu.Unlock()
+		return errors.New("the listener is down already")
+	}
+	old := l.inner
+	l.inner = nil
+	up := make(chan struct{})
+	l.up = up
+	conns := make([]*Conn, 0, len(l.conns))
+	for c := range l.conns {
+		conns = append(conns, c)
+	}
+	l.mu.Unlock()
+
+	old.Close()
+	l.journal.Add(journal.Record{Kind: journal.KindFault, Action: "restart", Cause: fmt.Sprintf("listener down for %s: %s", downFor, cause)})
+	for _, c := range conns {
+		c.closeWith("listener restart")
+	}
+	go l.reopen(downFor, up)
+	return nil
+}
+
+// reopen binds the address again once downFor has passed. Binding can fail
+// for a moment while the old socket is torn down, so it retries for a while.
+func (l *Listener) reopen(downFor time.Duration, up chan struct{}) {
+	t := time.NewTimer(downFor)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-l.done:
+		return
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		nl, err := net.Listen(l.addr.Network(), l.addr.String())
+		if err == nil {
+			l.mu.Lock()
+			if l.closed {
+				l.mu.Unlock()
+				nl.Close()
+				return
+			}
+			l.inner = nl
+			close(up)
+			l.mu.Unlock()
+			l.journal.Add(journal.Record{Kind: journal.KindFault, Action: "restart", Cause: "listener up again"})
+			return
+		}
+		if time.Now().After(deadline) {
+			l.journal.Add(journal.Record{Kind: journal.KindFault, Action: "restart", Cause: "could not re-open the listener: " + err.Error()})
+			return
+		}
+		retry := time.NewTimer(20 * time.Millisecond)
+		select {
+		case <-retry.C:
+		case <-l.done:
+			retry.Stop()
+			return
+		}
+	}
+}
+
+// Close stops the listener for good and closes every connection.
+func (l *Listener) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed = true
+	close(l.done)
+	inner := l.inner
+	conns := make([]*Conn, 0, len(l.conns))
+	for c := range l.conns {
+		conns = append(conns, c)
+	}
+	l.mu.Unlock()
+	var err error
+	if inner != nil {
+		err = inner.Close()
+	}
+	for _, c := range conns {
+		c.closeWith("broker stopped")
+	}
+	return err
+}

@@ -1,0 +1,29 @@
+package faults
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"time"
+)
+
+// Restart closes the device-under-test listener and every connection on it,
+// and opens it again after DownFor. The broker keeps its sessions, as a
+// broker restarted with persistence would.
+type Restart struct {
+	DownFor time.Duration `json:"down_for"`
+}
+
+func (Restart) Kind() string { return "restart" }
+
+func (r Restart) Check(Match) error {
+	if r.DownFor < 0 {
+		return fmt.Errorf("down_for must not be negative, got %s", r.DownFor)
+	}
+	return nil
+}
+
+func (r Restart) Apply(_ *Packet, o *Outcome, _ *rand.Rand) {
+	o.Drop = true
+	o.Restart = r.DownFor
+	o.Restarting = true
+}

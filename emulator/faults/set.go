@@ -1,0 +1,309 @@
+package faults
+
+import (
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Set holds the rules armed on a listener. Rules can be added, listed and
+// removed while traffic flows.
+type Set struct {
+	seed int64
+
+	mu    sync.RWMutex
+	rules []*armed
+}
+
+type armed struct {
+	Rule
+	at     time.Time
+	filter []string // Topic split into levels
+
+	mu      sync.Mutex
+	rnd     *rand.Rand
+	matched int // packets that passed the match, before occurrence
+	fired   int
+}
+
+// Status is a rule with its counters, as listed by the API.
+type Status struct {
+	Rule    Rule      `json:"-"`
+	ArmedAt time.Time `json:"armed_at"`
+	Matched int       `json:"matched"`
+	Fired   int       `json:"fired"`
+}
+
+// NewSet makes an empty set whose rules draw their randomness from seed.
+func NewSet(seed int64) *Set { return &Set{seed: seed} }
+
+// Seed is the seed rules derive their own from.
+func (s *Set) Seed() int64 { return s.seed }
+
+// Validate checks a rule on its own: name, match fields, action arguments.
+func Validate(r Rule) error {
+	if strings.TrimSpace(r.Name) == "" {
+		return errors.New("rule has no name")
+	}
+	if r.Action == nil {
+		return fmt.Errorf("rule %q has no action", r.Name)
+	}
+	m := r.Match
+	if m.Direction == 0 {
+		m.Direction = Both
+	}
+	for _, t := range m.Packets {
+		if t < 1 || t > 15 {
+			return fmt.Errorf("match.packet: type %d is not an MQTT packet type", t)
+		}
+	}
+	if m.Client != "" {
+		if _, err := path.Match(m.Client, ""); err != nil {
+			return fmt.Errorf("match.client %q: %w", m.Client, err)
+		}
+	}
+	if m.Topic != "" {
+		if err := checkFilter(m.Topic); err != nil {
+			return fmt.Errorf("match.topic: %w", err)
+		}
+		if len(m.Packets) > 0 && !slices.Equal(m.Packets, []byte{3}) {
+			return errors.New("match.topic applies to PUBLISH only: set match.packet to PUBLISH")
+		}
+	}
+	if m.QoS != nil && (*m.QoS < 0 || *m.QoS > 2) {
+		return fmt.Errorf("match.qos %d is outside 0..2", *m.QoS)
+	}
+	if m.PacketID != nil && (*m.PacketID < 1 || *m.PacketID > 65535) {
+		return fmt.Errorf("match.packet_id %d is outside 1..65535", *m.PacketID)
+	}
+	n := 0
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"nth", m.Nth}, {"first", m.First}, {"every", m.Every}} {
+		if f.v < 0 {
+			return fmt.Errorf("match.%s must not be negative, got %d", f.name, f.v)
+		}
+		if f.v > 0 {
+			n++
+		}
+	}
+	if n > 1 {
+		return errors.New("match: use only one of nth, first and every")
+	}
+	if p := m.Probability; p != nil && (*p < 0 || *p > 1 || *p != *p) {
+		return fmt.Errorf("match.probability %v is outside 0..1", *p)
+	}
+	if m.After < 0 || m.Until < 0 {
+		return errors.New("match.after and match.until must not be negative")
+	}
+	if m.Until != 0 && m.Until <= m.After {
+		return fmt.Errorf("match.until %s is not after match.after %s", m.Until, m.After)
+	}
+	if r.Times < 0 {
+		return fmt.Errorf("times must not be negative, got %d", r.Times)
+	}
+	if err := r.Action.Check(m); err != nil {
+		return fmt.Errorf("%s: %w", r.Action.Kind(), err)
+	}
+	return nil
+}
+
+// Add validates r and arms it now.
+func (s *Set) Add(r Rule) error {
+	if err := Validate(r); err != nil {
+		if r.Name != "" {
+			return fmt.Errorf("rule %q: %w", r.Name, err)
+		}
+		return err
+	}
+	if r.Match.Direction == 0 {
+		r.Match.Direction = Both
+	}
+	seed := s.seed
+	if r.Seed != nil {
+		seed = *r.Seed
+	}
+	h := fnv.New64a()
+	h.Write([]byte(r.Name))
+	a := &armed{Rule: r, at: time.Now(), rnd: rand.New(rand.NewPCG(uint64(seed), h.Sum64()))}
+	if r.Match.Topic != "" {
+		a.filter = strings.Split(r.Match.Topic, "/")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, o := range s.rules {
+		if o.Name == r.Name {
+			return fmt.Errorf("rule %q: a rule of that name is armed already", r.Name)
+		}
+	}
+	s.rules = append(s.rules, a)
+	return nil
+}
+
+// Remove disarms the named rule and reports whether it was there.
+func (s *Set) Remove(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, a := range s.rules {
+		if a.Name == name {
+			s.rules = slices.Delete(s.rules, i, i+1)
+			return true
+		}
+	}
+	return false
+}
+
+// Reset disarms every rule; counters go with them.
+func (s *Set) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rules = nil
+}
+
+// List returns the armed rules with their counters, in the order they were
+// added.
+func (s *Set) List() []Status {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]Status, 0, len(s.rules))
+	for _, a := range s.rules {
+		a.mu.Lock()
+		out = append(out, Status{Rule: a.Rule, ArmedAt: a.at, Matched: a.matched, Fired: a.fired})
+		a.mu.Unlock()
+	}
+	return out
+}
+
+// Apply runs every armed rule over p, in the order they were added, and
+// returns what they decided together.
+func (s *Set) Apply(p *Packet) Outcome {
+	var o Outcome
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if len(s.rules) == 0 {
+		return o
+	}
+	now := time.Now()
+	for _, a := range s.rules {
+		if !a.matches(p, now) {
+			continue
+		}
+		a.mu.Lock()
+		fire := a.occurs()
+		if fire {
+			a.fired++
+			a.Action.Apply(p, &o, a.rnd)
+		}
+		a.mu.Unlock()
+		if fire {
+			if o.Rule != "" {
+				o.Rule += ","
+				o.Action += ","
+			}
+			o.Rule += a.Name
+			o.Action += a.Action.Kind()
+		}
+	}
+	return o
+}
+
+// matches checks everything but occurrence; it reads only fields that never
+// change after Add.
+func (a *armed) matches(p *Packet, now time.Time) bool {
+	m := &a.Match
+	if m.Direction&p.Direction == 0 {
+		return false
+	}
+	if len(m.Packets) > 0 && !slices.Contains(m.Packets, p.Type) {
+		return false
+	}
+	if m.QoS != nil && (p.Type != 3 || p.QoS != *m.QoS) {
+		return false
+	}
+	if m.Dup != nil && (p.Type != 3 || p.Dup != *m.Dup) {
+		return false
+	}
+	if m.PacketID != nil && p.PacketID != *m.PacketID {
+		return false
+	}
+	if a.filter != nil && (p.Type != 3 || !topicMatch(a.filter, p.Topic)) {
+		return false
+	}
+	if m.Client != "" {
+		if ok, _ := path.Match(m.Client, p.ClientID); !ok {
+			return false
+		}
+	}
+	since := now.Sub(a.at)
+	if since < m.After || (m.Until > 0 && since >= m.Until) {
+		return false
+	}
+	return true
+}
+
+// occurs counts a match and decides whether the rule fires on it. Called
+// with a.mu held.
+func (a *armed) occurs() bool {
+	if a.Times > 0 && a.fired >= a.Times {
+		return false
+	}
+	a.matched++
+	n := a.matched
+	m := &a.Match
+	switch {
+	case m.Nth > 0 && n != m.Nth:
+		return false
+	case m.First > 0 && n > m.First:
+		return false
+	case m.Every > 0 && n%m.Every != 0:
+		return false
+	}
+	if m.Probability != nil && a.rnd.Float64() >= *m.Probability {
+		return false
+	}
+	return true
+}
+
+// checkFilter validates an MQTT topic filter.
+func checkFilter(f string) error {
+	if f == "" {
+		return errors.New("empty topic filter")
+	}
+	levels := strings.Split(f, "/")
+	for i, l := range levels {
+		switch {
+		case l == "#" && i != len(levels)-1:
+			return fmt.Errorf("topic filter %q: # must be the last level", f)
+		case l != "#" && l != "+" && strings.ContainsAny(l, "#+"):
+			return fmt.Errorf("topic filter %q: + and # must fill a whole level", f)
+		}
+	}
+	return nil
+}
+
+// topicMatch matches a topic name against a filter already split in levels.
+func topicMatch(filter []string, topic string) bool {
+	if strings.HasPrefix(topic, "$") && len(filter) > 0 && (filter[0] == "#" || filter[0] == "+") {
+		return false // MQTT 4.7.2: wildcards at the first level skip $ topics
+	}
+	levels := strings.Split(topic, "/")
+	for i, f := range filter {
+		if f == "#" {
+			return true
+		}
+		if i >= len(levels) {
+			return false
+		}
+		if f != "+" && f != levels[i] {
+			return false
+		}
+	}
+	return len(filter) == len(levels)
+}

@@ -1,0 +1,26 @@
+package faults
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"time"
+)
+
+// Stall makes the connection half-open: nothing is read or written for
+// Duration, but the socket stays up, so only keep-alive can notice.
+type Stall struct {
+	Duration time.Duration `json:"duration"`
+}
+
+func (Stall) Kind() string { return "stall" }
+
+func (s Stall) Check(Match) error {
+	if s.Duration <= 0 {
+		return fmt.Errorf("duration must be positive, got %s", s.Duration)
+	}
+	return nil
+}
+
+func (s Stall) Apply(_ *Packet, o *Outcome, _ *rand.Rand) {
+	o.Stall = s.Duration
+}
