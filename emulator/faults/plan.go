@@ -202,6 +202,9 @@ func parseJSON(data []byte) (*yaml.Node, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	n, err := jsonNode(dec, data, 0)
+	if errors.Is(err, io.EOF) {
+		err = errors.New("unexpected end of input")
+	}
 	if err != nil {
 		return nil, &PlanError{Msg: "JSON: " + err.Error()}
 	}
@@ -220,7 +223,7 @@ func jsonNode(dec *json.Decoder, data []byte, depth int) (*yaml.Node, error) {
 	line := 1 + bytes.Count(data[:min(int(dec.InputOffset()), len(data))], []byte{'\n'})
 	tok, err := dec.Token()
 	if err != nil {
-		if errors.Is(err, io.EOF) {
+		if errors.Is(err, io.EOF) && depth == 0 {
 			return nil, errors.New("empty body")
 		}
 		return nil, err
@@ -305,7 +308,7 @@ func (d *decoder) decode(n *yaml.Node, path string, v reflect.Value) error {
 	t := v.Type()
 	switch {
 	case t == durationType:
-		if n.Kind != yaml.ScalarNode || n.ShortTag() == "!!null" {
+		if n.Kind != yaml.ScalarNode || (n.ShortTag() != "!!str" && n.Value != "0") {
 			return d.errAt(n, path, "want a duration such as 300ms, got %s", describeNode(n))
 		}
 		dur, err := parseDuration(n.Value)
@@ -377,6 +380,9 @@ func (d *decoder) decode(n *yaml.Node, path string, v reflect.Value) error {
 		v.SetString(n.Value)
 		return nil
 	case reflect.Int, reflect.Int64:
+		if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!float" && strings.Trim(n.Value, "+-0123456789") == "" {
+			return d.errAt(n, path, "%s is out of range", n.Value) // too large for an integer
+		}
 		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" {
 			return d.errAt(n, path, "want an integer, got %s", describeNode(n))
 		}

@@ -202,13 +202,17 @@ func (s MatchSpec) match() (Match, error) {
 		Until:       time.Duration(s.Until),
 	}
 	for i, name := range s.Packet {
+		at := "match.packet"
+		if len(s.Packet) > 1 {
+			at = fmt.Sprintf("match.packet[%d]", i)
+		}
 		t, err := ParsePacketType(name)
 		if err != nil {
-			return m, fieldErr(fmt.Sprintf("match.packet[%d]", i), "%q is not a packet type: want one of %s", name, strings.Join(PacketNames[1:], ", "))
+			return m, fieldErr(at, "%q is not a packet type: want one of %s", name, strings.Join(PacketNames[1:], ", "))
 		}
 		for _, o := range m.Packets {
 			if o == t {
-				return m, fieldErr(fmt.Sprintf("match.packet[%d]", i), "%s is listed twice", PacketNames[t])
+				return m, fieldErr(at, "%s is listed twice", PacketNames[t])
 			}
 		}
 		m.Packets = append(m.Packets, t)
