@@ -1,0 +1,516 @@
+package sim
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/mqtthil/mqtthil/controller"
+)
+
+// Kinds of queued packets.
+const (
+	wpOther      uint8 = iota
+	wpQoS0             // a QoS 0 PUBLISH: onPublish fires once it is written
+	wpDisconnect       // DISCONNECT: the connection ends once it is written
+)
+
+type wpacket struct {
+	b    []byte
+	kind uint8
+	mid  uint16
+}
+
+// conn is one network connection of a client: from Connect/Reconnect
+// until it is lost, closed or replaced. Its fields marked "c.mu" are
+// guarded by the client's mutex.
+type conn struct {
+	c        *Client
+	addr     string
+	tlsCfg   *tls.Config
+	protocol byte
+	unit     time.Duration
+
+	// c.mu
+	wq      []wpacket
+	spare   []wpacket
+	closed  bool
+	nc      net.Conn
+	pingOut bool
+	ka      time.Duration
+
+	wake   chan struct{}
+	kick   chan struct{}
+	done   chan struct{}
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	lastIn  atomic.Int64 // unix nanoseconds
+	nextOut atomic.Int64
+	kaNanos atomic.Int64
+}
+
+// reconnectLocked is the library's reconnect: drop unwritten packets, re-arm
+// the outgoing messages, open a new socket and queue CONNECT. The socket
+// counts as open from here on: the TCP connect finishes in the background.
+func (c *Client) reconnectLocked() int {
+	if c.connectProps != nil && c.protocol != mqtt5 {
+		return errNotSupported
+	}
+	var cfg *tls.Config
+	if c.tls.set {
+		var err error
+		if cfg, err = c.tls.config(c.host); err != nil {
+			return errTLS
+		}
+	} else if c.tls.pskSet {
+		// Go's TLS has no PSK cipher suites.
+		return errTLS
+	}
+	if c.conn != nil {
+		c.closeConnLocked(c.conn)
+	}
+	c.reconnectReset(false)
+	cn := &conn{
+		c:        c,
+		addr:     net.JoinHostPort(c.host, strconv.Itoa(c.port)),
+		tlsCfg:   cfg,
+		protocol: c.protocol,
+		unit:     c.ctl.opts.KeepAliveUnit,
+		wake:     make(chan struct{}, 1),
+		kick:     make(chan struct{}, 1),
+		done:     make(chan struct{}),
+	}
+	cn.ctx, cn.cancel = context.WithCancel(context.Background())
+	cn.setKeepalive(c.keepalive)
+	c.conn = cn
+	c.state = csConnecting
+	cn.enqueue(c.connectPacket(), wpOther, 0)
+	c.wg.Add(1)
+	go cn.run()
+	return 0
+}
+
+func (cn *conn) setKeepalive(seconds int) {
+	cn.ka = time.Duration(seconds) * cn.unit
+	cn.kaNanos.Store(int64(cn.ka))
+	select {
+	case cn.kick <- struct{}{}:
+	default:
+	}
+}
+
+// enqueue adds a packet to the write queue. Caller holds c.mu.
+func (cn *conn) enqueue(b []byte, kind uint8, mid uint16) {
+	if cn.closed {
+		return
+	}
+	cn.wq = append(cn.wq, wpacket{b: b, kind: kind, mid: mid})
+	select {
+	case cn.wake <- struct{}{}:
+	default:
+	}
+}
+
+// closeConnLocked ends a connection without a callback; unwritten packets
+// are dropped.
+func (c *Client) closeConnLocked(cn *conn) {
+	if cn.closed {
+		return
+	}
+	cn.closed = true
+	close(cn.done)
+	cn.cancel()
+	if cn.nc != nil {
+		cn.nc.Close()
+	}
+	cn.wq, cn.spare = nil, nil
+	if c.conn == cn {
+		c.conn = nil
+	}
+}
+
+// lost ends a connection on an error and reports onDisconnect(code); 0
+// when the driver had asked to disconnect.
+func (c *Client) lost(cn *conn, code int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cn.closed {
+		return
+	}
+	if c.state == csDisconnecting {
+		code = 0
+	}
+	c.closeConnLocked(cn)
+	c.emit(controller.Event{Kind: controller.OnDisconnect, Reason: code, Message: controller.ErrorString(code)})
+}
+
+// run connects, then writes queued packets until the connection ends.
+func (cn *conn) run() {
+	c := cn.c
+	defer c.wg.Done()
+	timeout := c.ctl.opts.DialTimeout
+	d := net.Dialer{Timeout: timeout}
+	nc, err := d.DialContext(cn.ctx, "tcp", cn.addr)
+	if err != nil {
+		c.lost(cn, dialCode(err))
+		return
+	}
+	if cn.tlsCfg != nil {
+		tc := tls.Client(nc, cn.tlsCfg)
+		hctx, cancel := context.WithTimeout(cn.ctx, timeout)
+		err := tc.HandshakeContext(hctx)
+		cancel()
+		if err != nil {
+			nc.Close()
+			c.lost(cn, errTLS)
+			return
+		}
+		nc = tc
+	}
+	c.mu.Lock()
+	if cn.closed {
+		c.mu.Unlock()
+		nc.Close()
+		return
+	}
+	cn.nc = nc
+	now := time.Now().UnixNano()
+	cn.lastIn.Store(now)
+	cn.nextOut.Store(now + cn.kaNanos.Load())
+	c.wg.Add(2)
+	c.mu.Unlock()
+	go cn.readLoop(nc)
+	go cn.keepaliveLoop()
+	cn.writeLoop(nc)
+}
+
+func (cn *conn) writeLoop(nc net.Conn) {
+	c := cn.c
+	var bufs [][]byte
+	for {
+		select {
+		case <-cn.wake:
+		case <-cn.done:
+			return
+		}
+		for {
+			c.mu.Lock()
+			if cn.closed {
+				c.mu.Unlock()
+				return
+			}
+			batch := cn.wq
+			if len(batch) == 0 {
+				c.mu.Unlock()
+				break
+			}
+			cn.wq = cn.spare[:0]
+			cn.spare = nil
+			for i, p := range batch {
+				if p.kind == wpDisconnect && i+1 < len(batch) {
+					// Packets queued after DISCONNECT are never written.
+					batch = batch[:i+1]
+					break
+				}
+			}
+			c.mu.Unlock()
+
+			bufs = bufs[:0]
+			for _, p := range batch {
+				bufs = append(bufs, p.b)
+			}
+			nb := net.Buffers(bufs)
+			_, err := nb.WriteTo(nc)
+			if err != nil {
+				c.lost(cn, writeCode(err))
+				return
+			}
+			cn.nextOut.Store(time.Now().UnixNano() + cn.kaNanos.Load())
+
+			c.mu.Lock()
+			for _, p := range batch {
+				switch p.kind {
+				case wpQoS0:
+					c.emit(controller.Event{Kind: controller.OnPublish, MsgID: int(p.mid), Message: controller.ReasonString(0)})
+				case wpDisconnect:
+					if !cn.closed {
+						c.closeConnLocked(cn)
+						c.emit(controller.Event{Kind: controller.OnDisconnect, Message: controller.ErrorString(0)})
+					}
+				}
+			}
+			if cn.closed {
+				c.mu.Unlock()
+				return
+			}
+			for i := range batch {
+				batch[i] = wpacket{}
+			}
+			cn.spare = batch[:0]
+			c.mu.Unlock()
+			c.ev.waitRoom()
+		}
+	}
+}
+
+// malformed marks a packet the codec could not read.
+type malformed struct{ err error }
+
+func (m malformed) Error() string { return "malformed packet: " + m.err.Error() }
+
+func (cn *conn) readLoop(nc net.Conn) {
+	c := cn.c
+	defer c.wg.Done()
+	br := bufio.NewReaderSize(nc, 32<<10)
+	for {
+		pk, err := readPacket(br, cn.protocol)
+		if err != nil {
+			c.lost(cn, readCode(err))
+			return
+		}
+		cn.lastIn.Store(time.Now().UnixNano())
+		if rc := c.handle(cn, pk); rc != 0 {
+			c.lost(cn, rc)
+			return
+		}
+		c.ev.waitRoom()
+		select {
+		case <-cn.done:
+			return
+		default:
+		}
+	}
+}
+
+// readPacket reads one packet and decodes it with mochi's codec. Packet
+// types a client never receives are returned undecoded.
+func readPacket(br *bufio.Reader, protocol byte) (pk *packets.Packet, err error) {
+	hb, err := br.ReadByte()
+	if err != nil {
+		return nil, err
+	}
+	var fh packets.FixedHeader
+	if err := fh.Decode(hb); err != nil {
+		return nil, malformed{err}
+	}
+	n, _, err := packets.DecodeLength(br)
+	if err != nil {
+		if errors.Is(err, packets.ErrMalformedVariableByteInteger) {
+			return nil, malformed{err}
+		}
+		return nil, err
+	}
+	fh.Remaining = n
+	var body bytes.Buffer
+	if n > 0 {
+		if n < 64<<10 {
+			body.Grow(n)
+		}
+		m, err := body.ReadFrom(io.LimitReader(br, int64(n)))
+		if err != nil {
+			return nil, err
+		}
+		if int(m) < n {
+			return nil, io.ErrUnexpectedEOF
+		}
+	}
+	return decodePacket(fh, body.Bytes(), protocol)
+}
+
+// decodePacket decodes a packet body. It never panics: a codec panic is a
+// malformed packet.
+func decodePacket(fh packets.FixedHeader, buf []byte, protocol byte) (pk *packets.Packet, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			pk, err = nil, malformed{fmt.Errorf("codec panic: %v", r)}
+		}
+	}()
+	pk = &packets.Packet{FixedHeader: fh, ProtocolVersion: protocol}
+	switch fh.Type {
+	case packets.Connack:
+		err = pk.ConnackDecode(buf)
+	case packets.Publish:
+		err = pk.PublishDecode(buf)
+	case packets.Puback:
+		err = pk.PubackDecode(buf)
+	case packets.Pubrec:
+		err = pk.PubrecDecode(buf)
+	case packets.Pubrel:
+		err = pk.PubrelDecode(buf)
+	case packets.Pubcomp:
+		err = pk.PubcompDecode(buf)
+	case packets.Suback:
+		err = pk.SubackDecode(buf)
+	case packets.Unsuback:
+		err = pk.UnsubackDecode(buf)
+	case packets.Disconnect:
+		err = pk.DisconnectDecode(buf)
+	}
+	if err != nil {
+		return nil, malformed{err}
+	}
+	return pk, nil
+}
+
+func (cn *conn) keepaliveLoop() {
+	c := cn.c
+	defer c.wg.Done()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		ka := cn.kaNanos.Load()
+		if ka <= 0 {
+			select {
+			case <-cn.done:
+				return
+			case <-cn.kick:
+				continue
+			}
+		}
+		now := time.Now().UnixNano()
+		due := min(cn.nextOut.Load(), cn.lastIn.Load()+ka)
+		if now < due {
+			timer.Reset(time.Duration(due - now))
+			select {
+			case <-cn.done:
+				return
+			case <-cn.kick:
+				if !timer.Stop() {
+					<-timer.C
+				}
+			case <-timer.C:
+			}
+			continue
+		}
+		c.mu.Lock()
+		if cn.closed {
+			c.mu.Unlock()
+			return
+		}
+		if c.state == csActive && !cn.pingOut {
+			cn.enqueue([]byte{packets.Pingreq << 4, 0}, wpOther, 0)
+			cn.pingOut = true
+			cn.lastIn.Store(now)
+			cn.nextOut.Store(now + ka)
+			c.mu.Unlock()
+			continue
+		}
+		code := errKeepalive
+		if c.state == csDisconnecting {
+			code = 0
+		}
+		c.closeConnLocked(cn)
+		c.emit(controller.Event{Kind: controller.OnDisconnect, Reason: code, Message: controller.ErrorString(code)})
+		c.mu.Unlock()
+		return
+	}
+}
+
+func dialCode(err error) int {
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return errEAI
+	}
+	return errErrno
+}
+
+func readCode(err error) int {
+	var m malformed
+	switch {
+	case errors.As(err, &m):
+		if errors.Is(m.err, packets.ErrProtocolViolationUnsupportedProperty) {
+			return errProtocol
+		}
+		if errors.Is(m.err, packets.ErrMalformedInvalidUTF8) {
+			return errMalformedUTF8
+		}
+		return errMalformedPacket
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, syscall.ECONNRESET), errors.Is(err, net.ErrClosed):
+		return errConnLost
+	}
+	return errErrno
+}
+
+func writeCode(err error) int {
+	if errors.Is(err, syscall.ECONNRESET) || errors.Is(err, net.ErrClosed) {
+		return errConnLost
+	}
+	return errErrno
+}
+
+func readable(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	f.Close()
+	return true
+}
+
+// config builds the TLS configuration: the CA verifies the broker, an
+// optional client certificate authenticates us, insecure skips only the
+// host name check.
+func (t tlsSettings) config(host string) (*tls.Config, error) {
+	ca, err := os.ReadFile(t.cafile)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(ca) {
+		return nil, errors.New("no CA certificate in " + t.cafile)
+	}
+	cfg := &tls.Config{RootCAs: pool, ServerName: host, MinVersion: tls.VersionTLS12}
+	if t.certfile != "" {
+		certPEM, err := os.ReadFile(t.certfile)
+		if err != nil {
+			return nil, err
+		}
+		keyPEM, err := os.ReadFile(t.keyfile)
+		if err != nil {
+			return nil, err
+		}
+		if blk, _ := pem.Decode(keyPEM); blk != nil && x509.IsEncryptedPEMBlock(blk) { //nolint:staticcheck // legacy encrypted keys are what the controller accepts
+			der, err := x509.DecryptPEMBlock(blk, []byte(t.password)) //nolint:staticcheck
+			if err != nil {
+				return nil, err
+			}
+			keyPEM = pem.EncodeToMemory(&pem.Block{Type: blk.Type, Bytes: der})
+		}
+		cert, err := tls.X509KeyPair(certPEM, keyPEM)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	if t.insecure {
+		cfg.InsecureSkipVerify = true
+		cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
+				return errors.New("no server certificate")
+			}
+			inter := x509.NewCertPool()
+			for _, ic := range cs.PeerCertificates[1:] {
+				inter.AddCert(ic)
+			}
+			_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: pool, Intermediates: inter})
+			return err
+		}
+	}
+	return cfg, nil
+}

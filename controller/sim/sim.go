@@ -1,0 +1,131 @@
+// Package sim is the simulated controller: a pure-Go model of the
+// controller's MQTT client, following libmosquitto 2.0.11 as described in
+// spec/publish-semantics.md. It speaks MQTT 3.1, 3.1.1 and 5 over TCP or
+// TLS, written on mochi-mqtt's packets codec.
+//
+// Calls return first; callbacks follow on the client's own event loop, one
+// at a time and in order, as on the controller.
+package sim
+
+import (
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/mqtthil/mqtthil/controller"
+)
+
+// Error codes, as the calls return them.
+const (
+	errSuccess           = controller.ErrSuccess
+	errProtocol          = controller.ErrProtocol
+	errInval             = controller.ErrInval
+	errNoConn            = controller.ErrNoConn
+	errConnRefused       = controller.ErrConnRefused
+	errConnLost          = controller.ErrConnLost
+	errTLS               = controller.ErrTLS
+	errPayloadSize       = controller.ErrPayloadSize
+	errNotSupported      = controller.ErrNotSupported
+	errErrno             = controller.ErrErrno
+	errEAI               = controller.ErrEAI
+	errMalformedUTF8     = controller.ErrMalformedUTF8
+	errKeepalive         = controller.ErrKeepalive
+	errMalformedPacket   = controller.ErrMalformedPacket
+	errDuplicateProperty = controller.ErrDuplicateProperty
+	errQoSNotSupported   = controller.ErrQoSNotSupported
+	errOversizePacket    = controller.ErrOversizePacket
+)
+
+// Options tune the model for tests. The zero value is the controller.
+type Options struct {
+	// KeepAliveUnit is the length of one keep-alive "second"; tests shrink
+	// it to see keep-alive behaviour in milliseconds. Default time.Second.
+	KeepAliveUnit time.Duration
+	// DialTimeout bounds the TCP connect and TLS handshake. Default 30 s.
+	DialTimeout time.Duration
+}
+
+// Controller is the simulated controller.
+type Controller struct {
+	opts Options
+
+	mu      sync.Mutex
+	clients map[*Client]struct{}
+	closed  bool
+}
+
+// New returns a simulated controller.
+func New(opts ...Options) *Controller {
+	var o Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	if o.KeepAliveUnit <= 0 {
+		o.KeepAliveUnit = time.Second
+	}
+	if o.DialTimeout <= 0 {
+		o.DialTimeout = 30 * time.Second
+	}
+	return &Controller{opts: o, clients: map[*Client]struct{}{}}
+}
+
+var _ controller.Controller = (*Controller)(nil)
+
+// Identity reports the model as such.
+func (c *Controller) Identity() controller.Identity {
+	return controller.Identity{
+		Kind:          "sim",
+		Model:         "simulated controller",
+		Firmware:      "libmosquitto 2.0.11 model",
+		DriverVersion: "sim",
+	}
+}
+
+// NewClient creates a client object like C4:MQTT(clientId, cleanSession).
+// An empty clientID means none was given; then cleanSession must be true.
+func (c *Controller) NewClient(clientID string, cleanSession bool) (controller.Client, error) {
+	return c.newClient(clientID, cleanSession)
+}
+
+// NewSimClient is NewClient returning the concrete type.
+func (c *Controller) NewSimClient(clientID string, cleanSession bool) (*Client, error) {
+	return c.newClient(clientID, cleanSession)
+}
+
+func (c *Controller) newClient(clientID string, cleanSession bool) (*Client, error) {
+	if clientID == "" && !cleanSession {
+		return nil, errors.New("sim: a client without an id must use a clean session (invalid arguments)")
+	}
+	if clientID != "" && (len(clientID) > 65535 || !validUTF8(clientID)) {
+		return nil, errors.New("sim: client id is not valid UTF-8 (malformed UTF-8)")
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, errors.New("sim: controller closed")
+	}
+	cl := newClient(c, clientID, cleanSession)
+	c.clients[cl] = struct{}{}
+	return cl, nil
+}
+
+func (c *Controller) forget(cl *Client) {
+	c.mu.Lock()
+	delete(c.clients, cl)
+	c.mu.Unlock()
+}
+
+// Close destroys every client object.
+func (c *Controller) Close() error {
+	c.mu.Lock()
+	c.closed = true
+	var all []*Client
+	for cl := range c.clients {
+		all = append(all, cl)
+	}
+	c.mu.Unlock()
+	for _, cl := range all {
+		cl.Destroy()
+	}
+	return nil
+}
