@@ -2,6 +2,7 @@ package sim_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"strconv"
 	"testing"
@@ -149,3 +150,5 @@ var (
 )
 
 func typ(f journal.Filter, t string) journal.Filter { f.Type = t; return f }
+
+func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
