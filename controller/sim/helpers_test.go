@@ -24,6 +24,8 @@ type h struct {
 	r   *controller.Recorder
 	ctx context.Context
 	id  string
+
+	connProps controller.Props
 }
 
 type setup struct {
@@ -32,6 +34,7 @@ type setup struct {
 	id      string
 	sim     sim.Options
 	noConn  bool // do not connect
+	keep    bool // cleanSession false (and a session expiry on MQTT 5)
 }
 
 func start(t testing.TB, s setup) *h {
@@ -45,11 +48,14 @@ func start(t testing.TB, s setup) *h {
 	if id == "" {
 		id = "sim-" + t.Name()
 	}
-	c, err := ctl.NewSimClient(id, true)
+	c, err := ctl.NewSimClient(id, !s.keep)
 	if err != nil {
 		t.Fatal(err)
 	}
 	x := &h{t: t, b: b, ctl: ctl, c: c, r: controller.NewRecorder(c), ctx: ctx, id: id}
+	if s.keep && s.version == 5 {
+		x.connProps = controller.Props{"SESSION_EXPIRY_INTERVAL": 600}
+	}
 	if s.version != 0 {
 		x.ok(c.ForceMqttVersion(s.version), "ForceMqttVersion")
 	}
@@ -73,7 +79,7 @@ func (x *h) connect() {
 	x.t.Helper()
 	n := len(x.r.Filter(controller.Is(controller.OnConnect, 0)))
 	host, port := x.hostPort()
-	x.ok(x.c.Connect(host, port, 60, nil), "Connect")
+	x.ok(x.c.Connect(host, port, 60, x.connProps), "Connect")
 	x.waitConnect(n + 1)
 }
 
