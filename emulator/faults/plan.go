@@ -125,8 +125,8 @@ func RuleFromJSON(data []byte) (Rule, error) {
 	return r, nil
 }
 
-// RulesFromJSON reads either one rule or {"rules": [rule, ...]}. Names must
-// be unique within the body.
+// RulesFromJSON reads either one rule or {"rules": [rule, ...]}, with at
+// least one rule. Names must be unique within the body.
 func RulesFromJSON(data []byte) ([]Rule, error) {
 	root, err := parseJSON(data)
 	if err != nil {
@@ -137,6 +137,9 @@ func RulesFromJSON(data []byte) ([]Rule, error) {
 		var spec batchSpec
 		if err := d.decode(root, "", reflect.ValueOf(&spec).Elem()); err != nil {
 			return nil, err
+		}
+		if len(spec.Rules) == 0 {
+			return nil, &PlanError{Path: "rules", Msg: "empty list: give at least one rule"}
 		}
 		return d.rules(spec.Rules, "rules")
 	}

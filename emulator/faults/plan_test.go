@@ -359,6 +359,7 @@ func TestRulesFromJSON(t *testing.T) {
 		`{"rules":[{"name":"a","drop":{}},{"name":"b","qos":1}]}`:   "rules[1].qos: unknown key",
 		`{"rules":[{"name":"a","drop":{}}],"seed":1}`:               "seed: unknown key",
 		`{"rules":{}}`: "rules: want a list",
+		`{"rules":[]}`: "rules: empty list",
 		"{\n\"rules\": [\n{\"name\": \"a\",\n\"stall\": {\"duration\": \"0s\"}}]}": "rules[0].stall.duration: must be positive",
 	} {
 		_, err := RulesFromJSON([]byte(body))
@@ -414,6 +415,33 @@ func FuzzParsePlan(f *testing.F) {
 			}
 			if !reflect.DeepEqual(back, r) {
 				t.Fatalf("round trip through %s:\n got %+v\nwant %+v", b, back, r)
+			}
+		}
+	})
+}
+
+func FuzzRulesFromJSON(f *testing.F) {
+	f.Add([]byte(`{"name":"a","match":{"direction":"to_client","packet":["PUBACK"],"nth":1},"drop":{}}`))
+	f.Add([]byte(`{"rules":[{"name":"a","drop":{}},{"name":"b","delay":{"duration":"5ms","jitter":"1ms"}}]}`))
+	f.Add([]byte(`{"name":"a","match":{"probability":1.5},"drop":{}}`))
+	f.Add([]byte(`{"name":"a","match":{"packet":"CONNECT"},"refuse":{"code":135},"times":1,"seed":-4}`))
+	f.Add([]byte(`[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]`))
+	f.Add([]byte(`{"name":"a","name":"a"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		rules, err := RulesFromJSON(data)
+		if err != nil {
+			var pe *PlanError
+			if !errors.As(err, &pe) || err.Error() == "" {
+				t.Fatalf("error %T %q is not a PlanError", err, err)
+			}
+			return
+		}
+		if len(rules) == 0 {
+			t.Fatal("no rules and no error")
+		}
+		for _, r := range rules {
+			if err := Validate(r); err != nil {
+				t.Fatalf("accepted an invalid rule %+v: %v", r, err)
 			}
 		}
 	})
