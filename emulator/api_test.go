@@ -404,3 +404,54 @@ func TestAPIRestartAndHealth(t *testing.T) {
 	// An empty body restarts with no downtime.
 	call(t, srv, "POST", "/broker/restart", "").expect(t, http.StatusAccepted, "")
 }
+
+// An MQTT 5 client cut off over the API hears why: DISCONNECT with reason
+// 0x98 (administrative action).
+func TestAPIDisconnectMQTT5(t *testing.T) {
+	b, srv := apiBroker(t, emulator.Options{})
+	conn, err := net.DialTimeout("tcp", b.DUTAddr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	c := &mqttClient{t: t, conn: conn, br: bufio.NewReader(conn)}
+	body := append([]byte{0, 4, 'M', 'Q', 'T', 'T', 5, 0x02, 0, 60, 0, 0, 6}, "dev-v5"...)
+	c.write(0x10, body)
+	if raw := c.read(5 * time.Second); raw == nil || raw[0] != 0x20 || raw[3] != 0 {
+		t.Fatalf("CONNACK: % x", raw)
+	}
+	var clients []emulator.ClientInfo
+	call(t, srv, "GET", "/clients", "").decode(t, &clients)
+	if len(clients) != 1 || clients[0].ProtocolVersion != 5 {
+		t.Fatalf("clients %+v", clients)
+	}
+	var out map[string]string
+	call(t, srv, "POST", "/clients/dev-v5/disconnect", "").decode(t, &out)
+	if out["mode"] != "mqtt" {
+		t.Errorf("disconnect said %v", out)
+	}
+	raw := c.read(5 * time.Second)
+	if len(raw) < 3 || raw[0] != 0xe0 || raw[2] != 0x98 {
+		t.Fatalf("want DISCONNECT with reason 0x98, got % x", raw)
+	}
+	if !c.closed(5 * time.Second) {
+		t.Fatal("connection still open after DISCONNECT")
+	}
+	// Accept: application/json gives an array.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/journal?type=DISCONNECT", nil)
+	req.Header.Set("Accept", "application/json")
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var recs []journal.Record
+	if err := json.NewDecoder(resp.Body).Decode(&recs); err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 || recs[0].Dir != "to_client" || recs[0].Reason == nil || *recs[0].Reason != 0x98 {
+		t.Errorf("DISCONNECT records %+v", recs)
+	}
+}
