@@ -21,7 +21,6 @@ import (
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/listeners"
 
 	"github.com/mqtthil/mqtthil/emulator/faults"
 	"github.com/mqtthil/mqtthil/emulator/journal"
@@ -48,11 +47,11 @@ type Options struct {
 	ControlAuth    map[string]string
 	AllowAnonymous bool
 
-	Seed       int64          // for the fault rules' randomness; 0 means 1
-	Rules      []faults.Rule  // armed at start
-	JournalCap int            // records kept in memory; 0 means journal.DefaultCap
-	Logger     *slog.Logger   // default: discard
-	Sink       io.Writer      // journal records streamed as JSONL, if set
+	Seed       int64         // for the fault rules' randomness; 0 means 1
+	Rules      []faults.Rule // armed at start
+	JournalCap int           // records kept in memory; 0 means journal.DefaultCap
+	Logger     *slog.Logger  // default: discard
+	Sink       io.Writer     // journal records streamed as JSONL, if set
 }
 
 // Broker is a running emulator.
@@ -64,8 +63,9 @@ type Broker struct {
 	Journal     *journal.Journal
 	Profile     Profile
 
-	server *mqtt.Server
-	dut    *faults.Listener
+	server    *mqtt.Server
+	dut       *faults.Listener
+	listeners []*mochiListener
 
 	closeOnce sync.Once
 	closeErr  error
@@ -145,12 +145,14 @@ func Start(ctx context.Context, opts Options) (*Broker, error) {
 		ctlInner.Close()
 		return nil, err
 	}
-	if err := server.AddListener(listeners.NewNet(DUTListener, dut)); err != nil {
+	dutML := newMochiListener(DUTListener, dut)
+	ctlML := newMochiListener(ControlListener, ctlInner)
+	if err := server.AddListener(dutML); err != nil {
 		dut.Close()
 		ctlInner.Close()
 		return nil, err
 	}
-	if err := server.AddListener(listeners.NewNet(ControlListener, ctlInner)); err != nil {
+	if err := server.AddListener(ctlML); err != nil {
 		dut.Close()
 		ctlInner.Close()
 		return nil, err
@@ -167,6 +169,7 @@ func Start(ctx context.Context, opts Options) (*Broker, error) {
 		Profile:     opts.Profile,
 		server:      server,
 		dut:         dut,
+		listeners:   []*mochiListener{dutML, ctlML},
 	}, nil
 }
 
@@ -206,8 +209,14 @@ func (b *Broker) Listener() *faults.Listener { return b.dut }
 // journal's sink and returns its error, if any.
 func (b *Broker) Close() error {
 	b.closeOnce.Do(func() {
-		err := b.server.Close()
+		var err error
+		for _, l := range b.listeners {
+			if !l.shutdown(5 * time.Second) {
+				err = errors.Join(err, fmt.Errorf("%s listener: clients still open after 5s", l.id))
+			}
+		}
 		b.dut.Close()
+		b.server.Close()
 		if ferr := b.Journal.Flush(); ferr != nil {
 			err = errors.Join(err, fmt.Errorf("journal: %w", ferr))
 		}

@@ -401,12 +401,14 @@ func (c *Conn) writeLoop() {
 			c.doCut(it.cut)
 			return
 		}
+		// Journaled as it is handed to the socket, so that a client
+		// reacting to it never finds the journal behind.
+		c.l.journal.Add(it.rec)
 		if err := c.writeRaw(it.raw); err != nil {
 			c.noteCause("writing to the client: " + err.Error())
 			c.closeWith("")
 			return
 		}
-		c.l.journal.Add(it.rec)
 	}
 }
 
@@ -424,13 +426,12 @@ func (c *Conn) doCut(k *cut) {
 	case "mqtt":
 		if version == 5 {
 			raw := disconnectPacket(k.code)
-			if c.writeRaw(raw) == nil {
-				p, _ := Parse(raw, ToClient, version)
-				p.ClientID = clientID
-				rec := c.record(&p)
-				rec.Rule, rec.Action = k.rule, "disconnect"
-				c.l.journal.Add(rec)
-			}
+			p, _ := Parse(raw, ToClient, version)
+			p.ClientID = clientID
+			rec := c.record(&p)
+			rec.Rule, rec.Action = k.rule, "disconnect"
+			c.l.journal.Add(rec)
+			c.writeRaw(raw)
 		}
 	case "reset":
 		if tc, ok := c.raw.(*net.TCPConn); ok {

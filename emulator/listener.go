@@ -1,0 +1,93 @@
+package emulator
+
+import (
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/mochi-mqtt/server/v2/listeners"
+)
+
+// mochiListener hands a net.Listener's connections to mochi, like mochi's
+// own listeners.Net, and also knows when mochi is done with each of them.
+// Broker.Close waits for that before stopping the server: mochi 2.7.9 can
+// deadlock when a client is removed while the server closes its listeners
+// (Clients.GetByListener takes its read lock twice).
+type mochiListener struct {
+	id    string
+	inner net.Listener
+
+	mu     sync.Mutex
+	closed bool
+	conns  map[net.Conn]struct{}
+	wg     sync.WaitGroup
+}
+
+func newMochiListener(id string, inner net.Listener) *mochiListener {
+	return &mochiListener{id: id, inner: inner, conns: make(map[net.Conn]struct{})}
+}
+
+func (m *mochiListener) ID() string              { return m.id }
+func (m *mochiListener) Address() string         { return m.inner.Addr().String() }
+func (m *mochiListener) Protocol() string        { return "tcp" }
+func (m *mochiListener) Init(*slog.Logger) error { return nil }
+
+func (m *mochiListener) Serve(establish listeners.EstablishFn) {
+	for {
+		conn, err := m.inner.Accept()
+		if err != nil {
+			return
+		}
+		m.mu.Lock()
+		if m.closed {
+			m.mu.Unlock()
+			conn.Close()
+			return
+		}
+		m.conns[conn] = struct{}{}
+		m.wg.Add(1)
+		m.mu.Unlock()
+		go func() {
+			defer m.wg.Done()
+			_ = establish(m.id, conn) // mochi logs and journals what went wrong
+			conn.Close()
+			m.mu.Lock()
+			delete(m.conns, conn)
+			m.mu.Unlock()
+		}()
+	}
+}
+
+// shutdown stops accepting, closes every connection and waits, up to
+// timeout, for mochi to finish with them. It reports whether they all
+// finished.
+func (m *mochiListener) shutdown(timeout time.Duration) bool {
+	m.mu.Lock()
+	m.closed = true
+	conns := make([]net.Conn, 0, len(m.conns))
+	for c := range m.conns {
+		conns = append(conns, c)
+	}
+	m.mu.Unlock()
+	m.inner.Close()
+	for _, c := range conns {
+		c.Close()
+	}
+	done := make(chan struct{})
+	go func() { m.wg.Wait(); close(done) }()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// Close is mochi's call when the server stops; by then shutdown has run.
+func (m *mochiListener) Close(closeClients listeners.CloseFn) {
+	closeClients(m.id)
+	m.inner.Close()
+}
