@@ -35,10 +35,14 @@ type Conn struct {
 	version  byte
 	cause    string // why the connection is ending, first one wins
 
-	in, out pipe
-	stall   atomic.Int64 // unix nanos until which nothing moves
+	in, out    pipe
+	outPending atomic.Int64 // items queued for the writer and not yet written
+	stall      atomic.Int64 // unix nanos until which nothing moves
 
-	// Read side, used by mochi's reading goroutine only.
+	// Read side, used by mochi's reading goroutine only, except br, which
+	// belongs to readLoop once async is set.
+	br       *bufio.Reader
+	async    atomic.Bool
 	rbuf     []byte
 	head     *item
 	deadline atomic.Int64 // read deadline, unix nanos; 0 none
@@ -83,12 +87,12 @@ func newConn(raw net.Conn, l *Listener, id uint64) *Conn {
 	c.out.ch = make(chan item, queueLen)
 	c.rtimer = time.NewTimer(time.Hour)
 	c.rtimer.Stop()
+	c.br = bufio.NewReaderSize(raw, 32<<10)
 	return c
 }
 
 func (c *Conn) start() {
 	c.l.journal.Add(journal.Record{Kind: journal.KindOpen, Conn: c.id, Cause: "from " + c.raw.RemoteAddr().String()})
-	go c.readLoop()
 	go c.writeLoop()
 }
 
@@ -111,34 +115,71 @@ func (c *Conn) noteCause(cause string) {
 	c.mu.Unlock()
 }
 
+// The client's packets are read in one of two ways. Until a packet towards
+// the broker is held back (a delay or a stall), mochi's own Read call reads
+// the socket, as it would without us: no extra goroutine, no hand-over.
+// From the first held-back packet on, readLoop reads the socket as packets
+// arrive, so that packets behind a delayed one are timed from their own
+// arrival, and Read takes them from the queue.
+
 // readLoop reads the client's packets off the socket as they arrive.
 func (c *Conn) readLoop() {
-	br := bufio.NewReaderSize(c.raw, 32<<10)
 	for {
 		if !c.waitStall() {
 			return
 		}
-		raw, err := ReadFrame(br)
-		if err != nil {
-			switch {
-			case errors.Is(err, io.EOF):
-				c.noteCause("client closed the connection")
-			case errors.Is(err, net.ErrClosed):
-			default:
-				c.noteCause("client side: " + err.Error())
-			}
+		if err := c.readOne(); err != nil {
 			c.enqueue(&c.in, item{err: io.EOF})
 			return
 		}
-		if raw[0]>>4 == 1 { // CONNECT: learn who this is before matching
-			if v, id, ok := connectInfo(raw); ok {
-				c.mu.Lock()
-				c.version, c.clientID = v, id
-				c.mu.Unlock()
-			}
-		}
-		c.route(raw, ToBroker)
 	}
+}
+
+// readOne reads one packet from the socket and routes it.
+func (c *Conn) readOne() error {
+	raw, err := ReadFrame(c.br)
+	if err != nil {
+		var ne net.Error
+		switch {
+		case errors.As(err, &ne) && ne.Timeout():
+			c.noteCause("broker keep-alive expired")
+			return os.ErrDeadlineExceeded
+		case errors.Is(err, io.EOF):
+			c.noteCause("client closed the connection")
+		case errors.Is(err, net.ErrClosed):
+		default:
+			c.noteCause("client side: " + err.Error())
+		}
+		return io.EOF
+	}
+	if raw[0]>>4 == 1 { // CONNECT: learn who this is before matching
+		if v, id, ok := connectInfo(raw); ok {
+			c.mu.Lock()
+			c.version, c.clientID = v, id
+			c.mu.Unlock()
+		}
+	}
+	c.route(raw, ToBroker)
+	return nil
+}
+
+// readInline reads and routes packets in mochi's Read call until one is
+// queued, and switches to readLoop when one is held back.
+func (c *Conn) readInline() error {
+	for len(c.in.ch) == 0 {
+		if err := c.readOne(); err != nil {
+			return err
+		}
+	}
+	c.in.mu.Lock()
+	held := c.in.last.After(time.Now())
+	c.in.mu.Unlock()
+	if held || c.stall.Load() > time.Now().UnixNano() {
+		c.async.Store(true)
+		c.raw.SetReadDeadline(time.Time{}) // Read keeps mochi's deadline now
+		go c.readLoop()
+	}
+	return nil
 }
 
 // route runs one packet through the rules and queues what comes of it.
@@ -231,7 +272,8 @@ func (c *Conn) queue(dir Direction, it item, delay time.Duration) {
 		p = &c.out
 	}
 	p.mu.Lock()
-	due := time.Now().Add(delay)
+	now := time.Now()
+	due := now.Add(delay)
 	if delay == 0 && p.last.Before(due) {
 		due = time.Time{} // nothing ahead holds it back: deliver at once
 	} else if due.Before(p.last) {
@@ -241,8 +283,31 @@ func (c *Conn) queue(dir Direction, it item, delay time.Duration) {
 		p.last = due
 	}
 	it.due = due
+	if dir == ToClient {
+		// Fast path: with nothing queued ahead and nothing held back, write
+		// straight through, as mochi would on its own socket.
+		if due.IsZero() && it.cut == nil && c.outPending.Load() == 0 && c.stall.Load() < now.UnixNano() {
+			defer p.mu.Unlock()
+			c.send(it)
+			return
+		}
+		c.outPending.Add(1)
+	}
 	p.mu.Unlock()
 	c.enqueue(p, it)
+}
+
+// send journals a packet for the client and writes it.
+func (c *Conn) send(it item) bool {
+	// Journaled as it is handed to the socket, so that a client reacting
+	// to it never finds the journal behind.
+	c.l.journal.Add(it.rec)
+	if err := c.writeRaw(it.raw); err != nil {
+		c.noteCause("writing to the client: " + err.Error())
+		c.closeWith("")
+		return false
+	}
+	return true
 }
 
 func (c *Conn) enqueue(p *pipe, it item) {
@@ -287,6 +352,11 @@ func (c *Conn) dueAt(it *item) time.Time {
 // Read hands mochi the client's packets as they fall due.
 func (c *Conn) Read(b []byte) (int, error) {
 	for len(c.rbuf) == 0 {
+		if !c.async.Load() && c.head == nil {
+			if err := c.readInline(); err != nil {
+				return 0, err
+			}
+		}
 		it, err := c.nextIn()
 		if err != nil {
 			return 0, err
@@ -401,12 +471,9 @@ func (c *Conn) writeLoop() {
 			c.doCut(it.cut)
 			return
 		}
-		// Journaled as it is handed to the socket, so that a client
-		// reacting to it never finds the journal behind.
-		c.l.journal.Add(it.rec)
-		if err := c.writeRaw(it.raw); err != nil {
-			c.noteCause("writing to the client: " + err.Error())
-			c.closeWith("")
+		ok := c.send(it)
+		c.outPending.Add(-1)
+		if !ok {
 			return
 		}
 	}
@@ -486,6 +553,9 @@ func (c *Conn) SetReadDeadline(t time.Time) error {
 		c.deadline.Store(0)
 	} else {
 		c.deadline.Store(t.UnixNano())
+	}
+	if !c.async.Load() {
+		return c.raw.SetReadDeadline(t)
 	}
 	return nil
 }

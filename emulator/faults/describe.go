@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/hex"
 	"fmt"
-	"hash/fnv"
 	"strings"
 
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -76,9 +75,7 @@ func describe(p *Packet) journal.Record {
 		if off <= len(body) {
 			payload := body[off:]
 			r.PayloadSize = len(payload)
-			h := fnv.New64a()
-			h.Write(payload)
-			r.PayloadHash = fmt.Sprintf("%016x", h.Sum64())
+			r.PayloadHash = journal.Hash(fnv64a(payload))
 		}
 	case 2:
 		if len(body) >= 2 {
@@ -184,4 +181,14 @@ func summarizeProps(typ byte, block []byte) string {
 		add("user_property", u.Key+":"+u.Val)
 	}
 	return strings.Join(parts, " ")
+}
+
+// fnv64a hashes without the allocation of hash/fnv's interface.
+func fnv64a(b []byte) uint64 {
+	h := uint64(14695981039346656037)
+	for _, c := range b {
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	return h
 }

@@ -5,6 +5,10 @@ import (
 	"math/rand/v2"
 )
 
+// MaxCopies bounds Duplicate's count: copies are queued at once, behind
+// the original.
+const MaxCopies = 100
+
 // Duplicate sends the packet Count extra times, right behind the original.
 type Duplicate struct {
 	Count int `json:"count,omitempty"` // default 1
@@ -13,8 +17,8 @@ type Duplicate struct {
 func (Duplicate) Kind() string { return "duplicate" }
 
 func (d Duplicate) Check(Match) error {
-	if d.Count < 0 {
-		return fmt.Errorf("count must not be negative, got %d", d.Count)
+	if d.Count < 0 || d.Count > MaxCopies {
+		return fmt.Errorf("count %d is outside 0..%d", d.Count, MaxCopies)
 	}
 	return nil
 }

@@ -288,22 +288,25 @@ func checkFilter(f string) error {
 	return nil
 }
 
-// topicMatch matches a topic name against a filter already split in levels.
+// topicMatch matches a topic name against a filter already split in
+// levels, without splitting the topic: it runs on every PUBLISH.
 func topicMatch(filter []string, topic string) bool {
 	if strings.HasPrefix(topic, "$") && len(filter) > 0 && (filter[0] == "#" || filter[0] == "+") {
 		return false // MQTT 4.7.2: wildcards at the first level skip $ topics
 	}
-	levels := strings.Split(topic, "/")
-	for i, f := range filter {
+	rest, more := topic, true
+	for _, f := range filter {
 		if f == "#" {
 			return true
 		}
-		if i >= len(levels) {
+		if !more {
 			return false
 		}
-		if f != "+" && f != levels[i] {
+		var level string
+		level, rest, more = strings.Cut(rest, "/")
+		if f != "+" && f != level {
 			return false
 		}
 	}
-	return len(filter) == len(levels)
+	return !more
 }

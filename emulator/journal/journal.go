@@ -38,7 +38,7 @@ type Record struct {
 	Topic       string `json:"topic,omitempty"`
 	Size        int    `json:"size,omitempty"` // whole packet, bytes
 	PayloadSize int    `json:"payload_size,omitempty"`
-	PayloadHash string `json:"payload_hash,omitempty"` // FNV-1a 64, hex
+	PayloadHash Hash   `json:"payload_hash,omitempty"` // FNV-1a 64
 	Reason      *int   `json:"reason,omitempty"`       // reason or return code, where the packet has one
 	Props       string `json:"props,omitempty"`        // MQTT 5 properties, summarised
 
@@ -93,7 +93,9 @@ type Journal struct {
 
 	mu      sync.Mutex
 	seq     uint64
-	recs    []Record
+	recs    []stored
+	strs    interner
+	gen     uint64 // bumped by Reset, so waiters rescan
 	lost    uint64
 	sink    *bufio.Writer
 	sinkErr error
@@ -139,7 +141,7 @@ func (j *Journal) Add(r Record) Record {
 	r.Seq = j.seq
 	r.TNs = int64(now.Sub(j.start))
 	if len(j.recs) < j.cap {
-		j.recs = append(j.recs, r)
+		j.recs = append(j.recs, j.store(&r))
 	} else {
 		j.lost++
 	}
@@ -176,7 +178,9 @@ func (j *Journal) Reset() {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.recs = nil
+	j.strs = interner{}
 	j.lost = 0
+	j.gen++
 }
 
 // Records returns the kept records that f matches, oldest first.
@@ -184,8 +188,8 @@ func (j *Journal) Records(f Filter) []Record {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	var out []Record
-	for _, r := range j.recs {
-		if f.Match(r) {
+	for i := range j.recs {
+		if r := j.load(&j.recs[i]); f.Match(r) {
 			out = append(out, r)
 		}
 	}
@@ -196,11 +200,15 @@ func (j *Journal) Records(f Filter) []Record {
 // It gives up when ctx ends, returning what it saw with an error that says
 // what was awaited.
 func (j *Journal) WaitFor(ctx context.Context, f Filter, n int) ([]Record, error) {
+	var got []Record
+	scanned, gen := 0, uint64(0)
 	for {
 		j.mu.Lock()
-		var got []Record
-		for _, r := range j.recs {
-			if f.Match(r) {
+		if j.gen != gen || scanned > len(j.recs) {
+			got, scanned, gen = nil, 0, j.gen
+		}
+		for ; scanned < len(j.recs); scanned++ {
+			if r := j.load(&j.recs[scanned]); f.Match(r) {
 				got = append(got, r)
 			}
 		}
