@@ -2,6 +2,7 @@ package faults
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -40,12 +41,22 @@ func ReadFrame(r *bufio.Reader) ([]byte, error) {
 			return nil, errMalformedLength
 		}
 	}
-	raw := make([]byte, n+remaining)
-	copy(raw, hdr[:n])
-	if _, err := io.ReadFull(r, raw[n:]); err != nil {
+	if remaining <= 64<<10 {
+		raw := make([]byte, n+remaining)
+		copy(raw, hdr[:n])
+		if _, err := io.ReadFull(r, raw[n:]); err != nil {
+			return nil, unexpected(err)
+		}
+		return raw, nil
+	}
+	// A large length is only believed as far as bytes arrive: a header
+	// alone must not make us allocate 256 MiB.
+	buf := bytes.NewBuffer(make([]byte, 0, 64<<10))
+	buf.Write(hdr[:n])
+	if _, err := io.CopyN(buf, r, int64(remaining)); err != nil {
 		return nil, unexpected(err)
 	}
-	return raw, nil
+	return buf.Bytes(), nil
 }
 
 func unexpected(err error) error {

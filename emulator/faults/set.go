@@ -134,7 +134,7 @@ func (s *Set) Add(r Rule) error {
 	h.Write([]byte(r.Name))
 	a := &armed{Rule: r, at: time.Now(), rnd: rand.New(rand.NewPCG(uint64(seed), h.Sum64()))}
 	if r.Match.Topic != "" {
-		a.filter = strings.Split(r.Match.Topic, "/")
+		a.filter = splitFilter(r.Match.Topic)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -287,6 +287,8 @@ func checkFilter(f string) error {
 	}
 	return nil
 }
+
+func splitFilter(f string) []string { return strings.Split(f, "/") }
 
 // topicMatch matches a topic name against a filter already split in
 // levels, without splitting the topic: it runs on every PUBLISH.

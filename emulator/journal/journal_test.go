@@ -1,0 +1,160 @@
+package journal
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+)
+
+func pkt(client, typ string, id int) Record {
+	return Record{Kind: KindPacket, Client: client, Dir: "to_broker", Type: typ, PacketID: id, PayloadHash: 0xab}
+}
+
+func TestCapCountsWhatItLoses(t *testing.T) {
+	j := New(3)
+	for i := range 5 {
+		j.Add(pkt("c", "PUBLISH", i+1))
+	}
+	st := j.Stats()
+	if st.Kept != 3 || st.Lost != 2 || st.Cap != 3 {
+		t.Fatalf("stats %+v", st)
+	}
+	recs := j.Records(Filter{})
+	if len(recs) != 3 || recs[2].Seq != 3 {
+		t.Fatalf("kept %v", recs)
+	}
+}
+
+func TestRecordsRoundTrip(t *testing.T) {
+	j := New(0)
+	reason := 135
+	in := Record{Kind: KindPacket, Conn: 4, Client: "dev", Dir: "to_client", Type: "PUBACK", PacketID: 65535, QoS: 2,
+		Dup: true, Retain: true, Topic: "a/b", Size: 300, PayloadSize: 256, PayloadHash: 0xdeadbeef, Reason: &reason,
+		Props: "reason_string=x", Rule: "r", Action: "delay", Dropped: true, Cause: "c"}
+	stamped := j.Add(in)
+	got := j.Records(Filter{})[0]
+	b1, _ := json.Marshal(stamped)
+	b2, _ := json.Marshal(got)
+	if !bytes.Equal(b1, b2) {
+		t.Fatalf("stored and loaded differ:\n%s\n%s", b1, b2)
+	}
+	var back Record
+	if err := json.Unmarshal(b2, &back); err != nil || back.PayloadHash != 0xdeadbeef {
+		t.Fatalf("JSON round trip: %v %+v", err, back)
+	}
+	if !bytes.Contains(b2, []byte(`"payload_hash":"00000000deadbeef"`)) {
+		t.Fatalf("hash not written as 16 hex digits: %s", b2)
+	}
+}
+
+func TestFilter(t *testing.T) {
+	j := New(0)
+	j.Add(pkt("a", "PUBLISH", 1))
+	j.Add(pkt("b", "PUBLISH", 2))
+	r := pkt("a", "PUBACK", 1)
+	r.Dropped = true
+	j.Add(r)
+	cases := []struct {
+		f    Filter
+		want int
+	}{
+		{Filter{}, 3}, {Filter{Client: "a"}, 2}, {Filter{Type: "publish"}, 2}, {Filter{PacketID: 1}, 2},
+		{Filter{Dropped: "yes"}, 1}, {Filter{Dropped: "no"}, 2}, {Filter{AfterSeq: 2}, 1}, {Filter{Dir: "to_client"}, 0},
+	}
+	for _, c := range cases {
+		if got := len(j.Records(c.f)); got != c.want {
+			t.Errorf("filter %s: %d records, want %d", c.f, got, c.want)
+		}
+	}
+}
+
+func TestWaitFor(t *testing.T) {
+	j := New(0)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := range 50 {
+			j.Add(pkt("c", "PUBLISH", i+1))
+			j.Add(pkt("c", "PUBACK", i+1))
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	got, err := j.WaitFor(ctx, Filter{Type: "PUBACK"}, 50)
+	if err != nil || len(got) != 50 || got[49].PacketID != 50 {
+		t.Fatalf("WaitFor: %v, %d records", err, len(got))
+	}
+	wg.Wait()
+
+	short, cancel2 := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel2()
+	got, err = j.WaitFor(short, Filter{Type: "PUBREL"}, 1)
+	if !errors.Is(err, context.DeadlineExceeded) || len(got) != 0 {
+		t.Fatalf("waiting for what never comes: %v, %v", got, err)
+	}
+}
+
+func TestWaitForAcrossReset(t *testing.T) {
+	j := New(0)
+	j.Add(pkt("c", "PUBLISH", 1))
+	done := make(chan []Record)
+	go func() {
+		got, _ := j.WaitFor(context.Background(), Filter{Type: "PUBLISH"}, 2)
+		done <- got
+	}()
+	j.Reset()
+	j.Add(pkt("c", "PUBLISH", 2))
+	j.Add(pkt("c", "PUBLISH", 3))
+	select {
+	case got := <-done:
+		if got[0].PacketID != 2 || got[1].PacketID != 3 {
+			t.Fatalf("after reset: %v", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("WaitFor did not see records added after Reset")
+	}
+}
+
+func TestSinkAndJSONL(t *testing.T) {
+	var sink bytes.Buffer
+	j := New(1)
+	j.SetSink(&sink)
+	j.Add(pkt("c", "PUBLISH", 1))
+	j.Add(pkt("c", "PUBACK", 1)) // over the cap: lost in memory, kept in the sink
+	if err := j.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	lines := 0
+	sc := bufio.NewScanner(&sink)
+	for sc.Scan() {
+		var r Record
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("sink line %q: %v", sc.Text(), err)
+		}
+		lines++
+	}
+	if lines != 2 {
+		t.Fatalf("sink has %d lines, want 2", lines)
+	}
+	var out bytes.Buffer
+	if err := j.WriteJSONL(&out, Filter{}); err != nil || bytes.Count(out.Bytes(), []byte("\n")) != 1 {
+		t.Fatalf("WriteJSONL: %v %q", err, out.String())
+	}
+}
+
+// BenchmarkAdd measures recording one packet.
+func BenchmarkAdd(b *testing.B) {
+	j := New(b.N + 1)
+	r := pkt("client-1", "PUBLISH", 1)
+	r.Topic = "home/kitchen/temp"
+	b.ReportAllocs()
+	for b.Loop() {
+		j.Add(r)
+	}
+}
