@@ -2,6 +2,7 @@ package faults
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -43,13 +44,15 @@ type Conn struct {
 	// belongs to readLoop once async is set.
 	br       *bufio.Reader
 	async    atomic.Bool
+	scratch  []byte // inline reads reuse it: the queue is empty when they read
 	rbuf     []byte
 	head     *item
 	deadline atomic.Int64 // read deadline, unix nanos; 0 none
 	rtimer   *time.Timer
 
-	wmu    sync.Mutex // Write: framer and rule evaluation, in order
+	wmu    sync.Mutex // everything queued towards the client, in order
 	framer Framer
+	batch  []byte     // packets for the client written through at the end of Write
 	rawmu  sync.Mutex // writes to the socket
 
 	done      chan struct{}
@@ -128,16 +131,27 @@ func (c *Conn) readLoop() {
 		if !c.waitStall() {
 			return
 		}
-		if err := c.readOne(); err != nil {
+		if err := c.readOne(false); err != nil {
 			c.enqueue(&c.in, item{err: io.EOF})
 			return
 		}
 	}
 }
 
-// readOne reads one packet from the socket and routes it.
-func (c *Conn) readOne() error {
-	raw, err := ReadFrame(c.br)
+// readOne reads one packet from the socket and routes it. Inline, the
+// packet is read into scratch: readInline reads only once everything
+// queued before has been handed to mochi.
+func (c *Conn) readOne(inline bool) error {
+	var raw []byte
+	var err error
+	if inline {
+		raw, err = readFrameInto(c.br, c.scratch)
+		if err == nil && cap(raw) <= 64<<10 {
+			c.scratch = raw
+		}
+	} else {
+		raw, err = ReadFrame(c.br)
+	}
 	if err != nil {
 		var ne net.Error
 		switch {
@@ -167,7 +181,7 @@ func (c *Conn) readOne() error {
 // queued, and switches to readLoop when one is held back.
 func (c *Conn) readInline() error {
 	for len(c.in.ch) == 0 {
-		if err := c.readOne(); err != nil {
+		if err := c.readOne(true); err != nil {
 			return err
 		}
 	}
@@ -216,6 +230,13 @@ func (c *Conn) route(raw []byte, dir Direction) {
 		rr := c.record(&reply)
 		rr.Rule, rr.Action = o.Rule, o.Action
 		back := Both &^ dir
+		if back == ToClient {
+			c.wmu.Lock()
+			defer func() {
+				c.flushBatch()
+				c.wmu.Unlock()
+			}()
+		}
 		c.queue(back, item{raw: o.Reply, rec: rr}, 0)
 		if o.Disconnect != "" {
 			c.queue(back, item{cut: &cut{mode: o.Disconnect, rule: o.Rule, cause: fmt.Sprintf("rule %q: %s", o.Rule, o.Action)}}, 0)
@@ -265,7 +286,8 @@ func (c *Conn) drop(rec journal.Record) {
 }
 
 // queue puts an item on the direction's queue, due after delay but never
-// before the item ahead of it.
+// before the item ahead of it. Towards the client it is called with wmu
+// held.
 func (c *Conn) queue(dir Direction, it item, delay time.Duration) {
 	p := &c.in
 	if dir == ToClient {
@@ -284,23 +306,44 @@ func (c *Conn) queue(dir Direction, it item, delay time.Duration) {
 	}
 	it.due = due
 	if dir == ToClient {
-		// Fast path: with nothing queued ahead and nothing held back, write
-		// straight through, as mochi would on its own socket.
+		// Fast path: with nothing queued ahead and nothing held back, the
+		// packet joins the batch that Write sends in one piece, as mochi
+		// would have on its own socket.
 		if due.IsZero() && it.cut == nil && c.outPending.Load() == 0 && c.stall.Load() < now.UnixNano() {
-			defer p.mu.Unlock()
-			c.send(it)
+			p.mu.Unlock()
+			// Journaled as it is handed to the socket, so that a client
+			// reacting to it never finds the journal behind.
+			c.l.journal.Add(it.rec)
+			c.batch = append(c.batch, it.raw...)
 			return
 		}
+		c.flushBatch()
 		c.outPending.Add(1)
+		it.raw = bytes.Clone(it.raw) // Write's bytes are mochi's again when it returns
 	}
 	p.mu.Unlock()
 	c.enqueue(p, it)
 }
 
+// flushBatch writes what the fast path gathered; called with wmu held.
+func (c *Conn) flushBatch() {
+	if len(c.batch) == 0 {
+		return
+	}
+	err := c.writeRaw(c.batch)
+	if cap(c.batch) > 64<<10 {
+		c.batch = nil
+	} else {
+		c.batch = c.batch[:0]
+	}
+	if err != nil {
+		c.noteCause("writing to the client: " + err.Error())
+		c.closeWith("")
+	}
+}
+
 // send journals a packet for the client and writes it.
 func (c *Conn) send(it item) bool {
-	// Journaled as it is handed to the socket, so that a client reacting
-	// to it never finds the journal behind.
 	c.l.journal.Add(it.rec)
 	if err := c.writeRaw(it.raw); err != nil {
 		c.noteCause("writing to the client: " + err.Error())
@@ -439,6 +482,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 	for _, raw := range pkts {
 		c.route(raw, ToClient)
 	}
+	c.flushBatch()
 	if err != nil {
 		return 0, fmt.Errorf("fault layer: broker wrote a malformed packet: %w", err)
 	}

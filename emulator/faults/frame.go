@@ -16,7 +16,10 @@ var errMalformedLength = errors.New("malformed remaining length")
 
 // ReadFrame reads one whole MQTT packet, fixed header included, from r.
 // It only frames: the packet's contents are not checked.
-func ReadFrame(r *bufio.Reader) ([]byte, error) {
+func ReadFrame(r *bufio.Reader) ([]byte, error) { return readFrameInto(r, nil) }
+
+// readFrameInto is ReadFrame reusing scratch when the packet fits in it.
+func readFrameInto(r *bufio.Reader, scratch []byte) ([]byte, error) {
 	first, err := r.ReadByte()
 	if err != nil {
 		return nil, err
@@ -42,7 +45,11 @@ func ReadFrame(r *bufio.Reader) ([]byte, error) {
 		}
 	}
 	if remaining <= 64<<10 {
-		raw := make([]byte, n+remaining)
+		raw := scratch[:0]
+		if cap(raw) < n+remaining {
+			raw = make([]byte, n+remaining)
+		}
+		raw = raw[:n+remaining]
 		copy(raw, hdr[:n])
 		if _, err := io.ReadFull(r, raw[n:]); err != nil {
 			return nil, unexpected(err)
@@ -72,27 +79,29 @@ type Framer struct {
 	buf []byte
 }
 
-// Feed appends b and returns every packet now complete. The returned slices
-// are the caller's to keep.
+// Feed takes the next piece of the stream and returns every packet now
+// complete. The packets may share memory with b: copy what must outlive
+// the caller's use of b.
 func (f *Framer) Feed(b []byte) ([][]byte, error) {
-	f.buf = append(f.buf, b...)
+	data := b
+	if len(f.buf) > 0 {
+		f.buf = append(f.buf, b...)
+		data = f.buf
+	}
 	var out [][]byte
 	for {
-		size, ok, err := frameSize(f.buf)
+		size, ok, err := frameSize(data)
 		if err != nil {
 			return out, err
 		}
 		if !ok {
 			break
 		}
-		pkt := make([]byte, size)
-		copy(pkt, f.buf[:size])
-		out = append(out, pkt)
-		f.buf = f.buf[size:]
+		out = append(out, data[:size:size])
+		data = data[size:]
 	}
-	if len(f.buf) == 0 {
-		f.buf = f.buf[:0:0] // let a large packet's buffer go
-	}
+	// Keep the incomplete rest, in a buffer of our own.
+	f.buf = append(f.buf[:0:0], data...)
 	return out, nil
 }
 
