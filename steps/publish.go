@@ -1,0 +1,262 @@
+package steps
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cucumber/godog"
+
+	"github.com/mqtthil/mqtthil/controller"
+)
+
+// Driver actions: Publish in every shape, bursts, Subscribe, Unsubscribe.
+// The steps only make the call; what it returned is checked by the
+// "the call returns" steps, what follows by the callback and wire steps.
+func init() {
+	def("publish", "client {name} publishes {text} to {text} with QoS {int}",
+		"Publish a text payload; QoS is passed on as written, even out of range.",
+		`client "sensor" publishes "21.5" to "home/kitchen/temp" with QoS 1`, "", func(w *World, name, payload, topic string, qos int) error {
+			return w.publish(name, topic, []byte(payload), qos, false, nil)
+		})
+	def("publish", "client {name} publishes {text} to {text} with QoS {int}, retained",
+		"Publish with the retain flag set.",
+		`client "sensor" publishes "on" to "home/kitchen/light" with QoS 0, retained`, "", func(w *World, name, payload, topic string, qos int) error {
+			return w.publish(name, topic, []byte(payload), qos, true, nil)
+		})
+	def("publish", "client {name} publishes to {text} with QoS {int}:",
+		"Publish the doc string below the step as the payload.",
+		`client "sensor" publishes to "home/kitchen/state" with QoS 1:`, "doc string", func(w *World, name, topic string, qos int, doc string) error {
+			return w.publish(name, topic, []byte(doc), qos, false, nil)
+		})
+	def("publish", "client {name} publishes the file {name} to {text} with QoS {int}",
+		"Publish the contents of a file from the fixtures folder.",
+		`client "sensor" publishes the file "payloads/reading.json" to "home/kitchen/state" with QoS 1`, "", func(w *World, name, file, topic string, qos int) error {
+			data, err := os.ReadFile(w.fixture(file))
+			if err != nil {
+				return fmt.Errorf("the payload file: %w", err)
+			}
+			return w.publish(name, topic, data, qos, false, nil)
+		})
+	def("publish", "client {name} publishes {count} bytes to {text} with QoS {int}",
+		"Publish a payload of that many bytes.",
+		`client "sensor" publishes 1000 bytes to "home/kitchen/blob" with QoS 1`, "", func(w *World, name string, n int, topic string, qos int) error {
+			return w.publish(name, topic, make([]byte, n), qos, false, nil)
+		})
+	def("publish", "client {name} publishes an empty message to {text} with QoS {int}",
+		"Publish with an empty payload.",
+		`client "sensor" publishes an empty message to "home/kitchen/ping" with QoS 0`, "", func(w *World, name, topic string, qos int) error {
+			return w.publish(name, topic, nil, qos, false, nil)
+		})
+	def("publish", "client {name} publishes {text} to {text} with QoS {int} and the properties:",
+		"Publish with MQTT 5 properties: a table of name and value (USER_PROPERTY values are written key=value).",
+		`client "sensor" publishes "21.5" to "home/kitchen/temp" with QoS 1 and the properties:`, "table", func(w *World, name, payload, topic string, qos int, t *godog.Table) error {
+			props, err := propsFromTable(t)
+			if err != nil {
+				return err
+			}
+			return w.publish(name, topic, []byte(payload), qos, false, props)
+		})
+	def("publish", "client {name} publishes {text} to a topic of {count} characters with QoS {int}",
+		"Publish to a topic made of that many letters.",
+		`client "sensor" publishes "x" to a topic of 65536 characters with QoS 0`, "", func(w *World, name, payload string, n int, qos int) error {
+			return w.publish(name, strings.Repeat("a", n), []byte(payload), qos, false, nil)
+		})
+	def("publish", "client {name} publishes {text} to a topic containing {name} with QoS {int}",
+		"Publish to a topic that is not proper UTF-8 text; the flaw is named in words: "+badTextNames()+".",
+		`client "sensor" publishes "x" to a topic containing "a control character" with QoS 0`, "", func(w *World, name, payload, flaw string, qos int) error {
+			bad, ok := badText[flaw]
+			if !ok {
+				return fmt.Errorf("%q is not a flaw the step knows: expected one of %s", flaw, badTextNames())
+			}
+			return w.publish(name, "home/"+bad+"/x", []byte(payload), qos, false, nil)
+		})
+	def("publish", "client {name} publishes {count} messages to {text} with QoS {int}",
+		`A burst: that many publishes, one right after the other, with payloads "message 1", "message 2", …`,
+		`client "sensor" publishes 6 messages to "home/kitchen/temp" with QoS 1`, "", func(w *World, name string, n int, topic string, qos int) error {
+			var burst []*message
+			for i := 1; i <= n; i++ {
+				if err := w.publish(name, topic, []byte("message "+strconv.Itoa(i)), qos, false, nil); err != nil {
+					return err
+				}
+				burst = append(burst, w.msgs[len(w.msgs)-1])
+			}
+			w.burst = burst
+			return nil
+		})
+	def("publish", "client {name} makes {count} QoS 0 publishes before connecting",
+		"Uses up message ids: each publish while not connected returns 4 and takes an id, and nothing is sent.",
+		`client "sensor" makes 65533 QoS 0 publishes before connecting`, "", func(w *World, name string, n int) error {
+			cl, err := w.client(name)
+			if err != nil {
+				return err
+			}
+			for i := 0; i < n; i++ {
+				if r := cl.c.Publish("burn", nil, 0, false, nil); r.Code != controller.ErrNoConn {
+					return fmt.Errorf("publish %d of %d returned %d (%s), expected 4: is the client connected?", i+1, n, r.Code, r.Err)
+				}
+			}
+			w.note(cl, "Publish", fmt.Sprintf("%d times while not connected", n), controller.Ret{Code: controller.ErrNoConn, Err: controller.ErrorString(controller.ErrNoConn)})
+			return nil
+		})
+	def("publish", "client {name} subscribes to {text} with QoS {int}",
+		"Subscribe; onSubscribe follows. The message id comes from the same counter as Publish.",
+		`client "sensor" subscribes to "home/+/temp" with QoS 1`, "", func(w *World, name, topic string, qos int) error {
+			cl, err := w.client(name)
+			if err != nil {
+				return err
+			}
+			r := cl.c.Subscribe(topic, qos, nil)
+			w.note(cl, "Subscribe", topic, r)
+			w.subs = append(w.subs, &subscription{cl: cl, topic: topic, ret: r})
+			return nil
+		})
+	def("publish", "client {name} unsubscribes from {text}",
+		"Unsubscribe; onUnsubscribe follows.",
+		`client "sensor" unsubscribes from "home/+/temp"`, "", func(w *World, name, topic string) error {
+			cl, err := w.client(name)
+			if err != nil {
+				return err
+			}
+			r := cl.c.Unsubscribe(topic, nil)
+			w.note(cl, "Unsubscribe", topic, r)
+			w.subs = append(w.subs, &subscription{cl: cl, topic: topic, ret: r, unsub: true})
+			return nil
+		})
+	def("publish", "an observer subscribed to {text}",
+		"A harness-side client on the broker's control listener (no faults, not journaled) that subscribes with QoS 2 and records what it receives.",
+		`an observer subscribed to "home/#"`, "", func(w *World, topic string) error {
+			return w.observe(topic)
+		})
+}
+
+// badText names the flaws a topic can have, in words.
+var badText = map[string]string{
+	"an invalid byte":        "a\xffb",
+	"a control character":    "a\x01b",
+	"a NUL character":        "a\x00b",
+	"a C1 control character": "a\u0085b",
+	"a non-character":        "a\ufffeb",
+	"a surrogate":            "a\xed\xa0\x80b",
+	"an overlong encoding":   "a\xc0\xafb",
+	"a plus sign":            "a+b",
+	"a hash sign":            "a#b",
+}
+
+func badTextNames() string {
+	names := []string{}
+	for _, k := range []string{"an invalid byte", "a control character", "a NUL character", "a C1 control character", "a non-character", "a surrogate", "an overlong encoding", "a plus sign", "a hash sign"} {
+		names = append(names, strconv.Quote(k))
+	}
+	return strings.Join(names, ", ")
+}
+
+func (w *World) publish(name, topic string, payload []byte, qos int, retain bool, props controller.Props) error {
+	cl, err := w.client(name)
+	if err != nil {
+		return err
+	}
+	r := cl.c.Publish(topic, payload, qos, retain, props)
+	m := &message{n: len(w.msgs) + 1, cl: cl, topic: topic, payload: payload, qos: qos, retain: retain, props: props, ret: r, at: time.Now(), size: len(payload), hash: payloadHash(payload)}
+	if len(payload) > 1<<20 {
+		m.payload = nil // not kept: only its size matters
+	}
+	w.msgs = append(w.msgs, m)
+	w.burst = []*message{m}
+	show := topic
+	if len(show) > 40 {
+		show = fmt.Sprintf("%.20s… (%d bytes)", show, len(topic))
+	}
+	w.note(cl, "Publish", fmt.Sprintf("%q QoS %d", show, qos), r)
+	return nil
+}
+
+// stringProps are the properties whose values stay text even when they look
+// like numbers.
+var stringProps = map[string]bool{
+	"CONTENT_TYPE": true, "RESPONSE_TOPIC": true, "CORRELATION_DATA": true,
+	"REASON_STRING": true, "SERVER_REFERENCE": true, "AUTHENTICATION_METHOD": true,
+	"AUTHENTICATION_DATA": true, "ASSIGNED_CLIENT_IDENTIFIER": true, "RESPONSE_INFORMATION": true,
+}
+
+// propsFromTable reads MQTT 5 properties: one row per property, name then
+// value, with an optional header row "property | value".
+func propsFromTable(t *godog.Table) (controller.Props, error) {
+	if t == nil || len(t.Rows) == 0 {
+		return nil, errNoTable
+	}
+	props := controller.Props{}
+	for i, row := range t.Rows {
+		if len(row.Cells) != 2 {
+			return nil, fmt.Errorf("row %d of the properties has %d cells: expected a name and a value", i+1, len(row.Cells))
+		}
+		name, value := strings.TrimSpace(row.Cells[0].Value), row.Cells[1].Value
+		if i == 0 && strings.EqualFold(name, "property") {
+			continue
+		}
+		key := strings.ToUpper(name)
+		switch {
+		case key == "USER_PROPERTY":
+			k, v, ok := strings.Cut(value, "=")
+			if !ok {
+				return nil, fmt.Errorf("a user property is written key=value, not %q", value)
+			}
+			up, _ := props[key].(map[string]string)
+			if up == nil {
+				up = map[string]string{}
+				props[key] = up
+			}
+			up[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		case stringProps[key]:
+			props[key] = value
+		default:
+			if n, err := strconv.Atoi(value); err == nil {
+				props[key] = n
+			} else {
+				props[key] = value
+			}
+		}
+	}
+	return props, nil
+}
+
+// observe subscribes the scenario's observer to a topic filter on the
+// control listener.
+func (w *World) observe(topic string) error {
+	b, err := w.broker()
+	if err != nil {
+		return err
+	}
+	if w.observer == nil {
+		ctl, err := w.opts.ObserverController()
+		if err != nil {
+			return fmt.Errorf("starting the observer: %w", err)
+		}
+		w.obsCtl = ctl
+		c, err := ctl.NewClient("observer", true)
+		if err != nil {
+			return fmt.Errorf("starting the observer: %w", err)
+		}
+		obs := &client{name: "observer", id: "observer", c: c, rec: controller.NewRecorder(c), clean: true}
+		w.observer = obs
+		host, port, _ := splitHostPort(b.ControlAddr)
+		if r := c.Connect(host, port, 60, nil); r.Code != 0 {
+			return fmt.Errorf("observer: Connect returned %d (%s)", r.Code, r.Err)
+		}
+		if err := w.awaitConnected(obs); err != nil {
+			return fmt.Errorf("observer: %w", err)
+		}
+	}
+	r := w.observer.c.Subscribe(topic, 2, nil)
+	if r.Code != 0 {
+		return fmt.Errorf("observer: Subscribe(%q) returned %d (%s)", topic, r.Code, r.Err)
+	}
+	ctx, cancel := w.waitCtx(0)
+	defer cancel()
+	if _, err := w.observer.rec.WaitFor(ctx, controller.Is(controller.OnSubscribe, r.MsgID)); err != nil {
+		return fmt.Errorf("observer: no onSubscribe for %q: %v", topic, err)
+	}
+	return nil
+}
