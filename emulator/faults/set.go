@@ -190,9 +190,9 @@ func (s *Set) Apply(p *Packet) Outcome {
 	if len(s.rules) == 0 {
 		return o
 	}
-	now := time.Now()
+	var now time.Time // read only when a rule has a time window
 	for _, a := range s.rules {
-		if !a.matches(p, now) {
+		if !a.matches(p, &now) {
 			continue
 		}
 		a.mu.Lock()
@@ -216,7 +216,7 @@ func (s *Set) Apply(p *Packet) Outcome {
 
 // matches checks everything but occurrence; it reads only fields that never
 // change after Add.
-func (a *armed) matches(p *Packet, now time.Time) bool {
+func (a *armed) matches(p *Packet, now *time.Time) bool {
 	m := &a.Match
 	if m.Direction&p.Direction == 0 {
 		return false
@@ -241,9 +241,14 @@ func (a *armed) matches(p *Packet, now time.Time) bool {
 			return false
 		}
 	}
-	since := now.Sub(a.at)
-	if since < m.After || (m.Until > 0 && since >= m.Until) {
-		return false
+	if m.After > 0 || m.Until > 0 {
+		if now.IsZero() {
+			*now = time.Now()
+		}
+		since := now.Sub(a.at)
+		if since < m.After || (m.Until > 0 && since >= m.Until) {
+			return false
+		}
 	}
 	return true
 }

@@ -135,13 +135,17 @@ func (j *Journal) Since(t time.Time) int64 { return int64(t.Sub(j.start)) }
 
 // Add stamps r with its sequence number and time and keeps it.
 func (j *Journal) Add(r Record) Record {
+	// Packing happens before taking the lock: every connection adds to
+	// the same journal, and the lock is all they wait on.
+	s := j.store(&r)
 	now := time.Now()
 	j.mu.Lock()
 	j.seq++
-	r.Seq = j.seq
+	r.Seq, s.seq = j.seq, j.seq
 	r.TNs = int64(now.Sub(j.start))
+	s.tns = r.TNs
 	if len(j.recs) < j.cap {
-		j.recs = append(j.recs, j.store(&r))
+		j.recs = append(j.recs, s)
 	} else {
 		j.lost++
 	}
@@ -178,7 +182,6 @@ func (j *Journal) Reset() {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.recs = nil
-	j.strs = interner{}
 	j.lost = 0
 	j.gen++
 }

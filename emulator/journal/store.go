@@ -1,6 +1,9 @@
 package journal
 
-import "strconv"
+import (
+	"strconv"
+	"sync"
+)
 
 // Hash is a payload's FNV-1a 64 hash, written in hex.
 type Hash uint64
@@ -51,26 +54,37 @@ const (
 	flagDropped
 )
 
-// interner numbers strings; 0 is the empty string.
+// interner numbers strings; 0 is the empty string. It has a lock of its
+// own, mostly taken for reading: the strings of a run (client ids, packet
+// types, topics) repeat.
 type interner struct {
-	ids  map[string]uint32
-	strs []string
+	mu    sync.RWMutex
+	byStr map[string]uint32
+	strs  []string
 }
 
 func (in *interner) id(s string) uint32 {
 	if s == "" {
 		return 0
 	}
-	if id, ok := in.ids[s]; ok {
+	in.mu.RLock()
+	id, ok := in.byStr[s]
+	in.mu.RUnlock()
+	if ok {
 		return id
 	}
-	if in.ids == nil {
-		in.ids = make(map[string]uint32)
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if id, ok := in.byStr[s]; ok {
+		return id
+	}
+	if in.byStr == nil {
+		in.byStr = make(map[string]uint32)
 		in.strs = []string{""}
 	}
-	id := uint32(len(in.strs))
+	id = uint32(len(in.strs))
 	in.strs = append(in.strs, s)
-	in.ids[s] = id
+	in.byStr[s] = id
 	return id
 }
 
@@ -78,17 +92,45 @@ func (in *interner) str(id uint32) string {
 	if id == 0 {
 		return ""
 	}
+	in.mu.RLock()
+	defer in.mu.RUnlock()
 	return in.strs[id]
 }
 
-// store packs r; called with j.mu held.
+// ids numbers all of strs at once, under one read lock when they are all
+// known already, as they mostly are.
+func (in *interner) ids(strs *[9]string) (out [9]uint32) {
+	missing := false
+	in.mu.RLock()
+	for i, s := range strs {
+		if s == "" {
+			continue
+		}
+		id, ok := in.byStr[s]
+		if !ok {
+			missing = true
+		}
+		out[i] = id
+	}
+	in.mu.RUnlock()
+	if missing {
+		for i, s := range strs {
+			if out[i] == 0 && s != "" {
+				out[i] = in.id(s)
+			}
+		}
+	}
+	return out
+}
+
+// store packs r.
 func (j *Journal) store(r *Record) stored {
+	ids := j.strs.ids(&[9]string{r.Kind, r.Dir, r.Type, r.Client, r.Topic, r.Props, r.Rule, r.Action, r.Cause})
 	s := stored{
 		seq: r.Seq, conn: r.Conn, tns: r.TNs, hash: uint64(r.PayloadHash),
 		size: int32(r.Size), psize: int32(r.PayloadSize),
-		kind: j.strs.id(r.Kind), dir: j.strs.id(r.Dir), typ: j.strs.id(r.Type), client: j.strs.id(r.Client),
-		topic: j.strs.id(r.Topic), props: j.strs.id(r.Props), rule: j.strs.id(r.Rule), action: j.strs.id(r.Action),
-		cause: j.strs.id(r.Cause), packetID: uint16(r.PacketID), reason: -1, qos: uint8(r.QoS),
+		kind: ids[0], dir: ids[1], typ: ids[2], client: ids[3], topic: ids[4], props: ids[5], rule: ids[6], action: ids[7], cause: ids[8],
+		packetID: uint16(r.PacketID), reason: -1, qos: uint8(r.QoS),
 	}
 	if r.Reason != nil {
 		s.reason = int16(*r.Reason)
@@ -105,7 +147,7 @@ func (j *Journal) store(r *Record) stored {
 	return s
 }
 
-// load unpacks s; called with j.mu held.
+// load unpacks s.
 func (j *Journal) load(s *stored) Record {
 	r := Record{
 		Seq: s.seq, Conn: s.conn, TNs: s.tns, PayloadHash: Hash(s.hash),
