@@ -162,9 +162,9 @@ type World struct {
 	clients map[string]*client
 	order   []*client
 
-	mu   sync.Mutex
+	mu    sync.Mutex
 	calls []Call
-	last *Call
+	last  *Call
 
 	msgs  []*message
 	burst []*message
