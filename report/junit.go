@@ -1,0 +1,155 @@
+// Package report turns a run's records into what people and CI servers
+// read: JUnit XML, the run manifest, per-scenario journals.
+package report
+
+import (
+	"encoding/xml"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Outcomes a scenario can end with. They are kept apart on purpose: a
+// failed scenario is the controller breaking a promise; an error is the
+// harness or the bench breaking; a time-out is a wait that ran out.
+const (
+	Passed   = "passed"
+	Failed   = "failed"
+	Error    = "error"
+	TimedOut = "timed out"
+	Skipped  = "skipped"
+)
+
+// Scenario is one scenario's result, as the reports need it.
+type Scenario struct {
+	Feature  string        // feature file, as given to the run
+	Name     string        // scenario name
+	Outcome  string        // one of the outcomes above
+	Account  string        // why it failed, errored, timed out, or was skipped
+	Duration time.Duration //
+	Journal  string        // excerpt of the wire journal, for system-out
+}
+
+// Property is a name/value pair written into every test suite.
+type Property struct {
+	Name  string `xml:"name,attr"`
+	Value string `xml:"value,attr"`
+}
+
+type junitSuites struct {
+	XMLName  xml.Name     `xml:"testsuites"`
+	Name     string       `xml:"name,attr"`
+	Tests    int          `xml:"tests,attr"`
+	Failures int          `xml:"failures,attr"`
+	Errors   int          `xml:"errors,attr"`
+	Skipped  int          `xml:"skipped,attr"`
+	Time     string       `xml:"time,attr"`
+	Suites   []junitSuite `xml:"testsuite"`
+}
+
+type junitSuite struct {
+	Name       string      `xml:"name,attr"`
+	Tests      int         `xml:"tests,attr"`
+	Failures   int         `xml:"failures,attr"`
+	Errors     int         `xml:"errors,attr"`
+	Skipped    int         `xml:"skipped,attr"`
+	Time       string      `xml:"time,attr"`
+	Properties []Property  `xml:"properties>property"`
+	Cases      []junitCase `xml:"testcase"`
+}
+
+type junitCase struct {
+	Classname string        `xml:"classname,attr"`
+	Name      string        `xml:"name,attr"`
+	Time      string        `xml:"time,attr"`
+	Failure   *junitProblem `xml:"failure,omitempty"`
+	Error     *junitProblem `xml:"error,omitempty"`
+	Skipped   *junitSkipped `xml:"skipped,omitempty"`
+	SystemOut string        `xml:"system-out,omitempty"`
+}
+
+type junitProblem struct {
+	Message string `xml:"message,attr"`
+	Type    string `xml:"type,attr"`
+	Body    string `xml:",chardata"`
+}
+
+type junitSkipped struct {
+	Message string `xml:"message,attr"`
+}
+
+// WriteJUnit writes JUnit XML: one test suite per feature, the run's
+// properties in each, the failing step's account in the failure body and
+// the scenario's journal excerpt in system-out. A time-out is written as an
+// error of type "timed out", since JUnit has no such outcome.
+func WriteJUnit(w io.Writer, run string, props []Property, scenarios []Scenario) error {
+	byFeature := map[string]*junitSuite{}
+	var order []string
+	var total time.Duration
+	out := junitSuites{Name: run}
+	for _, s := range scenarios {
+		suite := byFeature[s.Feature]
+		if suite == nil {
+			suite = &junitSuite{Name: s.Feature, Properties: props}
+			byFeature[s.Feature] = suite
+			order = append(order, s.Feature)
+		}
+		c := junitCase{Classname: s.Feature, Name: s.Name, Time: seconds(s.Duration), SystemOut: s.Journal}
+		suite.Tests++
+		out.Tests++
+		switch s.Outcome {
+		case Failed:
+			c.Failure = &junitProblem{Message: firstLine(s.Account), Type: Failed, Body: s.Account}
+			suite.Failures++
+			out.Failures++
+		case Error, TimedOut:
+			c.Error = &junitProblem{Message: firstLine(s.Account), Type: s.Outcome, Body: s.Account}
+			suite.Errors++
+			out.Errors++
+		case Skipped:
+			c.Skipped = &junitSkipped{Message: s.Account}
+			suite.Skipped++
+			out.Skipped++
+		case Passed:
+		default:
+			return fmt.Errorf("junit: scenario %q has unknown outcome %q", s.Name, s.Outcome)
+		}
+		suite.Cases = append(suite.Cases, c)
+		total += s.Duration
+	}
+	sort.Strings(order)
+	for _, f := range order {
+		suite := byFeature[f]
+		var d time.Duration
+		for _, s := range scenarios {
+			if s.Feature == f {
+				d += s.Duration
+			}
+		}
+		suite.Time = seconds(d)
+		out.Suites = append(out.Suites, *suite)
+	}
+	out.Time = seconds(total)
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(out); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}
+
+func seconds(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) }
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	if len(line) > 200 {
+		line = line[:200] + "…"
+	}
+	return line
+}
