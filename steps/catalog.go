@@ -66,7 +66,7 @@ var (
 	tTarget   = reflect.TypeOf(target{})
 )
 
-var paramOrder = []string{"name", "text", "int", "count", "qos", "duration", "packet", "version", "packets"}
+var paramOrder = []string{"name", "text", "words", "int", "count", "qos", "duration", "packet", "version", "packets"}
 
 var params = map[string]param{
 	"name": {`"([^"]*)"`, `a name in double quotes: a client, a file, a user`, tString, func(s string) (any, error) {
@@ -75,8 +75,9 @@ var params = map[string]param{
 		}
 		return s, nil
 	}},
-	"text": {`"([^"]*)"`, `any text in double quotes, possibly empty: a topic, a payload`, tString, func(s string) (any, error) { return s, nil }},
-	"int":  {`(-?\d+)`, `a whole number, passed on as it is (it may be out of range on purpose)`, tInt, atoi},
+	"text":  {`"([^"]*)"`, `any text in double quotes, possibly empty: a topic, a payload`, tString, func(s string) (any, error) { return s, nil }},
+	"words": {`(.+)`, `plain words to the end of the line, without quotes`, tString, func(s string) (any, error) { return s, nil }},
+	"int":   {`(-?\d+)`, `a whole number, passed on as it is (it may be out of range on purpose)`, tInt, atoi},
 	"count": {`(-?\d+)`, `a whole number, 0 or more`, tInt, func(s string) (any, error) {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 0 {

@@ -18,7 +18,7 @@ import (
 //  2. a message sent again carries DUP and the same id;
 //  3. no id is handed out or sent again while a message with it is in flight.
 func init() {
-	def("invariants", "that message may never be reported, because {text}",
+	def("invariants", "that message may never be reported, because {words}",
 		"Exempts the last message from the end-of-scenario check that it gets exactly one onPublish (a message lost on purpose).",
 		`that message may never be reported, because the connection is never restored`, "", func(w *World, why string) error {
 			m, err := w.thatMessage()
@@ -28,7 +28,7 @@ func init() {
 			m.lost = why
 			return nil
 		})
-	def("invariants", "the messages of client {name} may never be reported, because {text}",
+	def("invariants", "the messages of client {name} may never be reported, because {words}",
 		"Exempts every message of the client published so far from the exactly-one-onPublish check.",
 		`the messages of client "sensor" may never be reported, because it stays offline`, "", func(w *World, name, why string) error {
 			cl, err := w.client(name)
