@@ -138,6 +138,21 @@ func init() {
 			f := journal.Filter{Kind: journal.KindPacket, Dir: "to_broker", Type: typ, Client: cl.id, Dropped: "no"}
 			return w.expectExactly(f, n, fmt.Sprintf("%s from %q", typ, name))
 		})
+	def("wire", "the broker receives at least {count} {packet} packet(s) from {name}",
+		"Waits until the broker has received that many packets of the type from the client; more are fine.",
+		`the broker receives at least 2 PINGREQ packets from "sensor"`, "", func(w *World, n int, typ, name string) error {
+			cl, err := w.client(name)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := w.waitCtx(0)
+			defer cancel()
+			f := journal.Filter{Kind: journal.KindPacket, Dir: "to_broker", Type: typ, Client: cl.id, Dropped: "no"}
+			if recs, err := w.waitWire(ctx, f, nil, n); err != nil {
+				return fmt.Errorf("%s from %q: %v\n%s", typ, name, err, describeRecords(recs, w))
+			}
+			return nil
+		})
 	def("wire", "the broker receives no {packet} from {name} within {duration}",
 		"Waits the whole time and fails if a packet of the type from the client reaches the broker (counting from this step).",
 		`the broker receives no PUBLISH from "sensor" within 300 milliseconds`, "", func(w *World, typ, name string, d time.Duration) error {
