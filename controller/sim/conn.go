@@ -276,7 +276,7 @@ func (m malformed) Error() string { return "malformed packet: " + m.err.Error() 
 func (cn *conn) readLoop(nc net.Conn) {
 	c := cn.c
 	defer c.wg.Done()
-	br := bufio.NewReaderSize(nc, 32<<10)
+	br := bufio.NewReaderSize(nc, 4<<10)
 	for {
 		pk, err := readPacket(br, cn.protocol)
 		if err != nil {

@@ -29,7 +29,7 @@ func newEvents() *events {
 	e := &events{
 		wake: make(chan struct{}, 1),
 		stop: make(chan struct{}),
-		out:  make(chan controller.Event, 64),
+		out:  make(chan controller.Event, 16),
 		done: make(chan struct{}),
 	}
 	e.room = sync.NewCond(&e.mu)

