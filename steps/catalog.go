@@ -256,3 +256,30 @@ func (d stepDef) godogHandler() any {
 		return fail(nil)
 	}).Interface()
 }
+
+// MatchPattern reports whether a step line (without keyword) matches the
+// catalog entry.
+func MatchPattern(d StepDoc, line string) bool {
+	return regexp.MustCompile(d.Regexp).MatchString(line)
+}
+
+// CheckArgs converts the arguments of a step line as the step would, and
+// returns the first complaint.
+func CheckArgs(d StepDoc, line string) error {
+	for _, s := range registry {
+		if s.Pattern != d.Pattern {
+			continue
+		}
+		m := s.re.FindStringSubmatch(line)
+		if m == nil {
+			return fmt.Errorf("%q does not match %q", line, d.Pattern)
+		}
+		for i, p := range s.params {
+			if _, err := p.conv(m[1+i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("no step %q", d.Pattern)
+}

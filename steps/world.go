@@ -117,18 +117,20 @@ func (o Options) withDefaults() Options {
 // ScenarioRecord is what a scenario leaves behind, for reports: the wire
 // journal, every call and its return, every callback.
 type ScenarioRecord struct {
-	Name     string              `json:"name"`
-	URI      string              `json:"uri"`
-	Tags     []string            `json:"tags,omitempty"`
-	Status   string              `json:"status"` // passed, failed, skipped
-	Error    string              `json:"error,omitempty"`
-	Skipped  string              `json:"skipped,omitempty"` // why
-	Seed     int64               `json:"seed"`
-	Identity controller.Identity `json:"identity"`
-	Started  time.Time           `json:"started"`
-	Ended    time.Time           `json:"ended"`
-	Calls    []Call              `json:"calls"`
-	Events   []controller.Event  `json:"events"`
+	Name   string   `json:"name"`
+	URI    string   `json:"uri"`
+	Tags   []string `json:"tags,omitempty"`
+	Status string   `json:"status"` // passed, failed, skipped
+	Error  string   `json:"error,omitempty"`
+	// FailedStep is where the scenario failed, when a step did.
+	FailedStep *StepRef            `json:"failed_step,omitempty"`
+	Skipped    string              `json:"skipped,omitempty"` // why
+	Seed       int64               `json:"seed"`
+	Identity   controller.Identity `json:"identity"`
+	Started    time.Time           `json:"started"`
+	Ended      time.Time           `json:"ended"`
+	Calls      []Call              `json:"calls"`
+	Events     []controller.Event  `json:"events"`
 	// Journal is the broker's wire journal; nil when no broker was started.
 	Journal *journal.Journal `json:"-"`
 }
@@ -172,6 +174,7 @@ type World struct {
 
 	observer *client
 	obsCtl   controller.Controller
+	failed   *StepRef // the first step that did not pass
 }
 
 // client is a named controller client object.
@@ -245,10 +248,33 @@ func Register(sc *godog.ScenarioContext, opts Options) {
 		}
 		return ctx, w.finish(err)
 	})
+	sc.StepContext().After(func(ctx context.Context, st *godog.Step, status godog.StepResultStatus, err error) (context.Context, error) {
+		w, _ := ctx.Value(worldKey{}).(*World)
+		if w == nil || w.failed != nil || (status != godog.StepFailed && status != godog.StepUndefined && status != godog.StepAmbiguous) {
+			return ctx, nil
+		}
+		w.failed = &StepRef{File: w.sc.Uri, Text: st.Text, Status: status.String()}
+		for i, s := range w.sc.Steps {
+			if s.Id == st.Id {
+				w.failed.Line = stepLine(w.sc, i)
+			}
+		}
+		return ctx, nil
+	})
 	for _, d := range registry {
 		sc.Step(d.re, d.godogHandler())
 	}
 }
+
+// StepRef points at a step in a feature file.
+type StepRef struct {
+	File   string `json:"file"`
+	Line   int    `json:"line"`
+	Text   string `json:"text"`
+	Status string `json:"status"`
+}
+
+func (s StepRef) String() string { return fmt.Sprintf("%s:%d: %s", s.File, s.Line, s.Text) }
 
 func newWorld(opts Options, s *godog.Scenario) *World {
 	ctx, cancel := context.WithCancel(context.Background())
@@ -260,14 +286,28 @@ func newWorld(opts Options, s *godog.Scenario) *World {
 }
 
 // finish checks the invariants, hands the records over and releases
-// everything.
+// everything. It returns only what the steps did not already report: a
+// broken invariant, or where an undefined step is.
 func (w *World) finish(stepErr error) error {
-	err := stepErr
+	var err error
 	if w.skip == "" && stepErr == nil {
 		err = w.checkInvariants()
 	}
+	if stepErr != nil && w.failed != nil && errors.Is(stepErr, godog.ErrUndefined) {
+		err = fmt.Errorf("undefined step at %s", w.failed)
+		if d := closest(w.failed.Text); d != nil {
+			err = fmt.Errorf("%w; the closest known step is: %s", err, d.Pattern)
+		}
+	}
 	if w.opts.OnScenarioEnd != nil {
-		w.opts.OnScenarioEnd(w.record(err))
+		rerr := err
+		if stepErr != nil {
+			rerr = stepErr
+			if err != nil {
+				rerr = fmt.Errorf("%v; %v", err, stepErr)
+			}
+		}
+		w.opts.OnScenarioEnd(w.record(rerr))
 	}
 	for _, cl := range w.order {
 		if !cl.destroyed {
@@ -287,9 +327,6 @@ func (w *World) finish(stepErr error) error {
 		w.b.Close()
 	}
 	w.cancel()
-	if errors.Is(err, godog.ErrSkip) {
-		return nil
-	}
 	return err
 }
 
@@ -306,6 +343,11 @@ func (w *World) record(err error) *ScenarioRecord {
 		r.Status, r.Skipped = "skipped", w.skip
 	case err != nil:
 		r.Status, r.Error = "failed", err.Error()
+		if w.failed != nil {
+			f := *w.failed
+			r.FailedStep = &f
+			r.Error = f.String() + ": " + r.Error
+		}
 	}
 	w.mu.Lock()
 	r.Calls = slices.Clone(w.calls)
