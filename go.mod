@@ -2,10 +2,12 @@ module github.com/mqtthil/mqtthil
 
 go 1.26
 
+require go.yaml.in/yaml/v3 v3.0.6
+
 require (
-	github.com/cucumber/gherkin/go/v42 v42.0.0 // indirect
+	github.com/cucumber/gherkin/go/v42 v42.0.1 // indirect
 	github.com/cucumber/godog v0.16.0 // indirect
-	github.com/cucumber/messages/go/v34 v34.2.0 // indirect
+	github.com/cucumber/messages/go/v34 v34.2.1 // indirect
 	github.com/eclipse/paho.golang v0.23.0 // indirect
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/gorilla/websocket v1.5.3 // indirect
@@ -16,5 +18,4 @@ require (
 	github.com/rs/xid v1.4.0 // indirect
 	github.com/spf13/pflag v1.0.10 // indirect
 	github.com/yuin/gopher-lua v1.1.2 // indirect
-	go.yaml.in/yaml/v3 v3.0.6
 )

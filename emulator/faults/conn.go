@@ -34,7 +34,8 @@ type Conn struct {
 	mu       sync.Mutex
 	clientID string
 	version  byte
-	cause    string // why the connection is ending, first one wins
+	cause    string       // why the connection is ending, first one wins
+	dupQoS2  map[int]bool // ids of QoS 2 PUBLISHes resent with DUP, see correct.go
 
 	in, out    pipe
 	outPending atomic.Int64 // items queued for the writer and not yet written
@@ -205,6 +206,12 @@ func (c *Conn) route(raw []byte, dir Direction) {
 		// Not ours to judge: pass it on and let the receiver refuse it.
 		c.queue(dir, item{raw: raw, rec: c.record(&p)}, 0)
 		return
+	}
+	if dir == ToClient {
+		c.correct(&p)
+		raw = p.Raw
+	} else {
+		c.noteDup(&p)
 	}
 	o := c.l.set.Apply(&p)
 	rec := c.record(&p)
@@ -573,9 +580,15 @@ func (c *Conn) closeWith(cause string) {
 func (c *Conn) Close() error {
 	c.noteCause("broker closed the connection")
 	k := &cut{mode: "close"}
+	// During a stall the client must not learn of the close either: the
+	// line is dead both ways until the stall ends.
+	grace := closeGrace
+	if s := c.stall.Load(); s != 0 {
+		grace += max(0, time.Until(time.Unix(0, s)))
+	}
 	select {
 	case c.out.ch <- item{cut: k}:
-		time.AfterFunc(closeGrace, func() { c.closeWith("") })
+		time.AfterFunc(grace, func() { c.closeWith("") })
 	case <-c.done:
 	default:
 		c.closeWith("")

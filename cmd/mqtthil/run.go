@@ -1,0 +1,357 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"runtime/debug"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cucumber/godog"
+
+	"github.com/mqtthil/mqtthil/controller"
+	"github.com/mqtthil/mqtthil/controller/sim"
+	"github.com/mqtthil/mqtthil/emulator/journal"
+	"github.com/mqtthil/mqtthil/report"
+	"github.com/mqtthil/mqtthil/steps"
+)
+
+func init() {
+	register(command{
+		name:    "run",
+		summary: "run feature files against a controller and write the run's reports",
+		run:     runRun,
+	})
+}
+
+// controllers the run command can drive, by --controller name.
+var controllers = map[string]func(timeScale float64) func() (controller.Controller, error){
+	"sim": func(timeScale float64) func() (controller.Controller, error) {
+		return func() (controller.Controller, error) {
+			return sim.New(sim.Options{KeepAliveUnit: time.Duration(timeScale * float64(time.Second))}), nil
+		}
+	},
+}
+
+type runConfig struct {
+	controller  string
+	tags        string
+	concurrency int
+	seed        int64
+	out         string
+	format      string
+	timeScale   float64
+	fixtures    string
+	paths       []string
+}
+
+func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fl := flag.NewFlagSet("run", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	var cfg runConfig
+	fl.StringVar(&cfg.controller, "controller", "sim", "controller under test: "+strings.Join(controllerNames(), ", "))
+	fl.StringVar(&cfg.tags, "tags", "", `run only scenarios whose tags match, e.g. "@mqtt5 && ~@slow"`)
+	fl.IntVar(&cfg.concurrency, "concurrency", runtime.NumCPU(), "scenarios run at once (each has its own broker)")
+	fl.Int64Var(&cfg.seed, "seed", 1, "seed for the fault rules' randomness")
+	fl.StringVar(&cfg.out, "out", "mqtthil-report", "folder the run's reports are written to")
+	fl.StringVar(&cfg.format, "format", "progress", "console output: progress or pretty")
+	fl.Float64Var(&cfg.timeScale, "time-scale", 1, "multiply every time in the features (delays, stalls, keep-alive) by this; below 1 runs faster")
+	fl.StringVar(&cfg.fixtures, "fixtures", "fixtures", "folder with payload files and fault plans")
+	fl.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: mqtthil run [flags] [feature files or folders...]  (default: features)")
+		fmt.Fprintln(stderr)
+		fl.PrintDefaults()
+	}
+	if err := fl.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	cfg.paths = fl.Args()
+	if len(cfg.paths) == 0 {
+		cfg.paths = []string{"features"}
+	}
+	if err := cfg.check(); err != nil {
+		fmt.Fprintf(stderr, "mqtthil run: %v\n", err)
+		return 2
+	}
+	if problems := lintFeatures(cfg.paths); len(problems) > 0 {
+		for _, p := range problems {
+			fmt.Fprintln(stderr, p)
+		}
+		fmt.Fprintf(stderr, "mqtthil run: %d problem(s) in the features; nothing was run\n", len(problems))
+		return 2
+	}
+	r, err := execute(ctx, cfg, stdout)
+	if err != nil {
+		fmt.Fprintf(stderr, "mqtthil run: %v\n", err)
+		return 1
+	}
+	r.printSummary(stdout)
+	if r.counts[report.Passed]+r.counts[report.Skipped] == len(r.scenarios) && len(r.scenarios) > 0 {
+		return 0
+	}
+	return 1
+}
+
+func controllerNames() []string {
+	names := make([]string, 0, len(controllers))
+	for n := range controllers {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func (c *runConfig) check() error {
+	if _, ok := controllers[c.controller]; !ok {
+		return fmt.Errorf("--controller %q: this build has %s", c.controller, strings.Join(controllerNames(), ", "))
+	}
+	if c.concurrency < 1 {
+		return fmt.Errorf("--concurrency %d: want 1 or more", c.concurrency)
+	}
+	if c.timeScale <= 0 || c.timeScale > 100 {
+		return fmt.Errorf("--time-scale %v: want a number above 0 and at most 100", c.timeScale)
+	}
+	if c.format != "progress" && c.format != "pretty" {
+		return fmt.Errorf("--format %q: want progress or pretty", c.format)
+	}
+	for _, p := range c.paths {
+		if _, err := os.Stat(p); err != nil {
+			return fmt.Errorf("feature path %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// runResult is what a run leaves for the summary and the reports.
+type runResult struct {
+	cfg       runConfig
+	started   time.Time
+	ended     time.Time
+	identity  controller.Identity
+	scenarios []report.Scenario
+	counts    map[string]int
+}
+
+func execute(ctx context.Context, cfg runConfig, stdout io.Writer) (*runResult, error) {
+	if err := os.MkdirAll(filepath.Join(cfg.out, "journals"), 0o755); err != nil {
+		return nil, fmt.Errorf("report folder: %w", err)
+	}
+	res := &runResult{cfg: cfg, started: time.Now(), counts: map[string]int{}}
+	var mu sync.Mutex
+	var writeErr error
+	opts := steps.Options{
+		NewController: controllers[cfg.controller](cfg.timeScale),
+		Seed:          cfg.seed,
+		TimeScale:     cfg.timeScale,
+		FixtureDir:    cfg.fixtures,
+		OnScenarioEnd: func(r *steps.ScenarioRecord) {
+			s := report.Scenario{
+				Feature: r.URI, Name: r.Name, Duration: r.Ended.Sub(r.Started),
+				Outcome: outcomeOf(r), Account: r.Error,
+			}
+			if s.Outcome == report.Skipped {
+				s.Account = r.Skipped
+			}
+			if s.Outcome != report.Passed && s.Outcome != report.Skipped && r.Journal != nil {
+				s.Journal = journalExcerpt(r.Journal, 200)
+				if err := writeJournal(cfg.out, r); err != nil {
+					mu.Lock()
+					writeErr = errors.Join(writeErr, err)
+					mu.Unlock()
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if r.Identity.Kind != "" {
+				res.identity = r.Identity
+			}
+			res.scenarios = append(res.scenarios, s)
+			res.counts[s.Outcome]++
+		},
+	}
+	suite := godog.TestSuite{
+		Name:                "mqtthil",
+		ScenarioInitializer: func(sc *godog.ScenarioContext) { steps.Register(sc, opts) },
+		Options: &godog.Options{
+			Format:         cfg.format + ",cucumber:" + filepath.Join(cfg.out, "cucumber.json"),
+			Output:         stdout,
+			Paths:          cfg.paths,
+			Tags:           cfg.tags,
+			Strict:         true,
+			Concurrency:    cfg.concurrency,
+			DefaultContext: ctx,
+			NoColors:       true,
+		},
+	}
+	suite.Run()
+	res.ended = time.Now()
+	sort.SliceStable(res.scenarios, func(i, j int) bool {
+		if res.scenarios[i].Feature != res.scenarios[j].Feature {
+			return res.scenarios[i].Feature < res.scenarios[j].Feature
+		}
+		return res.scenarios[i].Name < res.scenarios[j].Name
+	})
+	if err := res.writeReports(); err != nil {
+		writeErr = errors.Join(writeErr, err)
+	}
+	return res, writeErr
+}
+
+// outcomeOf sorts a scenario into one of the report's outcomes.
+func outcomeOf(r *steps.ScenarioRecord) string {
+	switch r.Status {
+	case "passed":
+		return report.Passed
+	case "skipped":
+		return report.Skipped
+	}
+	return report.Failed
+}
+
+var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// writeJournal saves a failed scenario's wire journal as JSON lines.
+func writeJournal(out string, r *steps.ScenarioRecord) error {
+	name := unsafeName.ReplaceAllString(strings.TrimSuffix(filepath.Base(r.URI), ".feature")+"--"+r.Name, "_")
+	f, err := os.Create(filepath.Join(out, "journals", name+".jsonl"))
+	if err != nil {
+		return err
+	}
+	if err := r.Journal.WriteJSONL(f, journal.Filter{}); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// journalExcerpt is the last n records, one a line, for JUnit's system-out.
+func journalExcerpt(j *journal.Journal, n int) string {
+	recs := j.Records(journal.Filter{})
+	var b strings.Builder
+	if len(recs) > n {
+		fmt.Fprintf(&b, "(%d earlier records left out)\n", len(recs)-n)
+		recs = recs[len(recs)-n:]
+	}
+	for _, r := range recs {
+		b.WriteString(r.String())
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// manifest says what was run, on what, with which inputs.
+type manifest struct {
+	Harness    string              `json:"harness_version"`
+	Controller controller.Identity `json:"controller"`
+	Seed       int64               `json:"seed"`
+	TimeScale  float64             `json:"time_scale"`
+	Tags       string              `json:"tags,omitempty"`
+	Features   map[string]string   `json:"features"` // path: sha256
+	Started    time.Time           `json:"started"`
+	Ended      time.Time           `json:"ended"`
+	Counts     map[string]int      `json:"counts"`
+}
+
+func (r *runResult) writeReports() error {
+	props := []report.Property{
+		{Name: "harness.version", Value: harnessVersion()},
+		{Name: "controller.kind", Value: r.identity.Kind},
+		{Name: "controller.model", Value: r.identity.Model},
+		{Name: "controller.firmware", Value: r.identity.Firmware},
+		{Name: "seed", Value: fmt.Sprint(r.cfg.seed)},
+		{Name: "time_scale", Value: fmt.Sprint(r.cfg.timeScale)},
+	}
+	f, err := os.Create(filepath.Join(r.cfg.out, "junit.xml"))
+	if err != nil {
+		return err
+	}
+	if err := report.WriteJUnit(f, "mqtthil", props, r.scenarios); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	m := manifest{
+		Harness: harnessVersion(), Controller: r.identity, Seed: r.cfg.seed, TimeScale: r.cfg.timeScale,
+		Tags: r.cfg.tags, Features: featureHashes(r.cfg.paths), Started: r.started, Ended: r.ended, Counts: r.counts,
+	}
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(r.cfg.out, "manifest.json"), append(b, '\n'), 0o644)
+}
+
+func featureHashes(paths []string) map[string]string {
+	out := map[string]string{}
+	for _, p := range paths {
+		filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".feature") {
+				return nil
+			}
+			if b, err := os.ReadFile(path); err == nil {
+				sum := sha256.Sum256(b)
+				out[path] = hex.EncodeToString(sum[:])
+			}
+			return nil
+		})
+	}
+	return out
+}
+
+func harnessVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := bi.Main.Version
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			v += "+" + s.Value[:12]
+		}
+	}
+	return v
+}
+
+func (r *runResult) printSummary(w io.Writer) {
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "mqtthil: %d scenario(s) against %s in %s:", len(r.scenarios), r.cfg.controller, r.ended.Sub(r.started).Round(time.Millisecond))
+	for _, o := range []string{report.Passed, report.Failed, report.Error, report.TimedOut, report.Skipped} {
+		if n := r.counts[o]; n > 0 {
+			fmt.Fprintf(w, " %d %s", n, o)
+		}
+	}
+	fmt.Fprintln(w)
+	for _, s := range r.scenarios {
+		switch s.Outcome {
+		case report.Passed:
+		case report.Skipped:
+			fmt.Fprintf(w, "  skipped   %s: %s (%s)\n", s.Feature, s.Name, s.Account)
+		default:
+			fmt.Fprintf(w, "  %-9s %s: %s\n            %s\n", s.Outcome, s.Feature, s.Name, firstLineOf(s.Account))
+		}
+	}
+	fmt.Fprintf(w, "reports in %s (junit.xml, cucumber.json, manifest.json, journals/)\n", r.cfg.out)
+}
+
+func firstLineOf(s string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	return line
+}

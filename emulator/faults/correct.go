@@ -1,0 +1,56 @@
+package faults
+
+// mochi 2.7.9 answers a few client packets in ways MQTT 5 does not allow.
+// The emulator must not pass its broker's own mistakes off as faults of the
+// device under test, so the fault layer puts them right on the way out,
+// before any rule sees the packet:
+//
+//   - A QoS 1 PUBLISH with properties gets a PUBACK with reason 1 ("granted
+//     QoS 1"), a SUBACK code that PUBACK does not have (mochi uses its QoS
+//     code table); without properties the reason is left off and reads as 0.
+//     Sent as 0.
+//   - A QoS 2 PUBLISH resent with DUP for an id mochi still holds gets PUBREC
+//     145 ("packet identifier in use"); MQTT 5 section 4.3.3 says the
+//     receiver acknowledges it again with a PUBREC and does not deliver it
+//     twice. Sent as 0.
+
+// noteDup remembers a resent QoS 2 PUBLISH; called for packets to the
+// broker.
+func (c *Conn) noteDup(p *Packet) {
+	if p.Type != 3 || p.QoS != 2 || !p.Dup || p.Version != 5 {
+		return
+	}
+	c.mu.Lock()
+	if c.dupQoS2 == nil {
+		c.dupQoS2 = make(map[int]bool)
+	}
+	c.dupQoS2[p.PacketID] = true
+	c.mu.Unlock()
+}
+
+// correct returns raw with mochi's mistakes put right; called for packets
+// to the client.
+func (c *Conn) correct(p *Packet) {
+	if p.Version != 5 || (p.Type != 4 && p.Type != 5) {
+		return
+	}
+	start := bodyStart(p.Raw)
+	if len(p.Raw) < start+3 {
+		return
+	}
+	reason := p.Raw[start+2]
+	fix := false
+	switch {
+	case reason == 1 || reason == 2:
+		fix = true
+	case reason == 145 && p.Type == 5:
+		c.mu.Lock()
+		fix = c.dupQoS2[p.PacketID]
+		delete(c.dupQoS2, p.PacketID)
+		c.mu.Unlock()
+	}
+	if fix {
+		p.Raw = append([]byte(nil), p.Raw...)
+		p.Raw[start+2] = 0
+	}
+}
