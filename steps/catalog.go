@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -282,4 +283,28 @@ func CheckArgs(d StepDoc, line string) error {
 		return nil
 	}
 	return fmt.Errorf("no step %q", d.Pattern)
+}
+
+// WriteMarkdown writes the catalog as Markdown: a legend of placeholders,
+// then the steps by concern, each with its description and example.
+func WriteMarkdown(w io.Writer) error {
+	var b strings.Builder
+	b.WriteString("# Steps\n\nValues in steps:\n\n")
+	for _, p := range Placeholders() {
+		fmt.Fprintf(&b, "- `%s`: %s\n", p.Name, p.Meaning)
+	}
+	concern := ""
+	for _, d := range Catalog() {
+		if d.Concern != concern {
+			concern = d.Concern
+			fmt.Fprintf(&b, "\n## %s\n", concern)
+		}
+		fmt.Fprintf(&b, "\n**%s**", d.Pattern)
+		if d.Arg != "" {
+			fmt.Fprintf(&b, " (followed by a %s)", d.Arg)
+		}
+		fmt.Fprintf(&b, "  \n%s  \nExample: `%s`\n", d.Description, d.Example)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }

@@ -143,3 +143,16 @@ func TestOutOfRangeArguments(t *testing.T) {
 		t.Errorf("the record lacks the journal, events or calls: %+v", r)
 	}
 }
+
+func TestNeedsSkipWithReason(t *testing.T) {
+	status, out, recs := runFeature(t, "testdata/needs.feature")
+	if status != 0 {
+		t.Fatalf("status %d:\n%s", status, out)
+	}
+	if r := recs["on the bench only"]; r == nil || r.Status != "skipped" || r.Skipped != "needs hardware, which the sim controller lacks" {
+		t.Errorf("hardware scenario: %+v", r)
+	}
+	if r := recs["MQTT 5"]; r == nil || r.Status != "passed" {
+		t.Errorf("mqtt5 scenario: %+v", r)
+	}
+}

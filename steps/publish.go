@@ -159,9 +159,11 @@ func (w *World) publish(name, topic string, payload []byte, qos int, retain bool
 		return err
 	}
 	r := cl.c.Publish(topic, payload, qos, retain, props)
-	m := &message{n: len(w.msgs) + 1, cl: cl, topic: topic, payload: payload, qos: qos, retain: retain, props: props, ret: r, at: time.Now(), size: len(payload), hash: payloadHash(payload)}
+	m := &message{n: len(w.msgs) + 1, cl: cl, topic: topic, payload: payload, qos: qos, retain: retain, props: props, ret: r, at: time.Now(), size: len(payload)}
 	if len(payload) > 1<<20 {
-		m.payload = nil // not kept: only its size matters
+		m.payload = nil // neither kept nor hashed: only its size matters
+	} else {
+		m.hash = payloadHash(payload)
 	}
 	w.msgs = append(w.msgs, m)
 	w.burst = []*message{m}

@@ -258,6 +258,9 @@ func (w *World) publishPred(m *message) func(journal.Record) bool {
 		if m.size == 0 {
 			return r.PayloadSize == 0
 		}
+		if m.payload == nil {
+			return r.PayloadSize == m.size // too large to hash
+		}
 		return r.PayloadSize == m.size && r.PayloadHash == m.hash
 	}
 }
