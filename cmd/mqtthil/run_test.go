@@ -1,0 +1,144 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mqtthil/mqtthil/steps"
+)
+
+func runCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var o, e bytes.Buffer
+	code = dispatch(context.Background(), args, &o, &e)
+	return code, o.String(), e.String()
+}
+
+func TestRunLintsBeforeRunning(t *testing.T) {
+	out := t.TempDir()
+	code, _, stderr := runCmd(t, "run", "--out", out, "--fixtures", "../../fixtures", "testdata/lint")
+	if code != 2 {
+		t.Fatalf("exit %d, want 2; stderr:\n%s", code, stderr)
+	}
+	for _, want := range []string{
+		"testdata/lint/syntax.feature:4",
+		`testdata/lint/unknown.feature:5: no step matches "client \"c\" pubishes \"x\" to \"home/t\" with QoS 1"; closest known step: "client {name} publishes {text} to {text} with QoS {int}"`,
+		"nothing was run",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, "junit.xml")); err == nil {
+		t.Error("a run refused by lint wrote reports")
+	}
+}
+
+func TestRunWritesReports(t *testing.T) {
+	out := t.TempDir()
+	code, stdout, stderr := runCmd(t, "run", "--out", out, "--fixtures", "../../fixtures", "--seed", "42", "testdata/fails")
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "2 scenario(s) against sim") || !strings.Contains(stdout, "1 passed 1 failed") {
+		t.Errorf("summary missing:\n%s", stdout)
+	}
+	var junit struct {
+		Tests    int `xml:"tests,attr"`
+		Failures int `xml:"failures,attr"`
+		Suites   []struct {
+			Properties []struct {
+				Name  string `xml:"name,attr"`
+				Value string `xml:"value,attr"`
+			} `xml:"properties>property"`
+			Cases []struct {
+				Name    string `xml:"name,attr"`
+				Failure *struct {
+					Body string `xml:",chardata"`
+				} `xml:"failure"`
+				SystemOut string `xml:"system-out"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
+	b, err := os.ReadFile(filepath.Join(out, "junit.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := xml.Unmarshal(b, &junit); err != nil {
+		t.Fatal(err)
+	}
+	if junit.Tests != 2 || junit.Failures != 1 || len(junit.Suites) != 1 {
+		t.Fatalf("junit totals: %+v", junit)
+	}
+	props := map[string]string{}
+	for _, p := range junit.Suites[0].Properties {
+		props[p.Name] = p.Value
+	}
+	if props["controller.kind"] != "sim" || props["seed"] != "42" || props["harness.version"] == "" {
+		t.Errorf("junit properties: %v", props)
+	}
+	var failed int
+	for _, c := range junit.Suites[0].Cases {
+		if c.Failure != nil {
+			failed++
+			if c.Name != "wrong expectation" || !strings.Contains(c.Failure.Body, "returned 0") || !strings.Contains(c.SystemOut, "CONNECT") {
+				t.Errorf("failure account %q, journal %q", c.Failure.Body, c.SystemOut)
+			}
+		}
+	}
+	if failed != 1 {
+		t.Errorf("%d failed cases", failed)
+	}
+	journals, _ := filepath.Glob(filepath.Join(out, "journals", "*.jsonl"))
+	if len(journals) != 1 || !strings.Contains(journals[0], "wrong_expectation") {
+		t.Errorf("journals: %v", journals)
+	}
+	var m manifest
+	b, _ = os.ReadFile(filepath.Join(out, "manifest.json"))
+	if err := json.Unmarshal(b, &m); err != nil || m.Seed != 42 || len(m.Features) != 1 || m.Counts["failed"] != 1 {
+		t.Errorf("manifest %+v (%v)", m, err)
+	}
+	if fi, err := os.Stat(filepath.Join(out, "cucumber.json")); err != nil || fi.Size() == 0 {
+		t.Errorf("cucumber.json: %v", err)
+	}
+}
+
+func TestRunFlagErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"run", "--controller", "toaster"},
+		{"run", "--concurrency", "0"},
+		{"run", "--time-scale", "-1"},
+		{"run", "--format", "xml"},
+		{"run", "no/such/features"},
+	} {
+		code, _, stderr := runCmd(t, args...)
+		if code != 2 || !strings.Contains(stderr, "mqtthil run: ") {
+			t.Errorf("%v: exit %d, stderr %q", args, code, stderr)
+		}
+	}
+}
+
+func TestStepsCatalog(t *testing.T) {
+	code, md, _ := runCmd(t, "steps")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, d := range steps.Catalog() {
+		if !strings.Contains(md, d.Example) {
+			t.Errorf("markdown catalog lacks the example %q", d.Example)
+		}
+	}
+	code, js, _ := runCmd(t, "steps", "--format", "json")
+	var got struct {
+		Steps []steps.StepDoc `json:"steps"`
+	}
+	if code != 0 || json.Unmarshal([]byte(js), &got) != nil || len(got.Steps) != len(steps.Catalog()) {
+		t.Fatalf("json catalog: exit %d, %d steps", code, len(got.Steps))
+	}
+}
