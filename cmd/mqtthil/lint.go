@@ -51,10 +51,14 @@ func lintFile(path string, catalog []steps.StepDoc, res []*regexp.Regexp) []stri
 	ids := (&messages.Incrementing{}).NewId
 	doc, err := gherkin.ParseGherkinDocument(bytes.NewReader(src), ids)
 	if err != nil {
-		// The parser's errors start with "(line:column): ...", one per line.
 		var out []string
 		for _, line := range strings.Split(strings.TrimSpace(err.Error()), "\n") {
-			out = append(out, fmt.Sprintf("%s:%s", path, strings.TrimPrefix(strings.Replace(line, "):", ": ", 1), "(")))
+			if m := parserError.FindStringSubmatch(line); m != nil {
+				out = append(out, fmt.Sprintf("%s:%s:%s: %s", path, m[1], m[2], plainSyntaxError(m[3])))
+			}
+		}
+		if len(out) == 0 {
+			out = append(out, fmt.Sprintf("%s: %v", path, err))
 		}
 		return out
 	}
@@ -159,4 +163,25 @@ func wordDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(y)]
+}
+
+// The Gherkin parser's errors read "(line:column): what".
+var parserError = regexp.MustCompile(`^\((\d+):(\d+)\): (.*)$`)
+
+var tokenWords = strings.NewReplacer(
+	"#EOF", "end of file", "#TableRow", "a table row", "#DocStringSeparator", "a doc string",
+	"#StepLine", "a step", "#TagLine", "a tag", "#ExamplesLine", "Examples:", "#ScenarioLine", "Scenario:",
+	"#RuleLine", "Rule:", "#Comment", "a comment", "#Empty", "an empty line", "#FeatureLine", "Feature:",
+	"#BackgroundLine", "Background:", "#Language", "a language line", "#Other", "text",
+)
+
+// plainSyntaxError says what the parser found and what it expected, in
+// words rather than token names.
+func plainSyntaxError(msg string) string {
+	expected, got, ok := strings.Cut(msg, ", got ")
+	if !ok || !strings.HasPrefix(expected, "expected: ") {
+		return tokenWords.Replace(msg)
+	}
+	return fmt.Sprintf("Gherkin does not expect %s here; it expects one of: %s",
+		strings.TrimSpace(got), tokenWords.Replace(strings.TrimPrefix(expected, "expected: ")))
 }
