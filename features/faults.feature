@@ -125,7 +125,8 @@ Feature: Publishing through a misbehaving broker
     Then client "sensor" gets onConnect with reason 5
     When client "sensor" logs in as "driver" with password "secret"
     And client "sensor" reconnects
-    Then client "sensor" is connected
+    And client "sensor" publishes "21.5" to "home/kitchen/temp" with QoS 1
+    Then onPublish reports that message with reason 0
 
   @mqtt5
   Scenario: the broker ends the session with an MQTT 5 DISCONNECT: the reason reaches onDisconnect
