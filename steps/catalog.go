@@ -251,7 +251,13 @@ func (d stepDef) godogHandler() any {
 			call = append(call, args[len(args)-1])
 		}
 		res := d.fn.Call(call)
-		if err, _ := res[0].Interface().(error); err != nil {
+		err, _ := res[0].Interface().(error)
+		if errors.Is(w.ctx.Err(), context.DeadlineExceeded) {
+			// The step's waits were cut short by the scenario's limit: what
+			// it concluded (even "nothing happened") does not count.
+			return fail(fmt.Errorf("%w: cut short by the scenario's time limit", context.DeadlineExceeded))
+		}
+		if err != nil {
 			return fail(err)
 		}
 		return fail(nil)

@@ -74,7 +74,7 @@ func CheckSource(name string, data []byte) []Problem {
 		for _, line := range strings.Split(err.Error(), "\n") {
 			if m := gherkinErrRe.FindStringSubmatch(line); m != nil {
 				n, _ := strconv.Atoi(m[1])
-				out = append(out, Problem{name, n, "Gherkin syntax: " + m[2]})
+				out = append(out, Problem{name, n, "Gherkin syntax: " + plainSyntaxError(m[2])})
 			}
 		}
 		if len(out) == 0 {
@@ -242,4 +242,22 @@ outer:
 		}
 	}
 	return 0
+}
+
+var tokenWords = strings.NewReplacer(
+	"#EOF", "end of file", "#TableRow", "a table row", "#DocStringSeparator", "a doc string",
+	"#StepLine", "a step", "#TagLine", "a tag", "#ExamplesLine", "Examples:", "#ScenarioLine", "Scenario:",
+	"#RuleLine", "Rule:", "#Comment", "a comment", "#Empty", "an empty line", "#FeatureLine", "Feature:",
+	"#BackgroundLine", "Background:", "#Language", "a language line", "#Other", "text",
+)
+
+// plainSyntaxError says what the parser found and what it expected, in
+// words rather than the parser's token names.
+func plainSyntaxError(msg string) string {
+	expected, got, ok := strings.Cut(msg, ", got ")
+	if !ok || !strings.HasPrefix(expected, "expected: ") {
+		return tokenWords.Replace(msg)
+	}
+	return fmt.Sprintf("%s is not expected here; expected one of: %s",
+		strings.TrimSpace(got), tokenWords.Replace(strings.TrimPrefix(expected, "expected: ")))
 }

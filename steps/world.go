@@ -64,6 +64,10 @@ type Options struct {
 	// subscribe on the broker's control listener. nil uses NewController.
 	ObserverController func() (controller.Controller, error)
 
+	// ScenarioTimeout bounds a whole scenario; a scenario still running
+	// then ends as timed out. 0 means 2 minutes.
+	ScenarioTimeout time.Duration
+
 	// OnScenarioEnd receives each scenario's records once it has ended,
 	// before the broker and controller are released.
 	OnScenarioEnd func(*ScenarioRecord)
@@ -108,20 +112,31 @@ func (o Options) withDefaults() Options {
 	if o.FixtureDir == "" {
 		o.FixtureDir = "fixtures"
 	}
+	if o.ScenarioTimeout <= 0 {
+		o.ScenarioTimeout = 2 * time.Minute
+	}
 	if o.ObserverController == nil {
 		o.ObserverController = o.NewController
 	}
 	return o
 }
 
+// ErrHarness marks a failure of the harness or the bench (the controller
+// or the broker would not start), not of the controller under test. Such a
+// scenario ends as "error".
+var ErrHarness = errors.New("harness problem")
+
 // ScenarioRecord is what a scenario leaves behind, for reports: the wire
 // journal, every call and its return, every callback.
 type ScenarioRecord struct {
-	Name   string   `json:"name"`
-	URI    string   `json:"uri"`
-	Tags   []string `json:"tags,omitempty"`
-	Status string   `json:"status"` // passed, failed, skipped
-	Error  string   `json:"error,omitempty"`
+	Name string   `json:"name"`
+	URI  string   `json:"uri"`
+	Tags []string `json:"tags,omitempty"`
+	// Status is the outcome: passed, failed (the controller broke a
+	// promise), error (the harness or the bench broke: ErrHarness), timed
+	// out (the scenario ran past Options.ScenarioTimeout), skipped.
+	Status string `json:"status"`
+	Error  string `json:"error,omitempty"`
 	// FailedStep is where the scenario failed, when a step did.
 	FailedStep *StepRef            `json:"failed_step,omitempty"`
 	Skipped    string              `json:"skipped,omitempty"` // why
@@ -155,6 +170,7 @@ type World struct {
 	sc       *godog.Scenario
 	started  time.Time
 	skip     string
+	harness  error // the harness or bench failure that stopped the scenario, if any
 	ctl      controller.Controller
 	identity controller.Identity
 
@@ -222,11 +238,12 @@ func Register(sc *godog.ScenarioContext, opts Options) {
 		w := newWorld(opts, s)
 		ctx = context.WithValue(ctx, worldKey{}, w)
 		if opts.NewController == nil {
-			return ctx, errors.New("steps: Options.NewController is not set")
+			return ctx, fmt.Errorf("%w: Options.NewController is not set", ErrHarness)
 		}
 		ctl, err := opts.NewController()
 		if err != nil {
-			return ctx, fmt.Errorf("steps: starting the controller: %w", err)
+			w.harness = fmt.Errorf("%w: starting the controller: %v", ErrHarness, err)
+			return ctx, w.harness
 		}
 		w.ctl, w.identity = ctl, ctl.Identity()
 		for _, tag := range s.Tags {
@@ -277,7 +294,7 @@ type StepRef struct {
 func (s StepRef) String() string { return fmt.Sprintf("%s:%d: %s", s.File, s.Line, s.Text) }
 
 func newWorld(opts Options, s *godog.Scenario) *World {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), opts.ScenarioTimeout)
 	return &World{
 		opts: opts, ctx: ctx, cancel: cancel, sc: s, started: time.Now(),
 		bopts:   emulator.Options{Seed: opts.Seed},
@@ -348,6 +365,13 @@ func (w *World) record(err error) *ScenarioRecord {
 			r.FailedStep = &f
 			r.Error = f.String() + ": " + r.Error
 		}
+		switch {
+		case w.harness != nil || errors.Is(err, ErrHarness):
+			r.Status = "error"
+		case errors.Is(w.ctx.Err(), context.DeadlineExceeded):
+			r.Status = "timed out"
+			r.Error = fmt.Sprintf("the scenario ran past its limit of %s: %s", w.opts.ScenarioTimeout, r.Error)
+		}
 	}
 	w.mu.Lock()
 	r.Calls = slices.Clone(w.calls)
@@ -389,7 +413,7 @@ func (w *World) broker() (*emulator.Broker, error) {
 	defer cancel()
 	b, err := emulator.Start(ctx, w.bopts)
 	if err != nil {
-		return nil, fmt.Errorf("starting the broker: %w", err)
+		return nil, fmt.Errorf("%w: starting the broker: %v", ErrHarness, err)
 	}
 	w.b = b
 	return b, nil

@@ -56,6 +56,8 @@ type runConfig struct {
 	timeScale   float64
 	fixtures    string
 	paths       []string
+
+	scenarioTimeout time.Duration
 }
 
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -70,6 +72,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fl.StringVar(&cfg.format, "format", "progress", "console output: progress or pretty")
 	fl.Float64Var(&cfg.timeScale, "time-scale", 1, "multiply every time in the features (delays, stalls, keep-alive) by this; below 1 runs faster")
 	fl.StringVar(&cfg.fixtures, "fixtures", "fixtures", "folder with payload files and fault plans")
+	fl.DurationVar(&cfg.scenarioTimeout, "scenario-timeout", 2*time.Minute, "a scenario still running after this ends as timed out")
 	fl.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: mqtthil run [flags] [feature files or folders...]  (default: features)")
 		fmt.Fprintln(stderr)
@@ -89,7 +92,12 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mqtthil run: %v\n", err)
 		return 2
 	}
-	if problems := lintFeatures(cfg.paths); len(problems) > 0 {
+	problems, err := steps.Check(cfg.paths...)
+	if err != nil {
+		fmt.Fprintf(stderr, "mqtthil run: %v\n", err)
+		return 2
+	}
+	if len(problems) > 0 {
 		for _, p := range problems {
 			fmt.Fprintln(stderr, p)
 		}
@@ -127,6 +135,9 @@ func (c *runConfig) check() error {
 	if c.timeScale <= 0 || c.timeScale > 100 {
 		return fmt.Errorf("--time-scale %v: want a number above 0 and at most 100", c.timeScale)
 	}
+	if c.scenarioTimeout <= 0 {
+		return fmt.Errorf("--scenario-timeout %s: want a positive duration", c.scenarioTimeout)
+	}
 	if c.format != "progress" && c.format != "pretty" {
 		return fmt.Errorf("--format %q: want progress or pretty", c.format)
 	}
@@ -156,10 +167,11 @@ func execute(ctx context.Context, cfg runConfig, stdout io.Writer) (*runResult, 
 	var mu sync.Mutex
 	var writeErr error
 	opts := steps.Options{
-		NewController: controllers[cfg.controller](cfg.timeScale),
-		Seed:          cfg.seed,
-		TimeScale:     cfg.timeScale,
-		FixtureDir:    cfg.fixtures,
+		NewController:   controllers[cfg.controller](cfg.timeScale),
+		Seed:            cfg.seed,
+		TimeScale:       cfg.timeScale,
+		FixtureDir:      cfg.fixtures,
+		ScenarioTimeout: cfg.scenarioTimeout,
 		OnScenarioEnd: func(r *steps.ScenarioRecord) {
 			s := report.Scenario{
 				Feature: r.URI, Name: r.Name, Duration: r.Ended.Sub(r.Started),
@@ -220,6 +232,10 @@ func outcomeOf(r *steps.ScenarioRecord) string {
 		return report.Passed
 	case "skipped":
 		return report.Skipped
+	case "error":
+		return report.Error
+	case "timed out":
+		return report.TimedOut
 	}
 	return report.Failed
 }

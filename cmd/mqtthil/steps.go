@@ -45,35 +45,13 @@ func runSteps(_ context.Context, args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	case "markdown":
-		writeCatalogMarkdown(stdout)
+		if err := steps.WriteMarkdown(stdout); err != nil {
+			fmt.Fprintf(stderr, "mqtthil steps: %v\n", err)
+			return 1
+		}
 	default:
 		fmt.Fprintf(stderr, "mqtthil steps: --format %q: want markdown or json\n", *format)
 		return 2
 	}
 	return 0
-}
-
-func writeCatalogMarkdown(w io.Writer) {
-	fmt.Fprintln(w, "# Step catalog")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Every step a feature can use. Start a step with Given, When, Then, And or But;")
-	fmt.Fprintln(w, "the words in braces are values you fill in.")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| placeholder | what it takes |")
-	fmt.Fprintln(w, "|---|---|")
-	for _, p := range steps.Placeholders() {
-		fmt.Fprintf(w, "| `%s` | %s |\n", p.Name, p.Meaning)
-	}
-	concern := ""
-	for _, d := range steps.Catalog() {
-		if d.Concern != concern {
-			concern = d.Concern
-			fmt.Fprintf(w, "\n## %s\n\n", concern)
-		}
-		fmt.Fprintf(w, "- `%s`", d.Pattern)
-		if d.Arg != "" {
-			fmt.Fprintf(w, " (with a %s)", d.Arg)
-		}
-		fmt.Fprintf(w, "\n  %s\n  Example: `%s`\n", d.Description, d.Example)
-	}
 }

@@ -1,0 +1,53 @@
+package steps_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cucumber/godog"
+
+	"github.com/mqtthil/mqtthil/controller"
+	"github.com/mqtthil/mqtthil/steps"
+)
+
+// runSource runs one feature's text with opts and returns its records.
+func runSource(t *testing.T, src string, opts steps.Options) []*steps.ScenarioRecord {
+	t.Helper()
+	var recs []*steps.ScenarioRecord
+	opts.OnScenarioEnd = func(r *steps.ScenarioRecord) { recs = append(recs, r) }
+	suite := godog.TestSuite{
+		ScenarioInitializer: func(sc *godog.ScenarioContext) { steps.Register(sc, opts) },
+		Options: &godog.Options{Format: "progress", Output: testWriter{t}, Strict: true,
+			FeatureContents: []godog.Feature{{Name: "outcome.feature", Contents: []byte(src)}}},
+	}
+	suite.Run()
+	return recs
+}
+
+func TestOutcomes(t *testing.T) {
+	const quiet = `Feature: outcomes
+  Scenario: waits quietly
+    Given a client "c"
+    And client "c" is connected
+    Then client "c" gets no onDisconnect within 10 seconds
+`
+	t.Run("a controller that will not start is an error", func(t *testing.T) {
+		opts := simOptions()
+		opts.NewController = func() (controller.Controller, error) { return nil, errors.New("bench unplugged") }
+		recs := runSource(t, quiet, opts)
+		if len(recs) != 1 || recs[0].Status != "error" || !strings.Contains(recs[0].Error, "bench unplugged") {
+			t.Fatalf("record %+v", *recs[0])
+		}
+	})
+	t.Run("a scenario past its limit has timed out", func(t *testing.T) {
+		opts := simOptions()
+		opts.TimeScale = 1
+		opts.ScenarioTimeout = 300 * time.Millisecond
+		recs := runSource(t, quiet, opts)
+		if len(recs) != 1 || recs[0].Status != "timed out" || !strings.Contains(recs[0].Error, "time limit") {
+			t.Fatalf("record %+v", *recs[0])
+		}
+	})
+}
