@@ -413,7 +413,8 @@ func (w *World) broker() (*emulator.Broker, error) {
 	defer cancel()
 	b, err := emulator.Start(ctx, w.bopts)
 	if err != nil {
-		return nil, fmt.Errorf("%w: starting the broker: %v", ErrHarness, err)
+		w.harness = fmt.Errorf("%w: starting the broker: %v", ErrHarness, err)
+		return nil, w.harness
 	}
 	w.b = b
 	return b, nil
