@@ -146,6 +146,12 @@ type ScenarioRecord struct {
 	Ended      time.Time           `json:"ended"`
 	Calls      []Call              `json:"calls"`
 	Events     []controller.Event  `json:"events"`
+	// Clients maps the scenario's client names (as Calls name them) to
+	// their MQTT client ids (as Events and the journal name them).
+	Clients map[string]string `json:"clients,omitempty"`
+	// Observer is what the observer on the control listener received, if
+	// the scenario used one.
+	Observer []controller.Event `json:"observer,omitempty"`
 	// Journal is the broker's wire journal; nil when no broker was started.
 	Journal *journal.Journal `json:"-"`
 }
@@ -378,6 +384,13 @@ func (w *World) record(err error) *ScenarioRecord {
 	w.mu.Unlock()
 	for _, cl := range w.order {
 		r.Events = append(r.Events, cl.rec.Events()...)
+		if r.Clients == nil {
+			r.Clients = map[string]string{}
+		}
+		r.Clients[cl.name] = cl.id
+	}
+	if w.observer != nil {
+		r.Observer = w.observer.rec.Events()
 	}
 	slices.SortStableFunc(r.Events, func(a, b controller.Event) int { return a.At.Compare(b.At) })
 	if w.b != nil {
