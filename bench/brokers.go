@@ -86,7 +86,7 @@ func (*allowAll) Provides(b byte) bool {
 	return b == mqtt.OnConnectAuthenticate || b == mqtt.OnACLCheck
 }
 func (*allowAll) OnConnectAuthenticate(*mqtt.Client, packets.Packet) bool { return true }
-func (*allowAll) OnACLCheck(*mqtt.Client, string, bool) bool             { return true }
+func (*allowAll) OnACLCheck(*mqtt.Client, string, bool) bool              { return true }
 
 // MosquittoPath finds Debian's mosquitto broker.
 func MosquittoPath() (string, error) {
