@@ -1,0 +1,347 @@
+//go:build libmosquitto
+
+package mosq
+
+/*
+#include <stdlib.h>
+#include "mosq.h"
+*/
+import "C"
+
+import (
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"unsafe"
+
+	"github.com/mqtthil/mqtthil/controller"
+)
+
+// Property value kinds, as libmosquitto stores them.
+type propKind int
+
+const (
+	kByte propKind = iota
+	kU16
+	kU32
+	kVarint
+	kString
+	kBinary
+	kPair
+)
+
+type propDef struct {
+	id   int
+	name string
+	kind propKind
+}
+
+// propDefs are the MQTT 5 properties by the API's names.
+var propDefs = []propDef{
+	{1, "PAYLOAD_FORMAT_INDICATOR", kByte},
+	{2, "MESSAGE_EXPIRY_INTERVAL", kU32},
+	{3, "CONTENT_TYPE", kString},
+	{8, "RESPONSE_TOPIC", kString},
+	{9, "CORRELATION_DATA", kBinary},
+	{11, "SUBSCRIPTION_IDENTIFIER", kVarint},
+	{17, "SESSION_EXPIRY_INTERVAL", kU32},
+	{18, "ASSIGNED_CLIENT_IDENTIFIER", kString},
+	{19, "SERVER_KEEP_ALIVE", kU16},
+	{21, "AUTHENTICATION_METHOD", kString},
+	{22, "AUTHENTICATION_DATA", kBinary},
+	{23, "REQUEST_PROBLEM_INFORMATION", kByte},
+	{24, "WILL_DELAY_INTERVAL", kU32},
+	{25, "REQUEST_RESPONSE_INFORMATION", kByte},
+	{26, "RESPONSE_INFORMATION", kString},
+	{28, "SERVER_REFERENCE", kString},
+	{31, "REASON_STRING", kString},
+	{33, "RECEIVE_MAXIMUM", kU16},
+	{34, "TOPIC_ALIAS_MAXIMUM", kU16},
+	{35, "TOPIC_ALIAS", kU16},
+	{36, "MAXIMUM_QOS", kByte},
+	{37, "RETAIN_AVAILABLE", kByte},
+	{38, "USER_PROPERTY", kPair},
+	{39, "MAXIMUM_PACKET_SIZE", kU32},
+	{40, "WILDCARD_SUB_AVAILABLE", kByte},
+	{41, "SUBSCRIPTION_ID_AVAILABLE", kByte},
+	{42, "SHARED_SUB_AVAILABLE", kByte},
+}
+
+var (
+	propByName = map[string]propDef{}
+	propByID   = map[int]propDef{}
+)
+
+func init() {
+	for _, d := range propDefs {
+		propByName[d.name] = d
+		propByID[d.id] = d
+	}
+}
+
+// cProps builds a libmosquitto property list from the driver's table, as
+// the controller's binding does before it calls the library: keys are API
+// names or decimal property identifiers, keys that name no property are
+// ignored, keys are taken in sorted order (user properties by key). A value
+// of the wrong type or out of range gives 3; libmosquitto's own add
+// functions give 18 for a string that is not valid UTF-8. The caller frees
+// the list with freeProps. A nil or empty table gives a nil list.
+func cProps(p controller.Props) (*C.mosquitto_property, int) {
+	if len(p) == 0 {
+		return nil, 0
+	}
+	keys := make([]string, 0, len(p))
+	for k := range p {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var list *C.mosquitto_property
+	fail := func(rc int) (*C.mosquitto_property, int) {
+		freeProps(list)
+		return nil, rc
+	}
+	for _, k := range keys {
+		def, ok := propByName[k]
+		if !ok {
+			n, err := strconv.Atoi(k)
+			if err != nil {
+				continue
+			}
+			if def, ok = propByID[n]; !ok {
+				continue
+			}
+		}
+		v := p[k]
+		id := C.int(def.id)
+		var rc C.int
+		switch def.kind {
+		case kByte, kU16, kU32, kVarint:
+			n, ok := toInt(v)
+			if !ok {
+				return fail(controller.ErrInval)
+			}
+			limit := int64(math.MaxUint32)
+			switch def.kind {
+			case kByte:
+				limit = math.MaxUint8
+			case kU16:
+				limit = math.MaxUint16
+			case kVarint:
+				limit = 268435455
+			}
+			if n < 0 || n > limit {
+				return fail(controller.ErrInval)
+			}
+			switch def.kind {
+			case kByte:
+				rc = C.mosquitto_property_add_byte(&list, id, C.uint8_t(n))
+			case kU16:
+				rc = C.mosquitto_property_add_int16(&list, id, C.uint16_t(n))
+			case kU32:
+				rc = C.mosquitto_property_add_int32(&list, id, C.uint32_t(n))
+			case kVarint:
+				rc = C.mosquitto_property_add_varint(&list, id, C.uint32_t(n))
+			}
+		case kString:
+			s, ok := toString(v)
+			if !ok || len(s) > 65535 {
+				return fail(controller.ErrInval)
+			}
+			if strings.IndexByte(s, 0) >= 0 {
+				return fail(controller.ErrMalformedUTF8)
+			}
+			cs := C.CString(s)
+			rc = C.mosquitto_property_add_string(&list, id, cs)
+			C.free(unsafe.Pointer(cs))
+		case kBinary:
+			s, ok := toString(v)
+			if !ok || len(s) > 65535 {
+				return fail(controller.ErrInval)
+			}
+			var ptr unsafe.Pointer
+			if len(s) > 0 {
+				ptr = C.CBytes([]byte(s))
+			}
+			rc = C.mosquitto_property_add_binary(&list, id, ptr, C.uint16_t(len(s)))
+			if ptr != nil {
+				C.free(ptr)
+			}
+		case kPair:
+			pairs, ok := toPairs(v)
+			if !ok {
+				return fail(controller.ErrInval)
+			}
+			for _, kv := range pairs {
+				if len(kv[0]) > 65535 || len(kv[1]) > 65535 {
+					return fail(controller.ErrInval)
+				}
+				if strings.IndexByte(kv[0], 0) >= 0 || strings.IndexByte(kv[1], 0) >= 0 {
+					return fail(controller.ErrMalformedUTF8)
+				}
+				ck, cv := C.CString(kv[0]), C.CString(kv[1])
+				rc = C.mosquitto_property_add_string_pair(&list, id, ck, cv)
+				C.free(unsafe.Pointer(ck))
+				C.free(unsafe.Pointer(cv))
+				if rc != 0 {
+					break
+				}
+			}
+		}
+		if rc != 0 {
+			return fail(int(rc))
+		}
+	}
+	return list, 0
+}
+
+func freeProps(list *C.mosquitto_property) {
+	if list != nil {
+		C.mosquitto_property_free_all(&list)
+	}
+}
+
+// goProps converts received properties to the driver's table: nil when
+// there are none. Repeated properties keep the first value; user
+// properties become one table.
+func goProps(list *C.mosquitto_property) controller.Props {
+	if list == nil {
+		return nil
+	}
+	out := controller.Props{}
+	var user map[string]string
+	for p := list; p != nil; p = C.mosquitto_property_next(p) {
+		id := int(C.mosquitto_property_identifier(p))
+		def, ok := propByID[id]
+		if !ok {
+			continue
+		}
+		if _, seen := out[def.name]; seen && def.kind != kPair {
+			continue
+		}
+		cid := C.int(id)
+		switch def.kind {
+		case kByte:
+			var v C.uint8_t
+			C.mosquitto_property_read_byte(p, cid, &v, false)
+			out[def.name] = int(v)
+		case kU16:
+			var v C.uint16_t
+			C.mosquitto_property_read_int16(p, cid, &v, false)
+			out[def.name] = int(v)
+		case kU32:
+			var v C.uint32_t
+			C.mosquitto_property_read_int32(p, cid, &v, false)
+			out[def.name] = int(v)
+		case kVarint:
+			var v C.uint32_t
+			C.mosquitto_property_read_varint(p, cid, &v, false)
+			out[def.name] = int(v)
+		case kString:
+			var s *C.char
+			if C.mosquitto_property_read_string(p, cid, &s, false) != nil && s != nil {
+				out[def.name] = C.GoString(s)
+				C.free(unsafe.Pointer(s))
+			}
+		case kBinary:
+			var b unsafe.Pointer
+			var n C.uint16_t
+			if C.mosquitto_property_read_binary(p, cid, &b, &n, false) != nil {
+				out[def.name] = string(C.GoBytes(b, C.int(n)))
+				if b != nil {
+					C.free(b)
+				}
+			}
+		case kPair:
+			var k, v *C.char
+			if C.mosquitto_property_read_string_pair(p, cid, &k, &v, false) != nil {
+				if user == nil {
+					user = map[string]string{}
+				}
+				user[C.GoString(k)] = C.GoString(v)
+				C.free(unsafe.Pointer(k))
+				C.free(unsafe.Pointer(v))
+			}
+		}
+	}
+	if user != nil {
+		out["USER_PROPERTY"] = user
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+func toInt(v any) (int64, bool) {
+	switch n := v.(type) {
+	case int:
+		return int64(n), true
+	case int8:
+		return int64(n), true
+	case int16:
+		return int64(n), true
+	case int32:
+		return int64(n), true
+	case int64:
+		return n, true
+	case uint:
+		if uint64(n) > math.MaxInt64 {
+			return 0, false
+		}
+		return int64(n), true
+	case uint8:
+		return int64(n), true
+	case uint16:
+		return int64(n), true
+	case uint32:
+		return int64(n), true
+	case uint64:
+		if n > math.MaxInt64 {
+			return 0, false
+		}
+		return int64(n), true
+	case float64:
+		if n != math.Trunc(n) || n < -1<<62 || n > 1<<62 {
+			return 0, false
+		}
+		return int64(n), true
+	case float32:
+		return toInt(float64(n))
+	}
+	return 0, false
+}
+
+func toString(v any) (string, bool) {
+	switch s := v.(type) {
+	case string:
+		return s, true
+	case []byte:
+		return string(s), true
+	}
+	return "", false
+}
+
+func toPairs(v any) ([][2]string, bool) {
+	var out [][2]string
+	switch m := v.(type) {
+	case map[string]string:
+		for k, v := range m {
+			out = append(out, [2]string{k, v})
+		}
+	case map[string]any:
+		for k, v := range m {
+			s, ok := toString(v)
+			if !ok {
+				return nil, false
+			}
+			out = append(out, [2]string{k, s})
+		}
+	case [][2]string:
+		return m, true
+	default:
+		return nil, false
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i][0] < out[j][0] })
+	return out, true
+}
