@@ -84,3 +84,6 @@ func goOnUnsubscribe(h C.uintptr_t, mid C.int, props *C.mosquitto_property) {
 
 // liveContexts is how many C context structs exist.
 func liveContexts() int { return int(C.mqh_live_contexts()) }
+
+// cHeapInUse is the C heap's bytes in use (glibc mallinfo2).
+func cHeapInUse() int64 { return int64(C.mqh_heap_in_use()) }

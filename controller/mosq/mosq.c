@@ -109,3 +109,12 @@ int mqh_tls_set(struct mosquitto *m, mqh_ctx *ctx, const char *cafile, const cha
 	rc = mosquitto_tls_set(m, cafile, NULL, certfile, keyfile, ctx->tls_password ? pw_callback : NULL);
 	return rc;
 }
+
+#include <malloc.h>
+
+/* Bytes the C heap has handed out and not taken back. */
+long mqh_heap_in_use(void)
+{
+	struct mallinfo2 mi = mallinfo2();
+	return (long)mi.uordblks;
+}

@@ -15,6 +15,7 @@ struct mosquitto *mqh_new(const char *id, int clean, uintptr_t handle, mqh_ctx *
 void mqh_destroy(struct mosquitto *m, mqh_ctx *ctx);
 int mqh_tls_set(struct mosquitto *m, mqh_ctx *ctx, const char *cafile, const char *certfile, const char *keyfile, const char *password);
 long mqh_live_contexts(void);
+long mqh_heap_in_use(void);
 
 /* Go side (callbacks.go). */
 extern void goOnConnect(uintptr_t h, int rc, int flags, mosquitto_property *props);
