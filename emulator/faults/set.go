@@ -25,6 +25,9 @@ type armed struct {
 	Rule
 	at     time.Time
 	filter []string // Topic split into levels
+	types  uint16   // bit per packet type the rule can match
+	prefix string   // Client, when it is a plain prefix followed by "*"
+	exact  bool     // Client has no glob characters at all
 
 	mu      sync.Mutex
 	rnd     *rand.Rand
@@ -136,6 +139,21 @@ func (s *Set) Add(r Rule) error {
 	if r.Match.Topic != "" {
 		a.filter = splitFilter(r.Match.Topic)
 	}
+	a.types = 0xfffe
+	if len(r.Match.Packets) > 0 {
+		a.types = 0
+		for _, t := range r.Match.Packets {
+			a.types |= 1 << t
+		}
+	}
+	if c := r.Match.Client; c != "" {
+		switch meta := strings.IndexAny(c, `*?[\`); {
+		case meta < 0:
+			a.exact = true
+		case meta == len(c)-1 && c[meta] == '*':
+			a.prefix = c[:meta]
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, o := range s.rules {
@@ -218,10 +236,7 @@ func (s *Set) Apply(p *Packet) Outcome {
 // change after Add.
 func (a *armed) matches(p *Packet, now *time.Time) bool {
 	m := &a.Match
-	if m.Direction&p.Direction == 0 {
-		return false
-	}
-	if len(m.Packets) > 0 && !slices.Contains(m.Packets, p.Type) {
+	if m.Direction&p.Direction == 0 || a.types&(1<<p.Type) == 0 {
 		return false
 	}
 	if m.QoS != nil && (p.Type != 3 || p.QoS != *m.QoS) {
@@ -236,7 +251,17 @@ func (a *armed) matches(p *Packet, now *time.Time) bool {
 	if a.filter != nil && (p.Type != 3 || !topicMatch(a.filter, p.Topic)) {
 		return false
 	}
-	if m.Client != "" {
+	switch {
+	case m.Client == "":
+	case a.exact:
+		if p.ClientID != m.Client {
+			return false
+		}
+	case a.prefix != "":
+		if !strings.HasPrefix(p.ClientID, a.prefix) || strings.Contains(p.ClientID[len(a.prefix):], "/") {
+			return false
+		}
+	default:
 		if ok, _ := path.Match(m.Client, p.ClientID); !ok {
 			return false
 		}

@@ -1,0 +1,49 @@
+package faults
+
+import "testing"
+
+func TestClientMatch(t *testing.T) {
+	cases := []struct {
+		glob, client string
+		want         bool
+	}{
+		{"dev-1", "dev-1", true}, {"dev-1", "dev-12", false},
+		{"dev-*", "dev-12", true}, {"dev-*", "dev-", true}, {"dev-*", "dev/x", false}, {"dev-*", "dev-a/b", false}, {"dev-*", "xdev-1", false},
+		{"dev-?", "dev-1", true}, {"dev-?", "dev-12", false}, {"*-sensor", "kitchen-sensor", true}, {"[ab]*", "bob", true}, {"[ab]*", "carl", false},
+	}
+	for _, c := range cases {
+		s := NewSet(1)
+		if err := s.Add(Rule{Name: "r", Match: Match{Client: c.glob}, Action: Drop{}}); err != nil {
+			t.Fatal(err)
+		}
+		p := Packet{Type: 3, Direction: ToBroker, ClientID: c.client, PacketID: -1}
+		if got := s.Apply(&p).Drop; got != c.want {
+			t.Errorf("client glob %q on %q: %t, want %t", c.glob, c.client, got, c.want)
+		}
+	}
+}
+
+func TestValidateRefuses(t *testing.T) {
+	qos3, prob := 3, 1.5
+	bad := []Rule{
+		{Match: Match{}, Action: Drop{}},
+		{Name: "no action"},
+		{Name: "r", Match: Match{Client: "["}, Action: Drop{}},
+		{Name: "r", Match: Match{Topic: "a/#/b"}, Action: Drop{}},
+		{Name: "r", Match: Match{Topic: "a", Packets: []byte{4}}, Action: Drop{}},
+		{Name: "r", Match: Match{QoS: &qos3}, Action: Drop{}},
+		{Name: "r", Match: Match{Nth: 1, First: 2}, Action: Drop{}},
+		{Name: "r", Match: Match{Probability: &prob}, Action: Drop{}},
+		{Name: "r", Match: Match{Until: 1, After: 2}, Action: Drop{}},
+		{Name: "r", Match: Match{Packets: []byte{4}}, Action: Reason{Code: 146}},
+		{Name: "r", Match: Match{Packets: []byte{3}}, Action: Refuse{Code: 5}},
+		{Name: "r", Action: Duplicate{Count: MaxCopies + 1}},
+		{Name: "r", Action: Disconnect{Mode: "explode"}},
+		{Name: "r", Action: Delay{Duration: 1, Jitter: 2}},
+	}
+	for _, r := range bad {
+		if err := Validate(r); err == nil {
+			t.Errorf("rule %+v accepted", r)
+		}
+	}
+}
