@@ -158,8 +158,12 @@ func (w *World) publish(name, topic string, payload []byte, qos int, retain bool
 	if err != nil {
 		return err
 	}
+	// The message's time is taken before the call: a client may deliver
+	// the onPublish right after the call returns, before this goroutine
+	// reads the clock again (libmosquitto's QoS 0 onPublish does).
+	at := time.Now()
 	r := cl.c.Publish(topic, payload, qos, retain, props)
-	m := &message{n: len(w.msgs) + 1, cl: cl, topic: topic, payload: payload, qos: qos, retain: retain, props: props, ret: r, at: time.Now(), size: len(payload)}
+	m := &message{n: len(w.msgs) + 1, cl: cl, topic: topic, payload: payload, qos: qos, retain: retain, props: props, ret: r, at: at, size: len(payload)}
 	if len(payload) > 1<<20 {
 		m.payload = nil // neither kept nor hashed: only its size matters
 	} else {
