@@ -1,9 +1,11 @@
 package controller
 
-import "fmt"
-
 // Error codes returned by the calls: libmosquitto's MOSQ_ERR_* values, which
-// the controller passes through one for one.
+// the controller passes through one for one. Their texts are libmosquitto
+// 2.0.11's (mosquitto_strerror, mosquitto_reason_string,
+// mosquitto_connack_string), checked by controller/mosq's tests; 2.0.11 has
+// no text for 17, 19, 20 and 21 ("Unknown error."), and gives strerror(errno)
+// for 14, which the model replaces by a fixed text.
 const (
 	ErrAuthContinue      = -4
 	ErrNoSubscribers     = -3
@@ -39,37 +41,37 @@ const (
 )
 
 var errorTexts = map[int]string{
-	ErrAuthContinue:      "Authentication continues.",
+	ErrAuthContinue:      "Continue with authentication.",
 	ErrNoSubscribers:     "No subscribers.",
-	ErrSubExists:         "The subscription already exists.",
-	ErrConnPending:       "The connection is pending.",
+	ErrSubExists:         "Subscription already exists.",
+	ErrConnPending:       "Connection pending.",
 	ErrSuccess:           "No error.",
 	ErrNoMem:             "Out of memory.",
-	ErrProtocol:          "A protocol error occurred while talking to the broker.",
-	ErrInval:             "Invalid arguments were given to the function.",
-	ErrNoConn:            "The client is not connected.",
-	ErrConnRefused:       "The broker refused the connection.",
+	ErrProtocol:          "A network protocol error occurred when communicating with the broker.",
+	ErrInval:             "Invalid function arguments provided.",
+	ErrNoConn:            "The client is not currently connected.",
+	ErrConnRefused:       "The connection was refused.",
 	ErrNotFound:          "Message not found (internal error).",
 	ErrConnLost:          "The connection was lost.",
 	ErrTLS:               "A TLS error occurred.",
-	ErrPayloadSize:       "The payload is too large.",
+	ErrPayloadSize:       "Payload too large.",
 	ErrNotSupported:      "This feature is not supported.",
 	ErrAuth:              "Authorisation failed.",
-	ErrACLDenied:         "Access was denied by an ACL.",
+	ErrACLDenied:         "Access denied by ACL.",
 	ErrUnknown:           "Unknown error.",
 	ErrErrno:             "A system error occurred.",
-	ErrEAI:               "The host name lookup failed.",
-	ErrProxy:             "A proxy error occurred.",
-	ErrPluginDefer:       "A plugin deferred the decision.",
-	ErrMalformedUTF8:     "Malformed UTF-8.",
-	ErrKeepalive:         "The keep-alive time was exceeded.",
-	ErrLookup:            "The DNS lookup failed.",
-	ErrMalformedPacket:   "A malformed packet was received.",
-	ErrDuplicateProperty: "A property appears more than once in the property list.",
-	ErrTLSHandshake:      "The TLS handshake failed.",
-	ErrQoSNotSupported:   "The requested QoS is not supported by the broker.",
-	ErrOversizePacket:    "The packet is larger than the broker supports.",
-	ErrOCSP:              "An OCSP error occurred.",
+	ErrEAI:               "Lookup error.",
+	ErrProxy:             "Proxy error.",
+	ErrPluginDefer:       "Unknown error.",
+	ErrMalformedUTF8:     "Malformed UTF-8",
+	ErrKeepalive:         "Unknown error.",
+	ErrLookup:            "Unknown error.",
+	ErrMalformedPacket:   "Unknown error.",
+	ErrDuplicateProperty: "Duplicate property in property list",
+	ErrTLSHandshake:      "TLS handshake failed.",
+	ErrQoSNotSupported:   "Requested QoS not supported on server.",
+	ErrOversizePacket:    "Packet larger than supported by the server.",
+	ErrOCSP:              "OCSP error.",
 }
 
 // ErrorString is the text of an error code, as ErrorCodeToString returns it.
@@ -132,32 +134,32 @@ var reasonTexts = map[int]string{
 	RCSuccess:                 "Success",
 	RCGrantedQoS1:             "Granted QoS 1",
 	RCGrantedQoS2:             "Granted QoS 2",
-	RCDisconnectWithWill:      "Disconnect with will message",
+	RCDisconnectWithWill:      "Disconnect with Will Message",
 	RCNoMatchingSubscribers:   "No matching subscribers",
 	RCNoSubscriptionExisted:   "No subscription existed",
 	RCContinueAuth:            "Continue authentication",
 	RCReauthenticate:          "Re-authenticate",
 	RCUnspecified:             "Unspecified error",
-	RCMalformedPacket:         "Malformed packet",
-	RCProtocolError:           "Protocol error",
+	RCMalformedPacket:         "Malformed Packet",
+	RCProtocolError:           "Protocol Error",
 	RCImplementationSpecific:  "Implementation specific error",
-	RCUnsupportedProtocol:     "Unsupported protocol version",
-	RCClientIDNotValid:        "Client identifier not valid",
-	RCBadUserNameOrPassword:   "Bad user name or password",
+	RCUnsupportedProtocol:     "Unsupported Protocol Version",
+	RCClientIDNotValid:        "Client Identifier not valid",
+	RCBadUserNameOrPassword:   "Bad User Name or Password",
 	RCNotAuthorized:           "Not authorized",
 	RCServerUnavailable:       "Server unavailable",
 	RCServerBusy:              "Server busy",
 	RCBanned:                  "Banned",
 	RCServerShuttingDown:      "Server shutting down",
 	RCBadAuthMethod:           "Bad authentication method",
-	RCKeepAliveTimeout:        "Keep alive timeout",
+	RCKeepAliveTimeout:        "Keep Alive timeout",
 	RCSessionTakenOver:        "Session taken over",
-	RCTopicFilterInvalid:      "Topic filter invalid",
-	RCTopicNameInvalid:        "Topic name invalid",
-	RCPacketIDInUse:           "Packet identifier in use",
-	RCPacketIDNotFound:        "Packet identifier not found",
-	RCReceiveMaximumExceeded:  "Receive maximum exceeded",
-	RCTopicAliasInvalid:       "Topic alias invalid",
+	RCTopicFilterInvalid:      "Topic Filter invalid",
+	RCTopicNameInvalid:        "Topic Name invalid",
+	RCPacketIDInUse:           "Packet Identifier in use",
+	RCPacketIDNotFound:        "Packet Identifier not found",
+	RCReceiveMaximumExceeded:  "Receive Maximum exceeded",
+	RCTopicAliasInvalid:       "Topic Alias invalid",
 	RCPacketTooLarge:          "Packet too large",
 	RCMessageRateTooHigh:      "Message rate too high",
 	RCQuotaExceeded:           "Quota exceeded",
@@ -167,11 +169,11 @@ var reasonTexts = map[int]string{
 	RCQoSNotSupported:         "QoS not supported",
 	RCUseAnotherServer:        "Use another server",
 	RCServerMoved:             "Server moved",
-	RCSharedSubsNotSupported:  "Shared subscriptions not supported",
+	RCSharedSubsNotSupported:  "Shared Subscriptions not supported",
 	RCConnectionRateExceeded:  "Connection rate exceeded",
 	RCMaximumConnectTime:      "Maximum connect time",
 	RCSubIDsNotSupported:      "Subscription identifiers not supported",
-	RCWildcardSubNotSupported: "Wildcard subscriptions not supported",
+	RCWildcardSubNotSupported: "Wildcard Subscriptions not supported",
 }
 
 // ReasonString is the text of an MQTT 5 reason code, as ReasonCodeToString
@@ -198,5 +200,5 @@ func ConnackString(code int) string {
 	if s, ok := connackTexts[code]; ok {
 		return s
 	}
-	return fmt.Sprintf("Connection Refused: unknown reason (%d).", code)
+	return "Connection Refused: unknown reason."
 }

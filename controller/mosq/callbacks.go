@@ -87,3 +87,13 @@ func liveContexts() int { return int(C.mqh_live_contexts()) }
 
 // cHeapInUse is the C heap's bytes in use (glibc mallinfo2).
 func cHeapInUse() int64 { return int64(C.mqh_heap_in_use()) }
+
+// libStrerror, libReasonString and libConnackString are libmosquitto's
+// texts, for tests.
+func libStrerror(code int) string { return C.GoString(C.mosquitto_strerror(C.int(code))) }
+
+func libReasonString(code int) string { return C.GoString(C.mosquitto_reason_string(C.int(code))) }
+
+func libConnackString(code int) string {
+	return C.GoString(C.mosquitto_connack_string(C.int(code)))
+}
