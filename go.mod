@@ -18,4 +18,5 @@ require (
 	github.com/hashicorp/golang-lru v0.5.4 // indirect
 	github.com/rs/xid v1.4.0 // indirect
 	github.com/spf13/pflag v1.0.10 // indirect
+	github.com/yuin/gopher-lua v1.1.2 // indirect
 )

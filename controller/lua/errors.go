@@ -1,0 +1,130 @@
+package lua
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	glua "github.com/yuin/gopher-lua"
+)
+
+// Error is a Lua error raised by driver code: a syntax error, a runtime
+// error, an error in a callback or a timer, or a runaway script stopped by
+// the deadline.
+type Error struct {
+	// In says what was running: "loading", "OnDriverInit", "callback
+	// onPublish of room-sensor-1", "timer", "snippet", ...
+	In        string
+	File      string // driver file, when the message names one
+	Line      int
+	Message   string // without the file:line: prefix
+	Traceback string // Lua's stack traceback
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.File != "" {
+		fmt.Fprintf(&b, "%s:%d: ", e.File, e.Line)
+	}
+	b.WriteString(e.Message)
+	if e.In != "" {
+		fmt.Fprintf(&b, " (in %s)", e.In)
+	}
+	if e.Traceback != "" {
+		b.WriteString("\n")
+		b.WriteString(e.Traceback)
+	}
+	return b.String()
+}
+
+var posRe = regexp.MustCompile(`^(\S+?):(\d+):\s?`)
+var tbPosRe = regexp.MustCompile(`(?m)^\s*([^\s\[][^:\s]*):(\d+):`)
+
+// luaError turns what gopher-lua raised into an *Error.
+func luaError(in string, err error) *Error {
+	e := &Error{In: in}
+	msg := err.Error()
+	if ae, ok := err.(*glua.ApiError); ok {
+		msg = ae.Object.String()
+		if ae.Cause != nil && ae.Type == glua.ApiErrorFile {
+			msg = ae.Cause.Error()
+		}
+		e.Traceback = ae.StackTrace
+	}
+	// gopher-lua wraps syntax errors as "<file> line:N(column:M) near ...".
+	if m := regexp.MustCompile(`^(\S+) line:(\d+)\(column:\d+\) (.*)$`).FindStringSubmatch(firstLine(msg)); m != nil {
+		e.File, e.Line = m[1], atoiOr(m[2])
+		e.Message = "syntax error " + m[3] + rest(msg)
+		return e
+	}
+	if m := posRe.FindStringSubmatch(msg); m != nil && m[1] != "[G]" {
+		e.File, e.Line = m[1], atoiOr(m[2])
+		e.Message = msg[len(m[0]):]
+	} else {
+		e.Message = strings.TrimPrefix(msg, "[G]: ")
+		// An error raised from Go code: the innermost Lua line of the
+		// traceback is where the driver was.
+		if m := tbPosRe.FindStringSubmatch(e.Traceback); m != nil {
+			e.File, e.Line = m[1], atoiOr(m[2])
+		}
+	}
+	return e
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+func rest(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[i:]
+	}
+	return ""
+}
+
+func atoiOr(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
+}
+
+// call runs fn(args...) as one entry into Lua, under the deadline, and
+// returns every value it returned. Only the loop goroutine calls it.
+func (r *Runtime) call(in string, fn glua.LValue, args ...glua.LValue) ([]glua.LValue, error) {
+	L := r.L
+	top := L.GetTop()
+	L.Push(fn)
+	for _, a := range args {
+		L.Push(a)
+	}
+	r.wd.arm()
+	err := L.PCall(len(args), glua.MultRet, nil)
+	r.wd.disarm()
+	if err != nil {
+		L.SetTop(top)
+		return nil, luaError(in, err)
+	}
+	n := L.GetTop() - top
+	out := make([]glua.LValue, n)
+	for i := range n {
+		out[i] = L.Get(top + 1 + i)
+	}
+	L.SetTop(top)
+	return out, nil
+}
+
+// callGlobal calls the driver's global function name if it defines one.
+func (r *Runtime) callGlobal(name string, args ...glua.LValue) error {
+	fn := r.L.GetGlobal(name)
+	if fn.Type() != glua.LTFunction {
+		return nil
+	}
+	_, err := r.call(name, fn, args...)
+	if err != nil {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,400 @@
+// Package lua runs real Control4 driver code (Lua 5.1, on gopher-lua) against
+// a C4 shim whose C4:MQTT objects are backed by the simulated controller's
+// clients (controller/sim).
+//
+// One goroutine owns each Lua state. Entry points, commands, network
+// callbacks and timers are posted to it and run one at a time, so driver
+// callbacks never run concurrently and always run after the call that caused
+// them has returned, as on the controller.
+//
+// Every call on a C4:MQTT object, its return values and every callback with
+// its arguments are recorded in the runtime's Trace.
+package lua
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	glua "github.com/yuin/gopher-lua"
+
+	"github.com/mqtthil/mqtthil/controller"
+	"github.com/mqtthil/mqtthil/controller/sim"
+)
+
+// Options tune a runtime.
+type Options struct {
+	// Sim tunes the simulated clients behind C4:MQTT objects.
+	Sim sim.Options
+	// Deadline bounds one entry into Lua: an entry point, a command, a
+	// callback, a timer or a snippet. A script that runs longer is stopped
+	// with an error naming its file and line. 0 means 2 seconds.
+	Deadline time.Duration
+	// Log receives print, C4:DebugLog and C4:ErrorLog lines. nil discards.
+	Log io.Writer
+	// TraceSink, when set, receives every trace entry as a JSON line as it
+	// is recorded.
+	TraceSink io.Writer
+	// DeviceID is what C4:GetDeviceID returns. 0 means 1001.
+	DeviceID int
+}
+
+func (o Options) withDefaults() Options {
+	if o.Deadline <= 0 {
+		o.Deadline = 2 * time.Second
+	}
+	if o.DeviceID == 0 {
+		o.DeviceID = 1001
+	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	return o
+}
+
+// ErrClosed is returned by calls on a runtime that has been closed.
+var ErrClosed = errors.New("lua: runtime closed")
+
+// Runtime is one Lua state with the C4 shim, owned by one goroutine.
+type Runtime struct {
+	opts  Options
+	start time.Time
+	trace *Trace
+	sim   *sim.Controller
+
+	// Owned by the loop goroutine.
+	L        *glua.LState
+	wd       *watchdog
+	driver   *driverFiles // nil until a driver is loaded
+	objs     []*mqttObj
+	labels   map[string]int
+	timers   map[*timer]struct{}
+	dispatch *controller.Event // the sim event being delivered, while a callback runs
+	errfn    *glua.LFunction
+
+	mu     sync.Mutex
+	q      []func()
+	wake   chan struct{}
+	closed bool
+	quit   chan struct{} // closed when Close starts
+	done   chan struct{} // closed when the loop has ended
+
+	pumps sync.WaitGroup
+
+	logMu sync.Mutex
+	logs  []string
+
+	errMu    sync.Mutex
+	errs     []error // errors in callbacks and timers, in order
+	errsSeen int
+	errCh    chan struct{} // closed and replaced on every new error
+
+	propMu  sync.Mutex
+	updated map[string]string // C4:UpdateProperty values
+}
+
+// New starts a runtime with the C4 shim and no driver loaded.
+func New(opts Options) (*Runtime, error) {
+	opts = opts.withDefaults()
+	r := &Runtime{
+		opts:    opts,
+		start:   time.Now(),
+		sim:     sim.New(opts.Sim),
+		labels:  map[string]int{},
+		timers:  map[*timer]struct{}{},
+		wake:    make(chan struct{}, 1),
+		quit:    make(chan struct{}),
+		done:    make(chan struct{}),
+		errCh:   make(chan struct{}),
+		updated: map[string]string{},
+	}
+	r.trace = newTrace(r.start, opts.TraceSink)
+	r.L = glua.NewState(glua.Options{SkipOpenLibs: true, CallStackSize: 256, RegistrySize: 1024 * 4, RegistryMaxSize: 1024 * 256})
+	r.wd = newWatchdog(opts.Deadline)
+	r.L.SetContext(r.wd)
+	if err := r.setup(); err != nil {
+		r.L.Close()
+		r.sim.Close()
+		return nil, err
+	}
+	go r.loop()
+	return r, nil
+}
+
+// Trace is the record of the driver's MQTT calls, returns and callbacks.
+func (r *Runtime) Trace() *Trace { return r.trace }
+
+// Logs returns the lines printed or logged by the driver so far.
+func (r *Runtime) Logs() []string {
+	r.logMu.Lock()
+	defer r.logMu.Unlock()
+	return append([]string(nil), r.logs...)
+}
+
+func (r *Runtime) logLine(s string) {
+	r.logMu.Lock()
+	r.logs = append(r.logs, s)
+	r.logMu.Unlock()
+	fmt.Fprintln(r.opts.Log, s)
+}
+
+// post queues fn for the loop goroutine. It never blocks; it reports
+// false once the runtime is closing.
+func (r *Runtime) post(fn func()) bool {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return false
+	}
+	r.q = append(r.q, fn)
+	r.mu.Unlock()
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+func (r *Runtime) loop() {
+	defer close(r.done)
+	for {
+		r.mu.Lock()
+		if r.closed {
+			r.mu.Unlock()
+			return
+		}
+		q := r.q
+		r.q = nil
+		r.mu.Unlock()
+		for i, fn := range q {
+			q[i] = nil
+			select {
+			case <-r.quit:
+				return
+			default:
+			}
+			fn()
+		}
+		if len(q) > 0 {
+			continue
+		}
+		select {
+		case <-r.wake:
+		case <-r.quit:
+			return
+		}
+	}
+}
+
+// Do runs fn on the goroutine that owns the Lua state and returns its
+// error. fn may use the state freely; it must not call Do.
+func (r *Runtime) Do(fn func(L *glua.LState) error) error {
+	type result struct{ err error }
+	ch := make(chan result, 1)
+	if !r.post(func() { ch <- result{fn(r.L)} }) {
+		return ErrClosed
+	}
+	select {
+	case res := <-ch:
+		return res.err
+	case <-r.done:
+		select {
+		case res := <-ch:
+			return res.err
+		default:
+		}
+		return ErrClosed
+	}
+}
+
+// Close calls OnDriverDestroyed (if the driver defines it), destroys every
+// C4:MQTT object, cancels every timer and ends the loop. It returns the
+// error of OnDriverDestroyed, if any.
+func (r *Runtime) Close() error {
+	var err error
+	derr := r.Do(func(L *glua.LState) error {
+		if r.driver != nil {
+			err = r.callGlobal("OnDriverDestroyed", glua.LString("DIT_REMOVING"))
+		}
+		for _, o := range r.objs {
+			o.destroy()
+		}
+		for t := range r.timers {
+			t.stop()
+		}
+		return nil
+	})
+	if derr != nil && !errors.Is(derr, ErrClosed) {
+		err = derr
+	}
+	r.mu.Lock()
+	already := r.closed
+	r.closed = true
+	r.q = nil
+	r.mu.Unlock()
+	if already {
+		return err
+	}
+	close(r.quit)
+	<-r.done
+	r.pumps.Wait()
+	r.sim.Close()
+	r.wd.close()
+	r.L.Close()
+	if r.driver != nil && r.driver.tmp != "" {
+		os.RemoveAll(r.driver.tmp)
+	}
+	r.errMu.Lock()
+	close(r.errCh)
+	r.errCh = make(chan struct{})
+	r.errMu.Unlock()
+	return err
+}
+
+// addAsyncError records an error raised where no Go caller waits for it:
+// in a callback or a timer.
+func (r *Runtime) addAsyncError(err error) {
+	r.errMu.Lock()
+	r.errs = append(r.errs, err)
+	close(r.errCh)
+	r.errCh = make(chan struct{})
+	r.errMu.Unlock()
+	r.logLine("ERROR: " + err.Error())
+}
+
+// Errors returns every error raised in a callback or a timer so far.
+func (r *Runtime) Errors() []error {
+	r.errMu.Lock()
+	defer r.errMu.Unlock()
+	return append([]error(nil), r.errs...)
+}
+
+// NewErrors returns the callback and timer errors not returned by an
+// earlier NewErrors, joined; nil when there are none.
+func (r *Runtime) NewErrors() error {
+	r.errMu.Lock()
+	defer r.errMu.Unlock()
+	errs := r.errs[r.errsSeen:]
+	r.errsSeen = len(r.errs)
+	return errors.Join(errs...)
+}
+
+// errorsChanged returns a channel closed at the next asynchronous error.
+func (r *Runtime) errorsChanged() <-chan struct{} {
+	r.errMu.Lock()
+	defer r.errMu.Unlock()
+	return r.errCh
+}
+
+// Idle waits until every task queued so far (callbacks and timers posted
+// before the call) has run, or ctx ends.
+func (r *Runtime) Idle(ctx context.Context) error {
+	ch := make(chan struct{})
+	if !r.post(func() { close(ch) }) {
+		return ErrClosed
+	}
+	select {
+	case <-ch:
+		return nil
+	case <-r.done:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// watchdog is the Lua state's context: its Done channel closes when one
+// entry into Lua has run past the deadline. gopher-lua checks it between
+// instructions and raises an error at the running line.
+type watchdog struct {
+	d     time.Duration
+	timer *time.Timer
+
+	mu    sync.Mutex
+	ch    chan struct{} // written on the owner goroutine only, under mu
+	fired bool
+	armed uint64 // generation of the current entry; 0 when disarmed
+	gen   uint64
+	fns   map[int]func()
+	next  int
+	err   error
+}
+
+var _ context.Context = (*watchdog)(nil)
+
+func newWatchdog(d time.Duration) *watchdog {
+	w := &watchdog{d: d, ch: make(chan struct{}), fns: map[int]func(){}}
+	w.timer = time.AfterFunc(time.Hour, w.fire)
+	w.timer.Stop()
+	return w
+}
+
+// arm starts an entry's deadline; disarm ends it.
+func (w *watchdog) arm() {
+	w.mu.Lock()
+	if w.fired {
+		w.ch = make(chan struct{})
+		w.fired = false
+		w.err = nil
+	}
+	w.gen++
+	w.armed = w.gen
+	w.mu.Unlock()
+	w.timer.Reset(w.d)
+}
+
+func (w *watchdog) disarm() {
+	w.timer.Stop()
+	w.mu.Lock()
+	w.armed = 0
+	w.mu.Unlock()
+}
+
+func (w *watchdog) fire() {
+	w.mu.Lock()
+	if w.armed == 0 || w.fired {
+		w.mu.Unlock()
+		return
+	}
+	w.fired = true
+	w.err = fmt.Errorf("stopped: the driver ran for more than %v without returning (runaway script?)", w.d)
+	close(w.ch)
+	fns := w.fns
+	w.fns = map[int]func(){}
+	w.mu.Unlock()
+	for _, f := range fns {
+		f()
+	}
+}
+
+func (w *watchdog) close() { w.timer.Stop() }
+
+func (w *watchdog) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (w *watchdog) Done() <-chan struct{}       { return w.ch }
+func (w *watchdog) Value(any) any               { return nil }
+func (w *watchdog) Err() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+// AfterFunc lets contexts derived from the watchdog (gopher-lua gives each
+// coroutine one) follow it without a goroutine of their own.
+func (w *watchdog) AfterFunc(f func()) func() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	id := w.next
+	w.next++
+	w.fns[id] = f
+	return func() bool {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		_, ok := w.fns[id]
+		delete(w.fns, id)
+		return ok
+	}
+}
