@@ -30,6 +30,7 @@ type Scenario struct {
 	Account  string        // why it failed, errored, timed out, or was skipped
 	Duration time.Duration //
 	Journal  string        // excerpt of the wire journal, for system-out
+	Props    []Property    // the test case's own properties (tags, seed, evidence files)
 }
 
 // Property is a name/value pair written into every test suite.
@@ -64,6 +65,7 @@ type junitCase struct {
 	Classname string        `xml:"classname,attr"`
 	Name      string        `xml:"name,attr"`
 	Time      string        `xml:"time,attr"`
+	Props     []Property    `xml:"properties>property,omitempty"`
 	Failure   *junitProblem `xml:"failure,omitempty"`
 	Error     *junitProblem `xml:"error,omitempty"`
 	Skipped   *junitSkipped `xml:"skipped,omitempty"`
@@ -96,7 +98,7 @@ func WriteJUnit(w io.Writer, run string, props []Property, scenarios []Scenario)
 			byFeature[s.Feature] = suite
 			order = append(order, s.Feature)
 		}
-		c := junitCase{Classname: s.Feature, Name: s.Name, Time: seconds(s.Duration), SystemOut: s.Journal}
+		c := junitCase{Classname: s.Feature, Name: s.Name, Time: seconds(s.Duration), SystemOut: s.Journal, Props: s.Props}
 		suite.Tests++
 		out.Tests++
 		switch s.Outcome {
@@ -152,4 +154,83 @@ func firstLine(s string) string {
 		line = line[:200] + "…"
 	}
 	return line
+}
+
+// ScenarioOf is the JUnit view of a stored scenario: the failing step and
+// its account in the failure body, the evidence files as properties, and
+// for a scenario that did not pass, its calls and callbacks and the last
+// excerpt records of its wire journal in system-out.
+func ScenarioOf(sf *ScenarioFile, excerpt int) Scenario {
+	s := Scenario{
+		Feature: sf.URI, Name: sf.Name, Outcome: sf.Outcome, Duration: sf.Ended.Sub(sf.Started),
+		Props: []Property{{Name: "seed", Value: fmt.Sprint(sf.Seed)}, {Name: "record", Value: ScenariosDir + "/" + sf.File}},
+	}
+	if len(sf.Tags) > 0 {
+		s.Props = append(s.Props, Property{Name: "tags", Value: strings.Join(sf.Tags, " ")})
+	}
+	if sf.JournalFile != "" {
+		s.Props = append(s.Props, Property{Name: "journal", Value: ScenariosDir + "/" + sf.JournalFile})
+	}
+	switch sf.Outcome {
+	case Passed:
+		return s
+	case Skipped:
+		s.Account = sf.Skipped
+		return s
+	}
+	var b strings.Builder
+	b.WriteString(sf.Error)
+	b.WriteString("\n")
+	if fs := sf.FailedStep; fs != nil {
+		fmt.Fprintf(&b, "\nFailing step: %s:%d: %s", fs.File, fs.Line, fs.Text)
+	}
+	fmt.Fprintf(&b, "\nSeed %d. Evidence: %s/%s", sf.Seed, ScenariosDir, sf.File)
+	if sf.JournalFile != "" {
+		fmt.Fprintf(&b, ", %s/%s", ScenariosDir, sf.JournalFile)
+	}
+	s.Account = b.String()
+	s.Journal = Trace(sf, excerpt)
+	return s
+}
+
+// Trace is a scenario's calls, returns and callbacks, then the last n
+// records of its wire journal, as text.
+func Trace(sf *ScenarioFile, n int) string {
+	var b strings.Builder
+	d := newDiagram(sf, "")
+	b.WriteString("Calls and callbacks (ms since the scenario started):\n")
+	for i := range d.rows {
+		r := &d.rows[i]
+		switch r.kind {
+		case rowCall:
+			fmt.Fprintf(&b, "  %8s  %s: %s(%s)\n", ms(r.t), r.call.client, r.call.call, r.call.args)
+		case rowReturn:
+			fmt.Fprintf(&b, "  %8s  %s: %s returned %d", ms(r.t), r.call.client, r.call.call, r.call.ret.Code)
+			if r.call.ret.HasMsgID() {
+				fmt.Fprintf(&b, ", msgId %d", r.call.ret.MsgID)
+			}
+			if r.call.ret.Err != "" {
+				fmt.Fprintf(&b, " (%s)", r.call.ret.Err)
+			}
+			b.WriteByte('\n')
+		case rowCallback:
+			fmt.Fprintf(&b, "  %8s  %s: %s\n", ms(r.t), d.nameOf(r.ev.Client), eventLabel(r.ev))
+		case rowObserver:
+			fmt.Fprintf(&b, "  %8s  observer: %s\n", ms(r.t), eventLabel(r.ev))
+		}
+	}
+	recs := sf.Records
+	if len(recs) == 0 {
+		return b.String()
+	}
+	b.WriteString("\nWire journal:\n")
+	if len(recs) > n {
+		fmt.Fprintf(&b, "(%d earlier records left out)\n", len(recs)-n)
+		recs = recs[len(recs)-n:]
+	}
+	for _, r := range recs {
+		b.WriteString(r.String())
+		b.WriteByte('\n')
+	}
+	return b.String()
 }

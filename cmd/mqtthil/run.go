@@ -12,9 +12,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -160,7 +160,11 @@ type runResult struct {
 }
 
 func execute(ctx context.Context, cfg runConfig, stdout io.Writer) (*runResult, error) {
-	if err := os.MkdirAll(filepath.Join(cfg.out, "journals"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(cfg.out, report.JournalsDir), 0o755); err != nil {
+		return nil, fmt.Errorf("report folder: %w", err)
+	}
+	sw, err := report.NewScenarioWriter(cfg.out)
+	if err != nil {
 		return nil, fmt.Errorf("report folder: %w", err)
 	}
 	res := &runResult{cfg: cfg, started: time.Now(), counts: map[string]int{}}
@@ -173,35 +177,25 @@ func execute(ctx context.Context, cfg runConfig, stdout io.Writer) (*runResult, 
 		FixtureDir:      cfg.fixtures,
 		ScenarioTimeout: cfg.scenarioTimeout,
 		OnScenarioEnd: func(r *steps.ScenarioRecord) {
-			s := report.Scenario{
-				Feature: r.URI, Name: r.Name, Duration: r.Ended.Sub(r.Started),
-				Outcome: outcomeOf(r), Account: r.Error,
-			}
-			if s.Outcome == report.Skipped {
-				s.Account = r.Skipped
-			}
-			if s.Outcome != report.Passed && s.Outcome != report.Skipped && r.Journal != nil {
-				s.Journal = journalExcerpt(r.Journal, 200)
-				if err := writeJournal(cfg.out, r); err != nil {
-					mu.Lock()
-					writeErr = errors.Join(writeErr, err)
-					mu.Unlock()
-				}
+			_, err := sw.Write(r)
+			outcome := report.OutcomeOf(r)
+			if outcome != report.Passed && outcome != report.Skipped && r.Journal != nil {
+				err = errors.Join(err, writeJournal(cfg.out, r))
 			}
 			mu.Lock()
 			defer mu.Unlock()
+			writeErr = errors.Join(writeErr, err)
 			if r.Identity.Kind != "" {
 				res.identity = r.Identity
 			}
-			res.scenarios = append(res.scenarios, s)
-			res.counts[s.Outcome]++
+			res.counts[outcome]++
 		},
 	}
 	suite := godog.TestSuite{
 		Name:                "mqtthil",
 		ScenarioInitializer: func(sc *godog.ScenarioContext) { steps.Register(sc, opts) },
 		Options: &godog.Options{
-			Format:         cfg.format + ",cucumber:" + filepath.Join(cfg.out, "cucumber.json"),
+			Format:         cfg.format + ",cucumber:" + filepath.Join(cfg.out, report.CucumberFile),
 			Output:         stdout,
 			Paths:          cfg.paths,
 			Tags:           cfg.tags,
@@ -213,39 +207,16 @@ func execute(ctx context.Context, cfg runConfig, stdout io.Writer) (*runResult, 
 	}
 	suite.Run()
 	res.ended = time.Now()
-	sort.SliceStable(res.scenarios, func(i, j int) bool {
-		if res.scenarios[i].Feature != res.scenarios[j].Feature {
-			return res.scenarios[i].Feature < res.scenarios[j].Feature
-		}
-		return res.scenarios[i].Name < res.scenarios[j].Name
-	})
 	if err := res.writeReports(); err != nil {
 		writeErr = errors.Join(writeErr, err)
 	}
 	return res, writeErr
 }
 
-// outcomeOf sorts a scenario into one of the report's outcomes.
-func outcomeOf(r *steps.ScenarioRecord) string {
-	switch r.Status {
-	case "passed":
-		return report.Passed
-	case "skipped":
-		return report.Skipped
-	case "error":
-		return report.Error
-	case "timed out":
-		return report.TimedOut
-	}
-	return report.Failed
-}
-
-var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
-
-// writeJournal saves a failed scenario's wire journal as JSON lines.
+// writeJournal saves a failed scenario's wire journal as JSON lines in
+// journals/, beside the copy in scenarios/, for a quick look at failures.
 func writeJournal(out string, r *steps.ScenarioRecord) error {
-	name := unsafeName.ReplaceAllString(strings.TrimSuffix(filepath.Base(r.URI), ".feature")+"--"+r.Name, "_")
-	f, err := os.Create(filepath.Join(out, "journals", name+".jsonl"))
+	f, err := os.Create(filepath.Join(out, report.JournalsDir, report.SafeName(r.URI, r.Name)+".jsonl"))
 	if err != nil {
 		return err
 	}
@@ -256,63 +227,59 @@ func writeJournal(out string, r *steps.ScenarioRecord) error {
 	return f.Close()
 }
 
-// journalExcerpt is the last n records, one a line, for JUnit's system-out.
-func journalExcerpt(j *journal.Journal, n int) string {
-	recs := j.Records(journal.Filter{})
-	var b strings.Builder
-	if len(recs) > n {
-		fmt.Fprintf(&b, "(%d earlier records left out)\n", len(recs)-n)
-		recs = recs[len(recs)-n:]
-	}
-	for _, r := range recs {
-		b.WriteString(r.String())
-		b.WriteByte('\n')
-	}
-	return b.String()
-}
+// junitExcerpt is how many journal records a failed scenario's system-out
+// holds.
+const junitExcerpt = 200
 
-// manifest says what was run, on what, with which inputs.
-type manifest struct {
-	Harness    string              `json:"harness_version"`
-	Controller controller.Identity `json:"controller"`
-	Seed       int64               `json:"seed"`
-	TimeScale  float64             `json:"time_scale"`
-	Tags       string              `json:"tags,omitempty"`
-	Features   map[string]string   `json:"features"` // path: sha256
-	Started    time.Time           `json:"started"`
-	Ended      time.Time           `json:"ended"`
-	Counts     map[string]int      `json:"counts"`
-}
-
+// writeReports writes the manifest, then reads the run folder back and
+// writes JUnit and the HTML report from it, as `mqtthil report` does.
 func (r *runResult) writeReports() error {
-	props := []report.Property{
-		{Name: "harness.version", Value: harnessVersion()},
-		{Name: "controller.kind", Value: r.identity.Kind},
-		{Name: "controller.model", Value: r.identity.Model},
-		{Name: "controller.firmware", Value: r.identity.Firmware},
-		{Name: "seed", Value: fmt.Sprint(r.cfg.seed)},
-		{Name: "time_scale", Value: fmt.Sprint(r.cfg.timeScale)},
-	}
-	f, err := os.Create(filepath.Join(r.cfg.out, "junit.xml"))
-	if err != nil {
-		return err
-	}
-	if err := report.WriteJUnit(f, "mqtthil", props, r.scenarios); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	m := manifest{
-		Harness: harnessVersion(), Controller: r.identity, Seed: r.cfg.seed, TimeScale: r.cfg.timeScale,
+	m := report.Manifest{
+		Harness: harnessVersion(), Controller: r.identity, Station: report.Station(), Seed: r.cfg.seed, TimeScale: r.cfg.timeScale,
 		Tags: r.cfg.tags, Features: featureHashes(r.cfg.paths), Started: r.started, Ended: r.ended, Counts: r.counts,
 	}
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(r.cfg.out, "manifest.json"), append(b, '\n'), 0o644)
+	if err := os.WriteFile(filepath.Join(r.cfg.out, report.ManifestFile), append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	run, err := report.LoadRun(r.cfg.out)
+	if err != nil {
+		return err
+	}
+	for _, sf := range run.Scenarios {
+		r.scenarios = append(r.scenarios, report.ScenarioOf(sf, junitExcerpt))
+	}
+	return errors.Join(writeJUnit(run, r.scenarios), report.WriteHTMLFile(run))
+}
+
+// writeJUnit writes junit.xml into a run folder.
+func writeJUnit(run *report.Run, scenarios []report.Scenario) error {
+	m := run.Manifest
+	props := []report.Property{
+		{Name: "harness.version", Value: m.Harness},
+		{Name: "controller.kind", Value: m.Controller.Kind},
+		{Name: "controller.model", Value: m.Controller.Model},
+		{Name: "controller.firmware", Value: m.Controller.Firmware},
+		{Name: "controller.driver_version", Value: m.Controller.DriverVersion},
+		{Name: "controller.device_id", Value: m.Controller.DeviceID},
+		{Name: "station", Value: m.Station},
+		{Name: "seed", Value: fmt.Sprint(m.Seed)},
+		{Name: "time_scale", Value: fmt.Sprint(m.TimeScale)},
+		{Name: "tags", Value: m.Tags},
+	}
+	props = slices.DeleteFunc(props, func(p report.Property) bool { return p.Value == "" })
+	f, err := os.Create(filepath.Join(run.Dir, report.JUnitFile))
+	if err != nil {
+		return err
+	}
+	if err := report.WriteJUnit(f, "mqtthil", props, scenarios); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func featureHashes(paths []string) map[string]string {
@@ -364,7 +331,7 @@ func (r *runResult) printSummary(w io.Writer) {
 			fmt.Fprintf(w, "  %-9s %s: %s\n            %s\n", s.Outcome, s.Feature, s.Name, firstLineOf(s.Account))
 		}
 	}
-	fmt.Fprintf(w, "reports in %s (junit.xml, cucumber.json, manifest.json, journals/)\n", r.cfg.out)
+	fmt.Fprintf(w, "reports in %s (report.html, junit.xml, cucumber.json, manifest.json, scenarios/, journals/)\n", r.cfg.out)
 }
 
 func firstLineOf(s string) string {

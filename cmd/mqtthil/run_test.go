@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mqtthil/mqtthil/report"
 	"github.com/mqtthil/mqtthil/steps"
 )
 
@@ -100,7 +101,7 @@ func TestRunWritesReports(t *testing.T) {
 	if len(journals) != 1 || !strings.Contains(journals[0], "wrong_expectation") {
 		t.Errorf("journals: %v", journals)
 	}
-	var m manifest
+	var m report.Manifest
 	b, _ = os.ReadFile(filepath.Join(out, "manifest.json"))
 	if err := json.Unmarshal(b, &m); err != nil || m.Seed != 42 || len(m.Features) != 1 || m.Counts["failed"] != 1 {
 		t.Errorf("manifest %+v (%v)", m, err)

@@ -1,0 +1,340 @@
+package report
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/mqtthil/mqtthil/controller"
+	"github.com/mqtthil/mqtthil/emulator/journal"
+	"github.com/mqtthil/mqtthil/steps"
+)
+
+// Files and folders of a run folder. See README.md in this package.
+const (
+	ManifestFile  = "manifest.json"
+	JUnitFile     = "junit.xml"
+	CucumberFile  = "cucumber.json"
+	HTMLFile      = "report.html"
+	ScenariosDir  = "scenarios"
+	JournalsDir   = "journals"
+	payloadCutoff = 256 // bytes of an onMessage payload kept in a scenario file
+)
+
+// Manifest says what was run, on what, with which inputs.
+type Manifest struct {
+	Harness    string              `json:"harness_version"`
+	Controller controller.Identity `json:"controller"`
+	Station    string              `json:"station,omitempty"`
+	Seed       int64               `json:"seed"`
+	TimeScale  float64             `json:"time_scale"`
+	Tags       string              `json:"tags,omitempty"`
+	Features   map[string]string   `json:"features"` // path: sha256
+	Started    time.Time           `json:"started"`
+	Ended      time.Time           `json:"ended"`
+	Counts     map[string]int      `json:"counts"`
+}
+
+// ScenarioFile is one scenario as a run folder keeps it, in
+// scenarios/NNNN-<feature>--<name>.json; its wire journal is the .jsonl
+// file of the same name.
+type ScenarioFile struct {
+	steps.ScenarioRecord
+	// Outcome is one of Passed, Failed, Error, TimedOut, Skipped.
+	Outcome string `json:"outcome"`
+	// Journal is the journal file's name inside scenarios/; empty when the
+	// scenario started no broker.
+	JournalFile string `json:"journal_file,omitempty"`
+	// JournalStart is the wall clock time of the journal's t_ns 0, so
+	// that packets, calls and callbacks share one time line.
+	JournalStart time.Time      `json:"journal_start,omitzero"`
+	JournalStats *journal.Stats `json:"journal_stats,omitempty"`
+
+	// Read back by LoadRun, not stored in the JSON file.
+	File    string           `json:"-"` // the scenario file's name inside scenarios/
+	Records []journal.Record `json:"-"`
+}
+
+// OutcomeOf sorts a scenario record's status into one of the outcomes.
+func OutcomeOf(r *steps.ScenarioRecord) string {
+	switch r.Status {
+	case "passed":
+		return Passed
+	case "skipped":
+		return Skipped
+	case "error":
+		return Error
+	case "timed out":
+		return TimedOut
+	}
+	return Failed
+}
+
+// ScenarioWriter saves scenario records into a run folder as they end. It is
+// safe for concurrent use.
+type ScenarioWriter struct {
+	dir string
+	n   atomic.Int64
+}
+
+// NewScenarioWriter makes the run folder's scenarios/ folder.
+func NewScenarioWriter(runDir string) (*ScenarioWriter, error) {
+	dir := filepath.Join(runDir, ScenariosDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	return &ScenarioWriter{dir: dir}, nil
+}
+
+var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// SafeName is a scenario's name as a file name: feature--scenario.
+func SafeName(uri, name string) string {
+	s := unsafeName.ReplaceAllString(strings.TrimSuffix(filepath.Base(uri), ".feature")+"--"+name, "_")
+	if len(s) > 120 {
+		s = s[:120]
+	}
+	return s
+}
+
+// Write saves r and its journal; files are numbered in the order scenarios
+// end. It returns the file's name inside scenarios/.
+func (sw *ScenarioWriter) Write(r *steps.ScenarioRecord) (string, error) {
+	base := fmt.Sprintf("%04d-%s", sw.n.Add(1), SafeName(r.URI, r.Name))
+	sf := ScenarioFile{ScenarioRecord: *r, Outcome: OutcomeOf(r)}
+	sf.Events = cutPayloads(r.Events)
+	sf.Observer = cutPayloads(r.Observer)
+	var errs error
+	if j := r.Journal; j != nil {
+		sf.JournalFile = base + ".jsonl"
+		sf.JournalStart = r.Started.Add(-time.Duration(j.Since(r.Started)))
+		st := j.Stats()
+		sf.JournalStats = &st
+		errs = writeFile(filepath.Join(sw.dir, sf.JournalFile), func(w io.Writer) error {
+			return j.WriteJSONL(w, journal.Filter{})
+		})
+	}
+	err := writeFile(filepath.Join(sw.dir, base+".json"), func(w io.Writer) error {
+		return json.NewEncoder(w).Encode(sf)
+	})
+	return base + ".json", errors.Join(errs, err)
+}
+
+// cutPayloads keeps the first bytes of each onMessage payload: the journal
+// has every payload's size and hash.
+func cutPayloads(evs []controller.Event) []controller.Event {
+	out := slices.Clone(evs)
+	for i := range out {
+		if len(out[i].Payload) > payloadCutoff {
+			out[i].Payload = out[i].Payload[:payloadCutoff:payloadCutoff]
+		}
+	}
+	return out
+}
+
+func writeFile(path string, write func(io.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(f, 32<<10)
+	if err := write(bw); err != nil {
+		f.Close()
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := bw.Flush(); err != nil {
+		f.Close()
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return f.Close()
+}
+
+// Run is a run folder read back.
+type Run struct {
+	Dir       string
+	Manifest  Manifest
+	Scenarios []*ScenarioFile // sorted by feature, then name
+	// Steps holds each scenario's steps from cucumber.json, by scenario
+	// file name; missing when cucumber.json is.
+	Steps map[string][]Step
+}
+
+// Step is one step of a scenario, as Cucumber JSON has it.
+type Step struct {
+	Keyword string `json:"keyword"`
+	Text    string `json:"name"`
+	Line    int    `json:"line"`
+	Status  string `json:"status"`
+	Error   string `json:"error,omitempty"`
+}
+
+// LoadRun reads a run folder: its manifest, every scenario file with its
+// journal, and the steps from cucumber.json.
+func LoadRun(dir string) (*Run, error) {
+	run := &Run{Dir: dir, Steps: map[string][]Step{}}
+	b, err := os.ReadFile(filepath.Join(dir, ManifestFile))
+	if err != nil {
+		return nil, fmt.Errorf("%s is not a run folder: %w", dir, err)
+	}
+	if err := json.Unmarshal(b, &run.Manifest); err != nil {
+		return nil, fmt.Errorf("%s: %w", ManifestFile, err)
+	}
+	files, err := filepath.Glob(filepath.Join(dir, ScenariosDir, "*.json"))
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range files {
+		sf, err := loadScenario(f)
+		if err != nil {
+			return nil, err
+		}
+		run.Scenarios = append(run.Scenarios, sf)
+	}
+	slices.SortStableFunc(run.Scenarios, func(a, b *ScenarioFile) int {
+		if c := strings.Compare(a.URI, b.URI); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.Name, b.Name); c != 0 {
+			return c
+		}
+		return a.Started.Compare(b.Started)
+	})
+	if err := run.loadSteps(filepath.Join(dir, CucumberFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	return run, nil
+}
+
+func loadScenario(path string) (*ScenarioFile, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	sf := &ScenarioFile{File: filepath.Base(path)}
+	if err := json.Unmarshal(b, sf); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if sf.Outcome == "" {
+		sf.Outcome = OutcomeOf(&sf.ScenarioRecord)
+	}
+	if sf.JournalFile == "" {
+		return sf, nil
+	}
+	f, err := os.Open(filepath.Join(filepath.Dir(path), sf.JournalFile))
+	if err != nil {
+		return nil, fmt.Errorf("scenario %s: %w", sf.File, err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for line := 1; sc.Scan(); line++ {
+		if len(sc.Bytes()) == 0 {
+			continue
+		}
+		var r journal.Record
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", sf.JournalFile, line, err)
+		}
+		sf.Records = append(sf.Records, r)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", sf.JournalFile, err)
+	}
+	return sf, nil
+}
+
+// cucumber.json, as much of it as the report reads.
+type cucumberFeature struct {
+	URI      string `json:"uri"`
+	Elements []struct {
+		Name  string `json:"name"`
+		Line  int    `json:"line"`
+		Type  string `json:"type"`
+		Steps []struct {
+			Keyword string `json:"keyword"`
+			Name    string `json:"name"`
+			Line    int    `json:"line"`
+			Result  struct {
+				Status string `json:"status"`
+				Error  string `json:"error_message"`
+			} `json:"result"`
+		} `json:"steps"`
+	} `json:"elements"`
+}
+
+// loadSteps gives each scenario its steps. Cucumber JSON names scenarios
+// by feature and name only, so scenarios that share both (outline rows)
+// are matched by the failing step's line first, then in order.
+func (run *Run) loadSteps(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var feats []cucumberFeature
+	if err := json.Unmarshal(b, &feats); err != nil {
+		return fmt.Errorf("%s: %w", CucumberFile, err)
+	}
+	type key struct{ uri, name string }
+	cands := map[key][][]Step{}
+	for _, f := range feats {
+		for _, e := range f.Elements {
+			if e.Type == "background" {
+				continue
+			}
+			var st []Step
+			for _, s := range e.Steps {
+				st = append(st, Step{Keyword: strings.TrimSpace(s.Keyword), Text: s.Name, Line: s.Line, Status: s.Result.Status, Error: s.Result.Error})
+			}
+			k := key{f.URI, e.Name}
+			cands[k] = append(cands[k], st)
+		}
+	}
+	take := func(k key, i int) []Step {
+		c := cands[k]
+		st := c[i]
+		cands[k] = append(c[:i:i], c[i+1:]...)
+		return st
+	}
+	var rest []*ScenarioFile
+	for _, sf := range run.Scenarios {
+		k := key{sf.URI, sf.Name}
+		found := false
+		if sf.FailedStep != nil {
+			for i, st := range cands[k] {
+				if slices.ContainsFunc(st, func(s Step) bool { return s.Line == sf.FailedStep.Line && s.Status != "passed" }) {
+					run.Steps[sf.File] = take(k, i)
+					found = true
+					break
+				}
+			}
+		}
+		if !found {
+			rest = append(rest, sf)
+		}
+	}
+	for _, sf := range rest {
+		k := key{sf.URI, sf.Name}
+		if len(cands[k]) > 0 {
+			run.Steps[sf.File] = take(k, 0)
+		}
+	}
+	return nil
+}
+
+// Counts is the number of scenarios with each outcome.
+func (run *Run) Counts() map[string]int {
+	c := map[string]int{}
+	for _, s := range run.Scenarios {
+		c[s.Outcome]++
+	}
+	return c
+}
