@@ -1,0 +1,424 @@
+//go:build libmosquitto
+
+package difftest
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cucumber/godog"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/mqtthil/mqtthil/controller"
+	"github.com/mqtthil/mqtthil/controller/mosq"
+	"github.com/mqtthil/mqtthil/controller/sim"
+	"github.com/mqtthil/mqtthil/emulator/journal"
+	"github.com/mqtthil/mqtthil/steps"
+)
+
+// fastScale shrinks the features' times. Scenarios that depend on the
+// client's keep-alive run at scale 1 on both controllers, because
+// libmosquitto's keep-alive runs on its own clock.
+const fastScale = 0.05
+
+type divergence struct {
+	Scenario string `yaml:"scenario"`
+	Action   string `yaml:"action"`
+	Reason   string `yaml:"reason"`
+}
+
+func loadDivergences(t *testing.T) map[string]divergence {
+	data, err := os.ReadFile("divergences.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Divergences []divergence `yaml:"divergences"`
+	}
+	if err := yaml.Unmarshal(data, &f); err != nil {
+		t.Fatalf("divergences.yaml: %v", err)
+	}
+	out := map[string]divergence{}
+	for i, d := range f.Divergences {
+		if d.Scenario == "" || d.Reason == "" || (d.Action != "skip_mosq" && d.Action != "accept") {
+			t.Fatalf("divergences.yaml entry %d: needs scenario, action (skip_mosq or accept) and reason: %+v", i+1, d)
+		}
+		if _, dup := out[d.Scenario]; dup {
+			t.Fatalf("divergences.yaml lists %q twice", d.Scenario)
+		}
+		out[d.Scenario] = d
+	}
+	return out
+}
+
+// outcome is one scenario's normalised record.
+type outcome struct {
+	key   string
+	lines []string
+	err   string
+}
+
+// realTimeScenarios finds, per feature file, the line of each scenario
+// whose steps set a keep-alive.
+func realTimeScenarios(t *testing.T, file string) []int {
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []int
+	cur, n := 0, 0
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		n++
+		line := strings.TrimSpace(sc.Text())
+		if strings.HasPrefix(line, "Scenario:") || strings.HasPrefix(line, "Scenario Outline:") {
+			cur = n
+			continue
+		}
+		if cur != 0 && strings.Contains(line, "keep-alive of") {
+			out = append(out, cur)
+			cur = 0
+		}
+	}
+	return out
+}
+
+type controllerKind struct {
+	name string
+	make func(scale float64) func() (controller.Controller, error)
+}
+
+var kinds = []controllerKind{
+	{"sim", func(scale float64) func() (controller.Controller, error) {
+		return func() (controller.Controller, error) {
+			return sim.New(sim.Options{KeepAliveUnit: time.Duration(scale * float64(time.Second)), DialTimeout: 5 * time.Second}), nil
+		}
+	}},
+	{"mosq", func(float64) func() (controller.Controller, error) {
+		return func() (controller.Controller, error) { return mosq.New(), nil }
+	}},
+}
+
+// runSuite runs scenarios one at a time (so that repeated names, as in
+// outlines, keep their order) and returns their normalised records.
+func runSuite(kind controllerKind, path string, scale float64, skip map[string]bool) []outcome {
+	var out []outcome
+	seen := map[string]int{}
+	opts := steps.Options{
+		NewController: kind.make(scale),
+		TimeScale:     scale,
+		FixtureDir:    "../fixtures",
+		Seed:          1,
+		OnScenarioEnd: func(r *steps.ScenarioRecord) {
+			k := key(r.URI, r.Name)
+			seen[k]++
+			if seen[k] > 1 {
+				k = fmt.Sprintf("%s (#%d)", k, seen[k])
+			}
+			out = append(out, outcome{key: k, lines: normalise(r), err: r.Error})
+		},
+	}
+	suite := godog.TestSuite{
+		Name: kind.name + " " + path,
+		ScenarioInitializer: func(sc *godog.ScenarioContext) {
+			if kind.name == "mosq" {
+				sc.Before(func(ctx context.Context, s *godog.Scenario) (context.Context, error) {
+					if skip[key(s.Uri, s.Name)] {
+						return ctx, godog.ErrSkip
+					}
+					return ctx, nil
+				})
+			}
+			steps.Register(sc, opts)
+		},
+		Options: &godog.Options{Format: "progress", Output: io.Discard, Paths: []string{path}, Strict: true, Concurrency: 1},
+	}
+	suite.Run()
+	return out
+}
+
+func key(uri, name string) string {
+	return strings.TrimPrefix(filepath.ToSlash(uri), "../") + ": " + name
+}
+
+// normalise keeps what both controllers must agree on: the scenario's
+// outcome and failing step, every call with its code and msgId, every
+// callback with its arguments in order per client, and the wire: per
+// client and direction, the packets in order with type, id, QoS, DUP,
+// reason and whether a fault dropped them. Times, texts, the broker's
+// connection numbers and keep-alive pings are left out; client ids that
+// the scenario did not choose show as "(no id)".
+func normalise(r *steps.ScenarioRecord) []string {
+	var l []string
+	st := "status " + r.Status
+	if r.FailedStep != nil {
+		st += fmt.Sprintf(" at line %d (%s)", r.FailedStep.Line, r.FailedStep.Text)
+	}
+	if r.Skipped != "" {
+		st += " (" + r.Skipped + ")"
+	}
+	l = append(l, st)
+	names := map[string]string{}
+	for name, id := range r.Clients {
+		names[id] = name
+	}
+	nameOf := func(id string) string {
+		if n, ok := names[id]; ok {
+			return n
+		}
+		return "(no id)"
+	}
+	for _, c := range r.Calls {
+		s := fmt.Sprintf("call %s %s(%s) -> %d", c.Client, c.Call, c.Args, c.Ret.Code)
+		if c.Ret.MsgID != 0 {
+			s += fmt.Sprintf(" id %d", c.Ret.MsgID)
+		}
+		l = append(l, s)
+	}
+	byClient := map[string][]string{}
+	for _, ev := range r.Events {
+		n := nameOf(ev.Client)
+		byClient[n] = append(byClient[n], eventLine(ev))
+	}
+	for _, ev := range r.Observer {
+		byClient["(observer)"] = append(byClient["(observer)"], eventLine(ev))
+	}
+	for _, n := range sortedKeys(byClient) {
+		for _, s := range byClient[n] {
+			l = append(l, "callback "+n+" "+s)
+		}
+	}
+	if r.Journal != nil {
+		wire := map[string][]string{}
+		conns := map[string]map[uint64]int{}
+		for _, p := range r.Journal.Records(journal.Filter{Kind: journal.KindPacket}) {
+			if p.Type == "PINGREQ" || p.Type == "PINGRESP" {
+				continue
+			}
+			n := nameOf(p.Client)
+			if conns[n] == nil {
+				conns[n] = map[uint64]int{}
+			}
+			ci, ok := conns[n][p.Conn]
+			if !ok {
+				ci = len(conns[n]) + 1
+				conns[n][p.Conn] = ci
+			}
+			s := fmt.Sprintf("conn %d %s", ci, p.Type)
+			if p.PacketID != 0 {
+				s += fmt.Sprintf(" id %d", p.PacketID)
+			}
+			if p.Type == "PUBLISH" {
+				s += fmt.Sprintf(" qos %d", p.QoS)
+				if p.Dup {
+					s += " dup"
+				}
+				if p.Retain {
+					s += " retain"
+				}
+			}
+			if p.Reason != nil {
+				s += fmt.Sprintf(" reason %d", *p.Reason)
+			}
+			if p.Dropped {
+				s += " dropped"
+			}
+			k := n + " " + p.Dir
+			wire[k] = append(wire[k], s)
+		}
+		for _, k := range sortedKeys(wire) {
+			for _, s := range wire[k] {
+				l = append(l, "wire "+k+" "+s)
+			}
+		}
+	}
+	return l
+}
+
+func eventLine(ev controller.Event) string {
+	s := string(ev.Kind)
+	switch ev.Kind {
+	case controller.OnConnect:
+		s += fmt.Sprintf(" reason %d flags %d", ev.Reason, ev.Flags)
+	case controller.OnDisconnect:
+		s += fmt.Sprintf(" reason %d", ev.Reason)
+	case controller.OnPublish:
+		s += fmt.Sprintf(" id %d reason %d", ev.MsgID, ev.Reason)
+	case controller.OnSubscribe:
+		s += fmt.Sprintf(" id %d granted %v", ev.MsgID, ev.Granted)
+	case controller.OnUnsubscribe:
+		s += fmt.Sprintf(" id %d", ev.MsgID)
+	case controller.OnMessage:
+		s += fmt.Sprintf(" id %d %q qos %d retain %v payload %d bytes", ev.MsgID, ev.Topic, ev.QoS, ev.Retain, len(ev.Payload))
+	case controller.OnLog:
+		s += fmt.Sprintf(" level %d", ev.Level)
+	}
+	if ev.Props != nil {
+		s += fmt.Sprintf(" props %v", map[string]any(ev.Props))
+	}
+	return s
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// sideBySide aligns two line lists on their longest common subsequence
+// and marks the rows that differ.
+func sideBySide(a, b []string) string {
+	n, m := len(a), len(b)
+	lcs := make([][]int, n+1)
+	for i := range lcs {
+		lcs[i] = make([]int, m+1)
+	}
+	for i := n - 1; i >= 0; i-- {
+		for j := m - 1; j >= 0; j-- {
+			if a[i] == b[j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+			}
+		}
+	}
+	w := 20
+	for _, s := range a {
+		w = max(w, min(len(s), 70))
+	}
+	var sb strings.Builder
+	row := func(mark, l, r string) {
+		if len(l) > 70 {
+			l = l[:67] + "..."
+		}
+		fmt.Fprintf(&sb, "  %s %-*s | %s\n", mark, w, l, r)
+	}
+	row(" ", "sim", "mosq")
+	i, j := 0, 0
+	for i < n || j < m {
+		switch {
+		case i < n && j < m && a[i] == b[j]:
+			row(" ", a[i], b[j])
+			i++
+			j++
+		case j < m && (i == n || lcs[i][j+1] >= lcs[i+1][j]):
+			row("!", "", b[j])
+			j++
+		default:
+			row("!", a[i], "")
+			i++
+		}
+	}
+	return sb.String()
+}
+
+// TestSimMatchesLibmosquitto runs every scenario on both controllers and
+// compares their normalised records.
+func TestSimMatchesLibmosquitto(t *testing.T) {
+	divs := loadDivergences(t)
+	skip := map[string]bool{}
+	for k, d := range divs {
+		if d.Action == "skip_mosq" {
+			skip[k] = true
+		}
+	}
+	files, err := filepath.Glob("../features/*.feature")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no features: %v", err)
+	}
+	sort.Strings(files)
+
+	type job struct {
+		path  string
+		scale float64
+	}
+	var jobs []job
+	realTime := map[string]bool{}
+	for _, f := range files {
+		jobs = append(jobs, job{f, fastScale})
+		for _, line := range realTimeScenarios(t, f) {
+			jobs = append(jobs, job{fmt.Sprintf("%s:%d", f, line), 1})
+		}
+	}
+	results := make([][2][]outcome, len(jobs))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 6)
+	for i, jb := range jobs {
+		for k, kind := range kinds {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				results[i][k] = runSuite(kind, jb.path, jb.scale, skip)
+			}()
+		}
+	}
+	wg.Wait()
+
+	simBy, mosqBy := map[string]outcome{}, map[string]outcome{}
+	var order []string
+	for i, jb := range jobs {
+		if jb.scale == 1 {
+			for _, o := range results[i][0] {
+				realTime[o.key] = true
+			}
+		}
+	}
+	for i, jb := range jobs {
+		for k, by := range []map[string]outcome{simBy, mosqBy} {
+			for _, o := range results[i][k] {
+				if jb.scale != 1 && realTime[o.key] {
+					continue // compared at scale 1
+				}
+				if k == 0 {
+					order = append(order, o.key)
+				}
+				by[o.key] = o
+			}
+		}
+	}
+	compared, differ, accepted, skipped := 0, 0, 0, 0
+	used := map[string]bool{}
+	for _, k := range order {
+		s, m := simBy[k], mosqBy[k]
+		if skip[k] {
+			skipped++
+			used[k] = true
+			continue
+		}
+		compared++
+		if strings.Join(s.lines, "\n") == strings.Join(m.lines, "\n") {
+			if d, ok := divs[k]; ok && d.Action == "accept" {
+				t.Errorf("%s: listed in divergences.yaml, but sim and mosq now agree: remove the entry", k)
+			}
+			continue
+		}
+		if d, ok := divs[k]; ok && d.Action == "accept" {
+			accepted++
+			used[k] = true
+			continue
+		}
+		differ++
+		t.Errorf("%s: sim and mosq differ\n%s\nsim error: %s\nmosq error: %s", k, sideBySide(s.lines, m.lines), s.err, m.err)
+	}
+	for k := range mosqBy {
+		if _, ok := simBy[k]; !ok {
+			t.Errorf("%s ran on mosq only", k)
+		}
+	}
+	t.Logf("%d scenarios compared, %d differ, %d accepted divergences, %d skipped on mosq (divergences.yaml lists %d)", compared, differ, accepted, skipped, len(divs))
+}
