@@ -124,6 +124,7 @@ func StartMosquitto(ctx context.Context, dir string) (*Broker, error) {
 		"max_queued_messages 0",
 		"max_queued_bytes 0",
 		"log_dest none",
+		"set_tcp_nodelay true", // Go sets TCP_NODELAY on its sockets; so must the baseline
 		"",
 	}, "\n")
 	if err := os.WriteFile(conf, []byte(cfg), 0o644); err != nil {

@@ -74,6 +74,19 @@ func (w *World) checkInvariants() error {
 			continue
 		}
 	}
+	// A callback reported twice may still be on its way: destroy the
+	// clients and read their records to the end before counting.
+	for _, cl := range w.order {
+		if !cl.destroyed {
+			cl.c.Destroy()
+			cl.destroyed = true
+		}
+		select {
+		case <-cl.rec.Done():
+		case <-ctx.Done():
+			add(rule1, "client %q: its callbacks did not end within %v of destroying it", cl.name, w.opts.Deadline)
+		}
+	}
 	for _, m := range w.msgs {
 		if m.ret.Code != 0 || m.ret.MsgID == 0 {
 			continue

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"strings"
 	"time"
 
@@ -236,11 +235,7 @@ func (w *World) observed(n int, within time.Duration) ([]controller.Event, error
 	return w.observer.rec.Filter(observerPred(m)), nil
 }
 
-func payloadHash(b []byte) journal.Hash {
-	h := fnv.New64a()
-	h.Write(b)
-	return journal.Hash(h.Sum64())
-}
+func payloadHash(b []byte) journal.Hash { return journal.HashPayload(b) }
 
 // publishFilter selects the PUBLISH packets that may carry m to the broker.
 func (w *World) publishFilter(m *message) journal.Filter {

@@ -301,22 +301,23 @@ func (c *Conn) queue(dir Direction, it item, delay time.Duration) {
 		p = &c.out
 	}
 	p.mu.Lock()
-	now := time.Now()
-	due := now.Add(delay)
-	if delay == 0 && p.last.Before(due) {
-		due = time.Time{} // nothing ahead holds it back: deliver at once
-	} else if due.Before(p.last) {
-		due = p.last
-	}
-	if !due.IsZero() {
-		p.last = due
+	var due time.Time // zero: nothing ahead holds it back, deliver at once
+	if delay > 0 || !p.last.IsZero() {
+		now := time.Now()
+		if delay > 0 || p.last.After(now) {
+			due = now.Add(delay)
+			if due.Before(p.last) {
+				due = p.last
+			}
+			p.last = due
+		}
 	}
 	it.due = due
 	if dir == ToClient {
 		// Fast path: with nothing queued ahead and nothing held back, the
 		// packet joins the batch that Write sends in one piece, as mochi
 		// would have on its own socket.
-		if due.IsZero() && it.cut == nil && c.outPending.Load() == 0 && c.stall.Load() < now.UnixNano() {
+		if due.IsZero() && it.cut == nil && c.outPending.Load() == 0 && c.notStalled() {
 			p.mu.Unlock()
 			// Journaled as it is handed to the socket, so that a client
 			// reacting to it never finds the journal behind.
@@ -365,6 +366,12 @@ func (c *Conn) enqueue(p *pipe, it item) {
 	case p.ch <- it:
 	case <-c.done:
 	}
+}
+
+// notStalled reports whether no stall is in force.
+func (c *Conn) notStalled() bool {
+	s := c.stall.Load()
+	return s == 0 || s < time.Now().UnixNano()
 }
 
 // waitStall waits out a stall; it reports false if the connection ended

@@ -75,7 +75,7 @@ func describe(p *Packet) journal.Record {
 		if off <= len(body) {
 			payload := body[off:]
 			r.PayloadSize = len(payload)
-			r.PayloadHash = journal.Hash(fnv64a(payload))
+			r.PayloadHash = journal.HashPayload(payload)
 		}
 	case 2:
 		if len(body) >= 2 {
@@ -181,14 +181,4 @@ func summarizeProps(typ byte, block []byte) string {
 		add("user_property", u.Key+":"+u.Val)
 	}
 	return strings.Join(parts, " ")
-}
-
-// fnv64a hashes without the allocation of hash/fnv's interface.
-func fnv64a(b []byte) uint64 {
-	h := uint64(14695981039346656037)
-	for _, c := range b {
-		h ^= uint64(c)
-		h *= 1099511628211
-	}
-	return h
 }

@@ -38,7 +38,7 @@ type Record struct {
 	Topic       string `json:"topic,omitempty"`
 	Size        int    `json:"size,omitempty"` // whole packet, bytes
 	PayloadSize int    `json:"payload_size,omitempty"`
-	PayloadHash Hash   `json:"payload_hash,omitempty"` // FNV-1a 64
+	PayloadHash Hash   `json:"payload_hash,omitempty"` // CRC-32C, see HashPayload
 	Reason      *int   `json:"reason,omitempty"`       // reason or return code, where the packet has one
 	Props       string `json:"props,omitempty"`        // MQTT 5 properties, summarised
 

@@ -1,0 +1,262 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mqtthil/mqtthil/controller"
+)
+
+// NewController makes the controller whose client is measured (the
+// simulated one, or in builds that have it, libmosquitto's).
+type NewController func() controller.Controller
+
+// connected creates a client on ctl and connects it to addr.
+func connected(ctx context.Context, ctl controller.Controller, addr, id string, inflight int) (controller.Client, error) {
+	host, portS, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	port, _ := strconv.Atoi(portS)
+	c, err := ctl.NewClient(id, true)
+	if err != nil {
+		return nil, err
+	}
+	if r := c.SetMaxInflightMessages(inflight); !r.OK() {
+		c.Destroy()
+		return nil, fmt.Errorf("SetMaxInflightMessages: %d %s", r.Code, r.Err)
+	}
+	if r := c.Connect(host, port, 60, nil); !r.OK() {
+		c.Destroy()
+		return nil, fmt.Errorf("Connect: %d %s", r.Code, r.Err)
+	}
+	for {
+		select {
+		case ev, ok := <-c.Events():
+			if !ok {
+				return nil, fmt.Errorf("client %s: destroyed while connecting", id)
+			}
+			if ev.Kind == controller.OnConnect {
+				if ev.Reason != 0 {
+					c.Destroy()
+					return nil, fmt.Errorf("client %s: onConnect %d", id, ev.Reason)
+				}
+				return c, nil
+			}
+			if ev.Kind == controller.OnDisconnect {
+				c.Destroy()
+				return nil, fmt.Errorf("client %s: onDisconnect %d while connecting", id, ev.Reason)
+			}
+		case <-ctx.Done():
+			c.Destroy()
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// Correlation is what a publishing run found about message ids.
+type Correlation struct {
+	Publishes  int     `json:"publishes"`
+	Wraps      int     `json:"wraps"`      // times the id went from 65535 back to 1
+	Mismatches int     `json:"mismatches"` // onPublish for an id not awaited, out of order, or twice
+	Rate       float64 `json:"msgs_per_s"`
+	P50        time.Duration
+	P99        time.Duration
+}
+
+// Publish makes n publishes of size bytes at qos from one client of ctl,
+// keeping at most window unanswered, and checks that every msgId Publish
+// returned gets exactly one onPublish, in order.
+func Publish(ctx context.Context, ctl controller.Controller, addr string, qos, size, n, window int) (Correlation, error) {
+	c, err := connected(ctx, ctl, addr, "bench-client", window)
+	if err != nil {
+		return Correlation{}, err
+	}
+	defer c.Destroy()
+	payload := make([]byte, size)
+	out := Correlation{Publishes: n}
+	pending := make([]int, 0, window) // msgIds in the order Publish returned them
+	sentAt := make(map[int]time.Time, window)
+	lats := make([]time.Duration, 0, n)
+	last := 0
+	wait := func() error {
+		select {
+		case ev, ok := <-c.Events():
+			if !ok {
+				return fmt.Errorf("client destroyed with %d messages unanswered", len(pending))
+			}
+			switch ev.Kind {
+			case controller.OnPublish:
+				if len(pending) == 0 || pending[0] != ev.MsgID {
+					out.Mismatches++
+					return nil
+				}
+				lats = append(lats, time.Since(sentAt[ev.MsgID]))
+				delete(sentAt, ev.MsgID)
+				pending = pending[1:]
+			case controller.OnDisconnect:
+				return fmt.Errorf("onDisconnect %d with %d messages unanswered", ev.Reason, len(pending))
+			}
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("%w with %d messages unanswered", ctx.Err(), len(pending))
+		}
+	}
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		for len(pending) >= window {
+			if err := wait(); err != nil {
+				return out, err
+			}
+		}
+		r := c.Publish("bench/client", payload, qos, false, nil)
+		if !r.OK() {
+			return out, fmt.Errorf("publish %d returned %d (%s)", i+1, r.Code, r.Err)
+		}
+		if r.MsgID < last {
+			out.Wraps++
+		}
+		last = r.MsgID
+		pending = append(pending, r.MsgID)
+		sentAt[r.MsgID] = time.Now()
+	}
+	for len(pending) > 0 {
+		if err := wait(); err != nil {
+			return out, err
+		}
+	}
+	out.Rate = float64(n) / time.Since(start).Seconds()
+	slices.Sort(lats)
+	if len(lats) > 0 {
+		out.P50, out.P99 = lats[len(lats)/2], lats[len(lats)*99/100]
+	}
+	return out, nil
+}
+
+// ScaleResult is what many controllers publishing at once cost.
+type ScaleResult struct {
+	Controllers int           `json:"controllers"`
+	Publishes   int           `json:"publishes"`
+	Answered    int           `json:"answered"`
+	RSSBytes    int64         `json:"rss_bytes"` // peak resident set of this process
+	P99         time.Duration `json:"p99_ns"`    // publish to onPublish
+}
+
+// Scale connects count controllers (one client each) and has each publish
+// QoS 1 at perSecond for d, then reports memory and ack latency.
+func Scale(ctx context.Context, newCtl NewController, addr string, count, perSecond int, d time.Duration) (ScaleResult, error) {
+	type one struct {
+		ctl controller.Controller
+		c   controller.Client
+	}
+	all := make([]one, 0, count)
+	defer func() {
+		for _, o := range all {
+			o.c.Destroy()
+			o.ctl.Close()
+		}
+	}()
+	for i := range count {
+		ctl := newCtl()
+		c, err := connected(ctx, ctl, addr, fmt.Sprintf("scale-%d", i), 20)
+		if err != nil {
+			ctl.Close()
+			return ScaleResult{}, fmt.Errorf("controller %d: %w", i, err)
+		}
+		all = append(all, one{ctl, c})
+	}
+	var (
+		mu       sync.Mutex
+		lats     []time.Duration
+		sent     int
+		firstErr error
+	)
+	var wg sync.WaitGroup
+	end := time.Now().Add(d)
+	for i, o := range all {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sentAt := map[int]time.Time{}
+			tick := time.NewTicker(time.Second / time.Duration(perSecond))
+			defer tick.Stop()
+			// Spread the controllers over the first tick.
+			offset := time.NewTimer(time.Duration(i) * time.Second / time.Duration(perSecond*count))
+			select {
+			case <-offset.C:
+			case <-ctx.Done():
+				return
+			}
+			publishing := true
+			for publishing || len(sentAt) > 0 {
+				select {
+				case <-tick.C:
+					if !publishing {
+						continue
+					}
+					if time.Now().After(end) {
+						publishing = false
+						continue
+					}
+					r := o.c.Publish("bench/scale", []byte("21.5"), 1, false, nil)
+					if !r.OK() {
+						mu.Lock()
+						firstErr = fmt.Errorf("publish returned %d", r.Code)
+						mu.Unlock()
+						return
+					}
+					sentAt[r.MsgID] = time.Now()
+					mu.Lock()
+					sent++
+					mu.Unlock()
+				case ev := <-o.c.Events():
+					if ev.Kind == controller.OnPublish {
+						if t, ok := sentAt[ev.MsgID]; ok {
+							mu.Lock()
+							lats = append(lats, time.Since(t))
+							mu.Unlock()
+							delete(sentAt, ev.MsgID)
+						}
+					}
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return ScaleResult{}, firstErr
+	}
+	if err := ctx.Err(); err != nil {
+		return ScaleResult{}, err
+	}
+	slices.Sort(lats)
+	r := ScaleResult{Controllers: count, Publishes: sent, Answered: len(lats), RSSBytes: peakRSS()}
+	if len(lats) > 0 {
+		r.P99 = lats[len(lats)*99/100]
+	}
+	return r, nil
+}
+
+// peakRSS reads this process's peak resident set size (Linux).
+func peakRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}

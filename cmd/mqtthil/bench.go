@@ -1,0 +1,354 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/mqtthil/mqtthil/bench"
+	"github.com/mqtthil/mqtthil/controller"
+	"github.com/mqtthil/mqtthil/controller/sim"
+)
+
+func init() {
+	register(command{
+		name:    "bench",
+		summary: "measure the broker emulator against bare mochi and mosquitto, and the controller clients",
+		run:     runBench,
+	})
+}
+
+// benchClients are the controller clients measured side by side; builds
+// with more clients (libmosquitto) add theirs.
+var benchClients = map[string]bench.NewController{
+	"sim": func() controller.Controller { return sim.New() },
+}
+
+type benchConfig struct {
+	quick       bool
+	rounds      int
+	messages    int // per load, all pairs together
+	publishes   int // correlation run
+	controllers int
+	scaleFor    time.Duration
+	sections    map[string]bool
+}
+
+// brokerRow is one broker under one load.
+type brokerRow struct {
+	Load        string        `json:"load"`
+	Broker      string        `json:"broker"`
+	Rate        float64       `json:"msgs_per_s"`
+	P50         time.Duration `json:"p50_ns"`
+	P99         time.Duration `json:"p99_ns"`
+	VsMosquitto float64       `json:"vs_mosquitto,omitempty"`
+	VsMochi     float64       `json:"vs_mochi,omitempty"`
+}
+
+type clientRow struct {
+	Client string        `json:"client"`
+	QoS    int           `json:"qos"`
+	Rate   float64       `json:"msgs_per_s"`
+	P99    time.Duration `json:"p99_ns"`
+	VsSim  float64       `json:"vs_sim"`
+}
+
+type benchReport struct {
+	Machine     string              `json:"machine"`
+	Command     string              `json:"command"`
+	Brokers     []brokerRow         `json:"brokers,omitempty"`
+	Mosquitto   string              `json:"mosquitto,omitempty"` // why it is missing, if it is
+	Clients     []clientRow         `json:"clients,omitempty"`
+	Correlation *bench.Correlation  `json:"correlation,omitempty"`
+	Scale       *bench.ScaleResult  `json:"scale,omitempty"`
+	Targets     []benchTargetResult `json:"targets"`
+}
+
+type benchTargetResult struct {
+	Target string `json:"target"`
+	Value  string `json:"value"`
+	Met    bool   `json:"met"`
+}
+
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fl := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	quick := fl.Bool("quick", false, "a run of under a minute: fewer messages, rounds and controllers")
+	asJSON := fl.Bool("json", false, "print JSON instead of Markdown")
+	only := fl.String("only", "brokers,clients,correlation,scale", "sections to run, comma-separated")
+	fl.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: mqtthil bench [--quick] [--json] [--only brokers,clients,correlation,scale]")
+		fl.PrintDefaults()
+	}
+	if err := fl.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	cfg := benchConfig{rounds: 3, messages: 20000, publishes: 200000, controllers: 1000, scaleFor: 30 * time.Second, sections: map[string]bool{}}
+	if *quick {
+		cfg = benchConfig{quick: true, rounds: 1, messages: 3000, publishes: 70000, controllers: 200, scaleFor: 5 * time.Second, sections: map[string]bool{}}
+	}
+	for _, s := range strings.Split(*only, ",") {
+		s = strings.TrimSpace(s)
+		switch s {
+		case "brokers", "clients", "correlation", "scale":
+			cfg.sections[s] = true
+		default:
+			fmt.Fprintf(stderr, "mqtthil bench: --only %q: want brokers, clients, correlation or scale\n", s)
+			return 2
+		}
+	}
+	dir, err := os.MkdirTemp("", "mqtthil-bench-")
+	if err != nil {
+		fmt.Fprintf(stderr, "mqtthil bench: %v\n", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	rep := benchReport{Machine: machine(), Command: "mqtthil bench " + strings.Join(args, " ")}
+	progress := func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) }
+	if err := cfg.run(ctx, dir, &rep, progress); err != nil {
+		fmt.Fprintf(stderr, "mqtthil bench: %v\n", err)
+		return 1
+	}
+	rep.Targets = rep.targets()
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(rep)
+	} else {
+		rep.markdown(stdout)
+	}
+	return 0
+}
+
+func machine() string {
+	cpu := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "model name"); ok {
+				cpu = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+				break
+			}
+		}
+	}
+	return fmt.Sprintf("%s, %d cores, %s %s/%s", cpu, runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
+func (cfg benchConfig) run(ctx context.Context, dir string, rep *benchReport, progress func(string, ...any)) error {
+	if cfg.sections["brokers"] {
+		if err := cfg.brokers(ctx, dir, rep, progress); err != nil {
+			return err
+		}
+	}
+	if cfg.sections["clients"] || cfg.sections["correlation"] {
+		e, err := bench.StartEmulator(ctx)
+		if err != nil {
+			return err
+		}
+		defer e.Close()
+		if cfg.sections["clients"] {
+			names := []string{"sim"} // the baseline first
+			for n := range benchClients {
+				if n != "sim" {
+					names = append(names, n)
+				}
+			}
+			sort.Strings(names[1:])
+			for _, qos := range []int{0, 1} {
+				var simRate float64
+				for _, n := range names {
+					progress("client %s, QoS %d", n, qos)
+					ctl := benchClients[n]()
+					c, err := bench.Publish(ctx, ctl, e.Addr, qos, 256, cfg.messages*2, 100)
+					ctl.Close()
+					e.Emulator.Journal.Reset()
+					if err != nil {
+						return fmt.Errorf("client %s QoS %d: %w", n, qos, err)
+					}
+					if n == "sim" {
+						simRate = c.Rate
+					}
+					rep.Clients = append(rep.Clients, clientRow{Client: n, QoS: qos, Rate: c.Rate, P99: c.P99, VsSim: c.Rate / simRate})
+				}
+			}
+		}
+		if cfg.sections["correlation"] {
+			progress("correlation: %d QoS 1 publishes", cfg.publishes)
+			ctl := sim.New()
+			c, err := bench.Publish(ctx, ctl, e.Addr, 1, 16, cfg.publishes, 100)
+			ctl.Close()
+			e.Emulator.Journal.Reset()
+			if err != nil {
+				return fmt.Errorf("correlation: %w", err)
+			}
+			rep.Correlation = &c
+		}
+	}
+	if cfg.sections["scale"] {
+		progress("scale: %d controllers, QoS 1 at 10/s for %s", cfg.controllers, cfg.scaleFor)
+		e, err := bench.StartEmulator(ctx)
+		if err != nil {
+			return err
+		}
+		r, err := bench.Scale(ctx, func() controller.Controller { return sim.New() }, e.Addr, cfg.controllers, 10, cfg.scaleFor)
+		e.Close()
+		if err != nil {
+			return fmt.Errorf("scale: %w", err)
+		}
+		rep.Scale = &r
+	}
+	return nil
+}
+
+// brokers measures every load on every broker, each load on fresh brokers,
+// the brokers one after another and the whole set cfg.rounds times, and
+// keeps each one's median rate.
+func (cfg benchConfig) brokers(ctx context.Context, dir string, rep *benchReport, progress func(string, ...any)) error {
+	starters := []struct {
+		name  string
+		start func(context.Context) (*bench.Broker, error)
+	}{
+		{"emulator", bench.StartEmulator},
+		{"mochi", bench.StartMochi},
+		{"mosquitto", func(ctx context.Context) (*bench.Broker, error) { return bench.StartMosquitto(ctx, dir) }},
+	}
+	if _, err := bench.MosquittoPath(); err != nil {
+		rep.Mosquitto = err.Error()
+		starters = starters[:2]
+	}
+	var loads []bench.Load
+	for _, qos := range []byte{0, 1, 2} {
+		for _, size := range []int{256, 4096} {
+			for _, pairs := range []int{1, 10} {
+				loads = append(loads, bench.Load{QoS: qos, Size: size, Pairs: pairs, Messages: cfg.messages / pairs, Window: 64 / pairs * 2})
+			}
+		}
+	}
+	for _, l := range loads {
+		results := map[string][]bench.Result{}
+		for range cfg.rounds {
+			for _, s := range starters {
+				progress("%s on %s", l, s.name)
+				b, err := s.start(ctx)
+				if err != nil {
+					return fmt.Errorf("%s: %w", s.name, err)
+				}
+				r, err := bench.Run(ctx, b.Addr, l)
+				if err == nil && b.Emulator != nil {
+					if st := b.Emulator.Journal.Stats(); st.Lost != 0 {
+						err = fmt.Errorf("the journal lost %d records", st.Lost)
+					}
+				}
+				b.Close()
+				if err != nil {
+					return fmt.Errorf("%s on %s: %w", l, s.name, err)
+				}
+				results[s.name] = append(results[s.name], r)
+			}
+		}
+		med := map[string]bench.Result{}
+		for name, rs := range results {
+			slices.SortFunc(rs, func(a, b bench.Result) int {
+				switch {
+				case a.Rate < b.Rate:
+					return -1
+				case a.Rate > b.Rate:
+					return 1
+				}
+				return 0
+			})
+			med[name] = rs[len(rs)/2]
+		}
+		for _, s := range starters {
+			r := med[s.name]
+			row := brokerRow{Load: l.String(), Broker: s.name, Rate: r.Rate, P50: r.P50, P99: r.P99}
+			if m, ok := med["mosquitto"]; ok {
+				row.VsMosquitto = r.Rate / m.Rate
+			}
+			if s.name == "emulator" {
+				row.VsMochi = r.Rate / med["mochi"].Rate
+			}
+			rep.Brokers = append(rep.Brokers, row)
+		}
+	}
+	return nil
+}
+
+func (rep *benchReport) targets() []benchTargetResult {
+	var out []benchTargetResult
+	for _, r := range rep.Brokers {
+		if r.Broker == "emulator" && r.Load == "QoS 1, 256 B, 1 to 1" {
+			out = append(out, benchTargetResult{"emulator ≥ 0.90 × bare mochi, QoS 1, 256 B, 1 to 1", fmt.Sprintf("%.2f", r.VsMochi), r.VsMochi >= 0.90})
+			if r.VsMosquitto > 0 {
+				out = append(out, benchTargetResult{"emulator ≥ 1.0 × mosquitto, QoS 1, 256 B, 1 to 1", fmt.Sprintf("%.2f", r.VsMosquitto), r.VsMosquitto >= 1.0})
+			}
+		}
+	}
+	if c := rep.Correlation; c != nil {
+		out = append(out, benchTargetResult{fmt.Sprintf("%d QoS 1 publishes, every msgId answered once, in order", c.Publishes),
+			fmt.Sprintf("%d mismatches, %d wraps", c.Mismatches, c.Wraps), c.Mismatches == 0})
+	}
+	if s := rep.Scale; s != nil {
+		out = append(out, benchTargetResult{fmt.Sprintf("%d controllers under 300 MB RSS", s.Controllers),
+			fmt.Sprintf("%.0f MB", float64(s.RSSBytes)/1e6), s.RSSBytes < 300e6})
+	}
+	return out
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
+
+func (rep *benchReport) markdown(w io.Writer) {
+	fmt.Fprintf(w, "# mqtthil bench\n\nMachine: %s  \nCommand: `%s`\n", rep.Machine, strings.TrimSpace(rep.Command))
+	if len(rep.Brokers) > 0 {
+		fmt.Fprintln(w, "\n## Brokers on loopback\n\nThe same load generator for each broker; rates are medians over the rounds; latency is publish to PUBACK (QoS 1), PUBCOMP (QoS 2) or delivery (QoS 0).")
+		if rep.Mosquitto != "" {
+			fmt.Fprintf(w, "\nmosquitto left out: %s.\n", rep.Mosquitto)
+		}
+		fmt.Fprintln(w, "\n| load | broker | msgs/s | p50 | p99 | × mosquitto | × mochi |\n|---|---|---:|---:|---:|---:|---:|")
+		for _, r := range rep.Brokers {
+			vsM, vsMochi := "", ""
+			if r.VsMosquitto > 0 {
+				vsM = fmt.Sprintf("%.2f", r.VsMosquitto)
+			}
+			if r.VsMochi > 0 {
+				vsMochi = fmt.Sprintf("%.2f", r.VsMochi)
+			}
+			fmt.Fprintf(w, "| %s | %s | %.0f | %s | %s | %s | %s |\n", r.Load, r.Broker, r.Rate, ms(r.P50), ms(r.P99), vsM, vsMochi)
+		}
+	}
+	if len(rep.Clients) > 0 {
+		fmt.Fprintln(w, "\n## Controller clients, through the emulator\n\n| client | QoS | msgs/s | p99 publish to onPublish | × sim |\n|---|---:|---:|---:|---:|")
+		for _, c := range rep.Clients {
+			fmt.Fprintf(w, "| %s | %d | %.0f | %s | %.2f |\n", c.Client, c.QoS, c.Rate, ms(c.P99), c.VsSim)
+		}
+	}
+	if c := rep.Correlation; c != nil {
+		fmt.Fprintf(w, "\n## Correlation at scale\n\n%d QoS 1 publishes from one simulated client, at most 100 in flight: %d msgId wraps, %d mismatches, %.0f msgs/s.\n",
+			c.Publishes, c.Wraps, c.Mismatches, c.Rate)
+	}
+	if s := rep.Scale; s != nil {
+		fmt.Fprintf(w, "\n## Scale\n\n%d simulated controllers on one emulator, QoS 1 at 10 msgs/s each: %d publishes, %d answered, peak RSS %.0f MB, p99 publish to onPublish %s.\n",
+			s.Controllers, s.Publishes, s.Answered, float64(s.RSSBytes)/1e6, ms(s.P99))
+	}
+	if len(rep.Targets) > 0 {
+		fmt.Fprintln(w, "\n## Targets\n\n| target | measured | met |\n|---|---|---|")
+		for _, t := range rep.Targets {
+			met := "no"
+			if t.Met {
+				met = "yes"
+			}
+			fmt.Fprintf(w, "| %s | %s | %s |\n", t.Target, t.Value, met)
+		}
+	}
+}

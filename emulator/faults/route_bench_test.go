@@ -1,0 +1,46 @@
+package faults
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"testing"
+
+	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/mqtthil/mqtthil/emulator/journal"
+)
+
+// BenchmarkRoute measures what the fault layer adds to one packet on its
+// way to the client: parse, ten idle rules, journal, batch.
+func BenchmarkRoute(b *testing.B) {
+	for _, rules := range []int{0, 10} {
+		b.Run(fmt.Sprintf("rules=%d", rules), func(b *testing.B) {
+			set := NewSet(1)
+			for i := range rules / 2 {
+				set.Add(Rule{Name: fmt.Sprintf("p%d", i), Action: Drop{}, Match: Match{Direction: Both, Packets: []byte{3}, Topic: fmt.Sprintf("never/%d/+", i)}})
+				set.Add(Rule{Name: fmt.Sprintf("a%d", i), Action: Drop{}, Match: Match{Direction: ToClient, Packets: []byte{4, 5, 6, 7}, Client: fmt.Sprintf("nobody-%d-*", i)}})
+			}
+			a, bb := net.Pipe()
+			defer a.Close()
+			defer bb.Close()
+			inner, _ := net.Listen("tcp", "127.0.0.1:0")
+			defer inner.Close()
+			l := NewListener(inner, set, journal.New(b.N+10))
+			c := newConn(a, l, 1)
+			c.version, c.clientID = 4, "bench-sub"
+			pk := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1}, ProtocolVersion: 4,
+				TopicName: "bench/0", PacketID: 7, Payload: make([]byte, 256)}
+			var buf bytes.Buffer
+			pk.PublishEncode(&buf)
+			raw := buf.Bytes()
+			b.ReportAllocs()
+			c.wmu.Lock()
+			for b.Loop() {
+				c.route(raw, ToClient)
+				c.batch = c.batch[:0]
+			}
+			c.wmu.Unlock()
+		})
+	}
+}
