@@ -217,7 +217,12 @@ func (s *Set) Apply(p *Packet) Outcome {
 		fire := a.occurs()
 		if fire {
 			a.fired++
-			a.Action.Apply(p, &o, a.rnd)
+			// Actions get copies: handing p and o to an interface method
+			// would put both on the heap for every packet, firing or not.
+			pc, oc := new(Packet), new(Outcome)
+			*pc, *oc = *p, o
+			a.Action.Apply(pc, oc, a.rnd)
+			o = *oc
 		}
 		a.mu.Unlock()
 		if fire {
