@@ -17,9 +17,9 @@ const (
 	rowH      = 20  // one row per call, return, callback, packet or note
 	headH     = 44  // lane titles
 	laneDrv   = 150 // the driver: calls, returns, callbacks
-	laneWire  = 380 // the C4:MQTT client object: the wire as the controller sent it
-	laneFault = 575 // the fault layer
-	laneBrk   = 750 // the broker
+	laneWire  = 375 // the C4:MQTT client object: the wire as the controller sent it
+	laneFault = 545 // the fault layer
+	laneBrk   = 705 // the broker
 	laneSub   = 905 // subscribers on the control listener
 	bracketX  = 112 // rightmost msgId bracket column; more go left of it
 	maxRows   = 400 // rows drawn; a longer scenario keeps its first and last half
@@ -94,9 +94,11 @@ func newDiagram(sf *ScenarioFile, prefix string) *diagram {
 	jt := func(rec *journal.Record) time.Duration {
 		return sf.JournalStart.Add(time.Duration(rec.TNs)).Sub(sf.Started)
 	}
-	// A call is recorded when it returns. Packets it sent before returning
-	// are journaled earlier, so the call's row moves up to just before the
-	// first of them.
+	// A call is recorded when it returns. The packet it sent before
+	// returning is journaled earlier, so the call's row moves up to just
+	// before that packet.
+	sends := map[string]string{"Publish": "PUBLISH", "Connect": "CONNECT", "Reconnect": "CONNECT",
+		"Subscribe": "SUBSCRIBE", "Unsubscribe": "UNSUBSCRIBE", "Disconnect": "DISCONNECT"}
 	var prevCall time.Duration
 	for i := range sf.Calls {
 		c := &sf.Calls[i]
@@ -106,7 +108,8 @@ func newDiagram(sf *ScenarioFile, prefix string) *diagram {
 		for j := range sf.Records {
 			r := &sf.Records[j]
 			t := jt(r)
-			if r.Kind == journal.KindPacket && r.Dir == "to_broker" && r.Client == id && t > prevCall && t <= ret && t > ret-5*time.Millisecond && t-1 < start {
+			if r.Kind == journal.KindPacket && r.Dir == "to_broker" && r.Client == id && r.Type == sends[c.Call] &&
+				(c.Ret.MsgID == 0 || r.PacketID == c.Ret.MsgID) && t > prevCall && t <= ret && t-1 < start {
 				start = t - 1
 			}
 		}
@@ -225,9 +228,9 @@ func (d *diagram) y(pos int) int { return headH + 14 + pos*rowH }
 // SVG draws the diagram.
 func (d *diagram) SVG() string {
 	var b strings.Builder
-	width := laneBrk + 90
+	width := laneBrk + 70
 	if d.observer {
-		width = laneSub + 60
+		width = laneSub + 50
 	}
 	nrows := len(d.rows) - d.skipped
 	if d.skipped > 0 {
@@ -256,6 +259,7 @@ func (d *diagram) SVG() string {
 		fmt.Fprintf(&b, `<rect class="lh %s" x="%d" y="6" width="%d" height="24" rx="4"/><text class="lt" x="%d" y="23">%s</text><path class="ll" d="M%d 30V%d"/>`,
 			l.cls, l.x-w/2, w, l.x, esc(l.title), l.x, height)
 	}
+	fmt.Fprintf(&b, `<text class="tm" x="4" y="23">ms</text>`)
 	if len(d.rows) == 0 {
 		fmt.Fprintf(&b, `<text class="nt" x="%d" y="%d">no calls, callbacks or packets</text>`, laneWire, d.y(0))
 	}

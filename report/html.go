@@ -52,11 +52,11 @@ func WriteHTML(w io.Writer, run *Run) error {
 		fmt.Fprintf(&b, `<button class="cnt o-%s" data-o="%s" title="show only %s scenarios"><b>%d</b> %s</button>`, cls(o), cls(o), o, counts[o], o)
 	}
 	fmt.Fprintf(&b, `<button class="cnt all" data-o="" title="show every scenario"><b>%d</b> in all</button></div>`, len(run.Scenarios))
-	b.WriteString(`<table class="sum">`)
+	b.WriteString(`<dl class="sum">`)
 	id := m.Controller
 	row := func(k, v string) {
 		if v != "" {
-			fmt.Fprintf(&b, "<tr><th>%s</th><td>%s</td></tr>", esc(k), esc(v))
+			fmt.Fprintf(&b, "<div><dt>%s</dt><dd>%s</dd></div>", esc(k), esc(v))
 		}
 	}
 	row("controller", strings.TrimSpace(strings.Join(nonEmpty(id.Kind, id.Model, firmware(id.Firmware), driver(id.DriverVersion), id.DeviceID), " · ")))
@@ -70,7 +70,7 @@ func WriteHTML(w io.Writer, run *Run) error {
 	row("tags", m.Tags)
 	row("features", fmt.Sprint(len(m.Features)))
 	row("harness", m.Harness)
-	b.WriteString("</table></header>\n<main>\n")
+	b.WriteString("</dl></header>\n<main>\n")
 
 	order := slices.Clone(run.Scenarios)
 	slices.SortStableFunc(order, func(a, b *ScenarioFile) int { return cmp.Compare(outcomeRank[a.Outcome], outcomeRank[b.Outcome]) })
@@ -98,7 +98,7 @@ func writeScenario(b *strings.Builder, run *Run, sf *ScenarioFile, i int, open b
 		b.WriteString(" open")
 	}
 	fmt.Fprintf(b, `><summary><span class="ob o-%s">%s</span> <span class="fe">%s</span> <span class="nm">%s</span> <span class="du">%s</span></summary>`,
-		o, esc(sf.Outcome), esc(sf.URI), esc(sf.Name), sf.Ended.Sub(sf.Started).Round(100*time.Microsecond))
+		o, esc(sf.Outcome), esc(sf.URI), esc(sf.Name), roundDur(sf.Ended.Sub(sf.Started)))
 	b.WriteString(`<div class="bd"><div class="dg">`)
 	svg := newDiagram(sf, fmt.Sprintf("d%d", i)).SVG()
 	if open {
@@ -223,8 +223,8 @@ h1{font-size:20px;margin:0 0 8px}
 .cnt.sel{outline:2px solid #333}
 .o-failed{--c:#c62828}.o-error{--c:#6a1b9a}.o-timed-out{--c:#ef6c00}.o-passed{--c:#2e7d32}.o-skipped{--c:#757575}
 .cnt[class*=o-]{border-color:var(--c);color:var(--c)}
-.sum{border-collapse:collapse;font-size:13px}
-.sum th{text-align:left;color:#666;font-weight:normal;padding:1px 14px 1px 0}
+.sum{display:flex;flex-wrap:wrap;gap:2px 22px;font-size:13px;margin:0}
+.sum div{display:flex;gap:6px}.sum dt{color:#666}.sum dd{margin:0}
 main{padding:12px 20px}
 .sc{background:#fff;border:1px solid #ddd;border-left:5px solid var(--c);border-radius:4px;margin:0 0 6px}
 .sc>summary{cursor:pointer;padding:6px 10px;list-style-position:inside}
@@ -242,7 +242,7 @@ pre.err{white-space:pre-wrap;word-break:break-word;background:#fff4f4;border:1px
 .steps{padding-left:20px;margin:0}.steps li{margin:1px 0}
 .steps .k{font-weight:600}.steps .ln{color:#999;font-size:11px}
 .s-failed,.s-undefined{color:#c62828;font-weight:600}.s-skipped{color:#999}.s-pending{color:#ef6c00}
-.ev{padding-left:18px;margin:0;color:#555}
+.ev{padding-left:18px;margin:0;color:#555;overflow-wrap:anywhere}
 body.f-failed .sc:not(.o-failed),body.f-error .sc:not(.o-error),body.f-timed-out .sc:not(.o-timed-out),body.f-passed .sc:not(.o-passed),body.f-skipped .sc:not(.o-skipped){display:none}
 .sq text{font:12px system-ui,"DejaVu Sans",sans-serif;text-anchor:middle;fill:#222}
 .sq .lh{fill:#eef1f5;stroke:#99a}.sq .lf{fill:#fdecec;stroke:#c62828}.sq .ls{fill:#e6f4f1;stroke:#00796b}
@@ -285,3 +285,10 @@ document.querySelectorAll('.cnt').forEach(function(btn){btn.addEventListener('cl
 var o=btn.getAttribute('data-o');document.body.className=o?'f-'+o:'';
 document.querySelectorAll('.cnt').forEach(function(x){x.classList.toggle('sel',x===btn&&!!o);});});});
 `
+
+func roundDur(d time.Duration) time.Duration {
+	if d >= time.Second {
+		return d.Round(time.Millisecond)
+	}
+	return d.Round(100 * time.Microsecond)
+}
