@@ -129,10 +129,12 @@ func brokerFlagSet(f *brokerFlags, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&f.journal, "journal", "", "write the wire journal to `file` as JSON lines, as it is recorded")
 	fs.IntVar(&f.journalCap, "journal-cap", 0, "journal records kept in memory for the API (default: the journal's own cap)")
 	fs.BoolVar(&f.allowAnonymous, "allow-anonymous", false, "let clients without credentials in on listeners (and the API) bound off loopback")
-	fs.StringVar(&f.user, "user", "", "user `name` the DUT listener requires (with --password)")
-	fs.StringVar(&f.password, "password", "", "password the DUT listener requires")
-	fs.StringVar(&f.ctlUser, "control-user", "", "user `name` the control listener requires (with --control-password)")
-	fs.StringVar(&f.ctlPass, "control-password", "", "password the control listener requires")
+	// Credentials may come from the environment, so that they stay out of
+	// process listings and compose files.
+	fs.StringVar(&f.user, "user", os.Getenv("MQTTHIL_DUT_USER"), "user `name` the DUT listener requires (with --password); env MQTTHIL_DUT_USER")
+	fs.StringVar(&f.password, "password", os.Getenv("MQTTHIL_DUT_PASSWORD"), "password the DUT listener requires; env MQTTHIL_DUT_PASSWORD")
+	fs.StringVar(&f.ctlUser, "control-user", os.Getenv("MQTTHIL_CONTROL_USER"), "user `name` the control listener requires (with --control-password); env MQTTHIL_CONTROL_USER")
+	fs.StringVar(&f.ctlPass, "control-password", os.Getenv("MQTTHIL_CONTROL_PASSWORD"), "password the control listener requires; env MQTTHIL_CONTROL_PASSWORD")
 	fs.BoolVar(&f.verbose, "v", false, "log the broker's own messages to stderr")
 	f.journalFlushEvery = 200 * time.Millisecond
 	f.shutdownGracePeriod = 5 * time.Second

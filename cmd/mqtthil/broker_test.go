@@ -200,3 +200,12 @@ func TestRunBrokerInProcess(t *testing.T) {
 		t.Errorf("journal file lacks the CONNACK:\n%s", data)
 	}
 }
+
+// Credentials can come from the environment instead of flags.
+func TestBrokerCredentialsFromEnv(t *testing.T) {
+	t.Setenv("MQTTHIL_DUT_USER", "driver")
+	code, _, stderr := run(t, "broker", "--dut", "127.0.0.1:0", "--control", "127.0.0.1:0", "--api", "127.0.0.1:0")
+	if code != 1 || !strings.Contains(stderr, "--user needs --password") {
+		t.Fatalf("exit %d, stderr %q: the user name from MQTTHIL_DUT_USER was not read", code, stderr)
+	}
+}
