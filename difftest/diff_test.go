@@ -120,6 +120,7 @@ func runSuite(kind controllerKind, path string, scale float64, skip map[string]b
 		FixtureDir:    "../fixtures",
 		Seed:          1,
 		OnScenarioEnd: func(r *steps.ScenarioRecord) {
+			settle(r.Journal)
 			k := key(r.URI, r.Name)
 			seen[k]++
 			if seen[k] > 1 {
@@ -145,6 +146,26 @@ func runSuite(kind controllerKind, path string, scale float64, skip map[string]b
 	}
 	suite.Run()
 	return out
+}
+
+// settle waits until the broker has journaled what the client wrote last:
+// until the journal has not grown for 50 ms, at most one second. (A QoS 0
+// onPublish fires once the client wrote the packet, before the broker
+// read it.)
+func settle(j *journal.Journal) {
+	if j == nil {
+		return
+	}
+	deadline := time.Now().Add(time.Second)
+	n := len(j.Records(journal.Filter{}))
+	for time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+		m := len(j.Records(journal.Filter{}))
+		if m == n {
+			return
+		}
+		n = m
+	}
 }
 
 func key(uri, name string) string {

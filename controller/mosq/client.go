@@ -189,6 +189,11 @@ func (cl *Client) loop() {
 		}
 		cl.loopMu.Lock()
 		rc := C.mosquitto_loop(cl.m, loopTimeout, 1)
+		if rc == 0 {
+			// Keep-alive: PINGREQ when due, and the connection ends
+			// with 19 when no PINGRESP came.
+			rc = C.mosquitto_loop_misc(cl.m)
+		}
 		noSocket := rc != 0 && C.mosquitto_socket(cl.m) < 0
 		cl.loopMu.Unlock()
 		if noSocket {

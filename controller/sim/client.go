@@ -330,6 +330,10 @@ func (c *Client) Connect(host string, port int, keepalive int, props controller.
 	if keepalive != 0 && (keepalive < 5 || keepalive > 65535) {
 		return ret(errInval)
 	}
+	c.finishDisconnectLocked()
+	if c.destroyed {
+		return ret(errInval)
+	}
 	if c.id == "" && c.protocol == mqtt31 {
 		c.id = randomID()
 	}
@@ -344,6 +348,10 @@ func (c *Client) Reconnect() controller.Ret {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.destroyed || c.host == "" {
+		return ret(errInval)
+	}
+	c.finishDisconnectLocked()
+	if c.destroyed {
 		return ret(errInval)
 	}
 	return ret(c.reconnectLocked())
@@ -378,6 +386,7 @@ func (c *Client) Disconnect(props controller.Props) controller.Ret {
 		pk.Properties = pl.packets()
 	}
 	c.conn.enqueue(c.encode(&pk), wpDisconnect, 0)
+	c.conn.discOut = true
 	return ret(0)
 }
 

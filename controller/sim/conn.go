@@ -47,6 +47,7 @@ type conn struct {
 
 	// c.mu
 	wq      []wpacket
+	discOut bool // the driver's DISCONNECT is queued on this connection
 	spare   []wpacket
 	closed  bool
 	nc      net.Conn
@@ -67,6 +68,26 @@ type conn struct {
 // reconnectLocked is the library's reconnect: drop unwritten packets, re-arm
 // the outgoing messages, open a new socket and queue CONNECT. The socket
 // counts as open from here on: the TCP connect finishes in the background.
+// finishDisconnectLocked lets a DISCONNECT the driver asked for go out
+// before a new connection replaces the socket: libmosquitto's network loop
+// writes it as soon as it is queued, so a Disconnect followed at once by
+// Reconnect shows DISCONNECT and onDisconnect(0) first (as controller/mosq
+// does every time). It waits at most a second, without the lock.
+func (c *Client) finishDisconnectLocked() {
+	cn := c.conn
+	if cn == nil || cn.closed || !cn.discOut || c.state != csDisconnecting {
+		return
+	}
+	c.mu.Unlock()
+	t := time.NewTimer(time.Second)
+	select {
+	case <-cn.done:
+	case <-t.C:
+	}
+	t.Stop()
+	c.mu.Lock()
+}
+
 func (c *Client) reconnectLocked() int {
 	if c.connectProps != nil && c.protocol != mqtt5 {
 		return errNotSupported

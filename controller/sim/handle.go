@@ -154,7 +154,9 @@ func (c *Client) handle(cn *conn, pk *packets.Packet) int {
 			return errProtocol
 		}
 		c.closeConnLocked(cn)
-		c.emit(controller.Event{Kind: controller.OnDisconnect, Reason: int(pk.ReasonCode), Message: controller.ReasonString(int(pk.ReasonCode)), Props: apiProps(&pk.Properties)})
+		// libmosquitto 2.0.11 reads the DISCONNECT's properties and frees
+		// them: onDisconnect gets none (checked against controller/mosq).
+		c.emit(controller.Event{Kind: controller.OnDisconnect, Reason: int(pk.ReasonCode), Message: controller.ReasonString(int(pk.ReasonCode))})
 		return 0
 	}
 	// CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ, AUTH and reserved types.
