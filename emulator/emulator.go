@@ -11,6 +11,7 @@ package emulator
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -46,6 +47,10 @@ type Options struct {
 	DUTAuth        map[string]string
 	ControlAuth    map[string]string
 	AllowAnonymous bool
+
+	// DUTTLS, when set, makes the DUT listener speak TLS; the fault layer
+	// works on the MQTT stream inside it.
+	DUTTLS *tls.Config
 
 	Seed       int64         // for the fault rules' randomness; 0 means 1
 	Rules      []faults.Rule // armed at start
@@ -122,6 +127,9 @@ func Start(ctx context.Context, opts Options) (*Broker, error) {
 	if err != nil {
 		dutInner.Close()
 		return nil, fmt.Errorf("emulator: control listener: %w", err)
+	}
+	if opts.DUTTLS != nil {
+		dutInner = tls.NewListener(dutInner, opts.DUTTLS)
 	}
 	dut := faults.NewListener(dutInner, set, j)
 

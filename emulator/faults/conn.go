@@ -3,6 +3,7 @@ package faults
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -559,7 +560,11 @@ func (c *Conn) doCut(k *cut) {
 			c.writeRaw(raw)
 		}
 	case "reset":
-		if tc, ok := c.raw.(*net.TCPConn); ok {
+		raw := c.raw
+		if tc, ok := raw.(*tls.Conn); ok {
+			raw = tc.NetConn()
+		}
+		if tc, ok := raw.(*net.TCPConn); ok {
 			tc.SetLinger(0)
 		}
 	}
