@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -85,6 +87,8 @@ type brokerFlags struct {
 	journalCap          int
 	allowAnonymous      bool
 	user, password      string
+	tlsCert, tlsKey     string
+	tlsClientCA         string
 	ctlUser, ctlPass    string
 	verbose             bool
 	journalFlushEvery   time.Duration
@@ -135,6 +139,9 @@ func brokerFlagSet(f *brokerFlags, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&f.password, "password", os.Getenv("MQTTHIL_DUT_PASSWORD"), "password the DUT listener requires; env MQTTHIL_DUT_PASSWORD")
 	fs.StringVar(&f.ctlUser, "control-user", os.Getenv("MQTTHIL_CONTROL_USER"), "user `name` the control listener requires (with --control-password); env MQTTHIL_CONTROL_USER")
 	fs.StringVar(&f.ctlPass, "control-password", os.Getenv("MQTTHIL_CONTROL_PASSWORD"), "password the control listener requires; env MQTTHIL_CONTROL_PASSWORD")
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate `file`: the DUT listener speaks TLS (with --tls-key)")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key `file` of --tls-cert")
+	fs.StringVar(&f.tlsClientCA, "tls-client-ca", "", "PEM CA `file`: DUT clients must present a certificate it signed")
 	fs.BoolVar(&f.verbose, "v", false, "log the broker's own messages to stderr")
 	f.journalFlushEvery = 200 * time.Millisecond
 	f.shutdownGracePeriod = 5 * time.Second
@@ -180,6 +187,10 @@ func brokerOptions(f *brokerFlags) (emulator.Options, string, error) {
 		return opts, "", err
 	}
 	if opts.ControlAuth, err = credentials("--control-user", "--control-password", f.ctlUser, f.ctlPass); err != nil {
+		return opts, "", err
+	}
+
+	if opts.DUTTLS, err = tlsConfig(f.tlsCert, f.tlsKey, f.tlsClientCA); err != nil {
 		return opts, "", err
 	}
 
@@ -353,4 +364,32 @@ func loopback(addr string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// tlsConfig builds the DUT listener's TLS settings from the flags; nil when
+// none are given.
+func tlsConfig(cert, key, clientCA string) (*tls.Config, error) {
+	switch {
+	case cert == "" && key == "" && clientCA == "":
+		return nil, nil
+	case cert == "" || key == "":
+		return nil, errors.New("--tls-cert and --tls-key go together")
+	}
+	pair, err := tls.LoadX509KeyPair(cert, key)
+	if err != nil {
+		return nil, fmt.Errorf("--tls-cert/--tls-key: %w", err)
+	}
+	cfg := &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
+	if clientCA != "" {
+		pem, err := os.ReadFile(clientCA)
+		if err != nil {
+			return nil, fmt.Errorf("--tls-client-ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--tls-client-ca %s: no PEM certificate in it", clientCA)
+		}
+		cfg.ClientCAs, cfg.ClientAuth = pool, tls.RequireAndVerifyClientCert
+	}
+	return cfg, nil
 }

@@ -96,6 +96,8 @@ func TestBrokerFlagErrors(t *testing.T) {
 		{[]string{"--dut", "0.0.0.0:0"}, 1, "not on loopback"},
 		{[]string{"--journal", filepath.Join(dir, "no", "such", "dir", "j.jsonl")}, 1, "journal:"},
 		{[]string{"extra"}, 2, `unexpected argument "extra"`},
+		{[]string{"--tls-cert", bad}, 1, "--tls-cert and --tls-key go together"},
+		{[]string{"--tls-cert", bad, "--tls-key", bad}, 1, "--tls-cert/--tls-key"},
 		{[]string{"--nope"}, 2, "flag provided but not defined: -nope"},
 	}
 	for _, c := range cases {

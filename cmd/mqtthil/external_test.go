@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mqtthil/mqtthil/emulator"
+	"github.com/mqtthil/mqtthil/emulator/testcerts"
 )
 
 // needTool finds an outside tool. Missing, it skips the test, or fails it
@@ -195,5 +196,46 @@ func TestMosquittoRefusedConnect(t *testing.T) {
 	}
 	if pubs := p.records("type=PUBLISH", 0, 0); len(pubs) != 0 {
 		t.Errorf("a refused client got a PUBLISH through: %+v", pubs)
+	}
+}
+
+// mosquitto_pub over TLS, with a client certificate, against `mqtthil
+// broker --tls-cert --tls-key --tls-client-ca`: the fault layer works inside
+// the TLS stream.
+func TestMosquittoOverTLS(t *testing.T) {
+	pub := needTool(t, "mosquitto_pub")
+	t.Parallel()
+	certs, err := testcerts.Write(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := startBroker(t, `rules:
+  - name: lose-puback
+    match: {direction: to_client, packet: PUBACK}
+    drop: {}
+`, "--tls-cert", certs.ServerCert, "--tls-key", certs.ServerKey, "--tls-client-ca", certs.CAFile)
+	host, port := p.dutHostPort()
+	// Without a client certificate the broker refuses the handshake.
+	pb := startTool(t, time.Minute, pub, "-h", host, "-p", port, "--cafile", certs.CAFile, "-i", "hil-tls-nocert", "-t", "hil/tls", "-q", "0", "-m", "x")
+	if !pb.wait(50*time.Second) || pb.err == nil {
+		t.Fatalf("mosquitto_pub without a client certificate: %v\n%s", pb.err, pb.output())
+	}
+	// With one, QoS 0 goes through; the QoS 1 PUBACK is dropped inside TLS.
+	pb = startTool(t, time.Minute, pub, "-h", host, "-p", port, "--cafile", certs.CAFile, "--cert", certs.ClientCert, "--key", certs.ClientKey,
+		"-i", "hil-tls", "-t", "hil/tls", "-q", "0", "-m", "through tls")
+	if !pb.wait(50*time.Second) || pb.err != nil {
+		t.Fatalf("mosquitto_pub with a client certificate: %v\n%s", pb.err, pb.output())
+	}
+	recs := p.records("type=PUBLISH&client=hil-tls", 1, 10*time.Second)
+	if len(recs) != 1 || recs[0].Topic != "hil/tls" || recs[0].PayloadSize != len("through tls") {
+		t.Fatalf("journal: %+v", recs)
+	}
+	pb = startTool(t, time.Minute, pub, "-h", host, "-p", port, "--cafile", certs.CAFile, "--cert", certs.ClientCert, "--key", certs.ClientKey,
+		"-i", "hil-tls-q1", "-t", "hil/tls", "-q", "1", "-m", "ack lost")
+	if dropped := p.records("type=PUBACK&client=hil-tls-q1", 1, 10*time.Second); len(dropped) != 1 || !dropped[0].Dropped {
+		t.Fatalf("PUBACK records: %+v", dropped)
+	}
+	if pb.exited() {
+		t.Fatalf("mosquitto_pub finished although its PUBACK was dropped:\n%s", pb.output())
 	}
 }
