@@ -193,23 +193,28 @@ func (r *Runtime) loop() {
 // Do runs fn on the goroutine that owns the Lua state and returns its
 // error. fn may use the state freely; it must not call Do.
 func (r *Runtime) Do(fn func(L *glua.LState) error) error {
-	type result struct{ err error }
-	ch := make(chan result, 1)
-	if !r.post(func() { ch <- result{fn(r.L)} }) {
+	ch := resultChans.Get().(chan error)
+	if !r.post(func() { ch <- fn(r.L) }) {
+		resultChans.Put(ch)
 		return ErrClosed
 	}
 	select {
-	case res := <-ch:
-		return res.err
+	case err := <-ch:
+		resultChans.Put(ch)
+		return err
 	case <-r.done:
 		select {
-		case res := <-ch:
-			return res.err
+		case err := <-ch:
+			resultChans.Put(ch)
+			return err
 		default:
 		}
+		// The task may still be queued: the channel is not reused.
 		return ErrClosed
 	}
 }
+
+var resultChans = sync.Pool{New: func() any { return make(chan error, 1) }}
 
 // Close calls OnDriverDestroyed (if the driver defines it), destroys every
 // C4:MQTT object, cancels every timer and ends the loop. It returns the

@@ -38,22 +38,34 @@ type Trace struct {
 	sink  io.Writer
 
 	mu      sync.Mutex
-	entries []Entry
-	changed chan struct{}
+	chunks  [][]Entry // full chunks of chunkLen entries, then the last one
+	n       int
+	changed chan struct{} // made by a waiter, closed by the next add
 	sinkErr error
 }
 
+// chunkLen entries are stored together, so that a long trace grows
+// without copying what it holds.
+const chunkLen = 1024
+
 func newTrace(start time.Time, sink io.Writer) *Trace {
-	return &Trace{start: start, sink: sink, changed: make(chan struct{})}
+	return &Trace{start: start, sink: sink}
 }
 
 func (t *Trace) add(e Entry) {
 	e.TNs = int64(time.Since(t.start))
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.entries = append(t.entries, e)
-	close(t.changed)
-	t.changed = make(chan struct{})
+	if len(t.chunks) == 0 || len(t.chunks[len(t.chunks)-1]) == chunkLen {
+		t.chunks = append(t.chunks, make([]Entry, 0, chunkLen))
+	}
+	last := &t.chunks[len(t.chunks)-1]
+	*last = append(*last, e)
+	t.n++
+	if t.changed != nil {
+		close(t.changed)
+		t.changed = nil
+	}
 	if t.sink != nil && t.sinkErr == nil {
 		line, err := json.Marshal(e)
 		if err == nil {
@@ -67,14 +79,22 @@ func (t *Trace) add(e Entry) {
 func (t *Trace) Entries() []Entry {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return append([]Entry(nil), t.entries...)
+	return t.copyLocked()
+}
+
+func (t *Trace) copyLocked() []Entry {
+	out := make([]Entry, 0, t.n)
+	for _, c := range t.chunks {
+		out = append(out, c...)
+	}
+	return out
 }
 
 // Len is the number of entries so far.
 func (t *Trace) Len() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return len(t.entries)
+	return t.n
 }
 
 // WriteJSONL writes the trace as JSON lines.
@@ -88,16 +108,32 @@ func (t *Trace) WriteJSONL(w io.Writer) error {
 	return nil
 }
 
-// Wait waits until cond holds for the entries so far, or ctx ends.
+// Wait waits until cond holds for the entries so far, or ctx ends. cond
+// gets a copy of the entries and is called again after each new entry.
 func (t *Trace) Wait(ctx context.Context, cond func([]Entry) bool) error {
+	seen := -1
 	for {
 		t.mu.Lock()
-		ok := cond(t.entries)
+		if t.n == seen {
+			// Nothing new since cond last said no.
+		} else {
+			seen = t.n
+			entries := t.copyLocked()
+			t.mu.Unlock()
+			if cond(entries) {
+				return nil
+			}
+			t.mu.Lock()
+			if t.n != seen {
+				t.mu.Unlock()
+				continue
+			}
+		}
+		if t.changed == nil {
+			t.changed = make(chan struct{})
+		}
 		ch := t.changed
 		t.mu.Unlock()
-		if ok {
-			return nil
-		}
 		select {
 		case <-ch:
 		case <-ctx.Done():

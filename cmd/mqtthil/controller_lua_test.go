@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+// outcomes runs feature paths against a controller and returns each
+// scenario's outcome by feature and name.
+func outcomes(t *testing.T, ctl string, paths []string) map[string]string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cfg := runConfig{
+		controller:  ctl,
+		concurrency: 4,
+		seed:        1,
+		out:         t.TempDir(),
+		format:      "progress",
+		timeScale:   0.05,
+		fixtures:    "../../fixtures",
+		paths:       paths,
+	}
+	start := time.Now()
+	r, err := execute(ctx, cfg, io.Discard)
+	if err != nil {
+		t.Fatalf("%s: %v", ctl, err)
+	}
+	t.Logf("%s: %d scenarios in %v", ctl, len(r.scenarios), time.Since(start))
+	out := map[string]string{}
+	for _, s := range r.scenarios {
+		out[s.Feature+": "+s.Name] = s.Outcome + " " + accountLine(s.Account)
+	}
+	return out
+}
+
+// TestLuaControllerMatchesSim runs the whole feature suite against the
+// simulated controller and against the Lua runtime (every call made from
+// Lua through the C4 shim) and requires the same outcome for every
+// scenario. Under the race detector, where the suite takes many times
+// longer, it runs the features without the long bursts of calls
+// (message_ids and publish_return_codes publish thousands of messages to
+// wrap the 16-bit ids). A scenario whose outcomes differ is run again on both, up to
+// twice, so that a scenario that is merely timing-sensitive on a loaded
+// machine is not mistaken for a difference between the controllers.
+func TestLuaControllerMatchesSim(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the feature suite twice")
+	}
+	paths := []string{"../../features"}
+	if raceDetector {
+		paths = []string{"../../features/faults.feature", "../../features/onpublish_outcomes.feature", "../../features/reference_cases.feature"}
+	}
+	sim, lua := outcomes(t, "sim", paths), outcomes(t, "lua", paths)
+	if len(sim) == 0 {
+		t.Fatal("no scenarios ran")
+	}
+	for attempt := 0; attempt < 3; attempt++ {
+		diff := differing(sim, lua)
+		if len(diff) == 0 {
+			return
+		}
+		if attempt == 2 {
+			var b strings.Builder
+			for _, k := range diff {
+				fmt.Fprintf(&b, "\n%s\n  sim: %s\n  lua: %s", k, sim[k], lua[k])
+			}
+			t.Fatalf("%d scenario(s) differ between sim and lua:%s", len(diff), b.String())
+		}
+		files := map[string]bool{}
+		for _, k := range diff {
+			f, _, _ := strings.Cut(k, ": ")
+			files[f] = true
+		}
+		var again []string
+		for f := range files {
+			again = append(again, f)
+		}
+		sort.Strings(again)
+		t.Logf("outcomes differ in %d scenario(s); running %v again", len(diff), again)
+		for k, v := range outcomes(t, "sim", again) {
+			sim[k] = v
+		}
+		for k, v := range outcomes(t, "lua", again) {
+			lua[k] = v
+		}
+	}
+}
+
+func accountLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}
+
+func differing(a, b map[string]string) []string {
+	var out []string
+	for k, v := range a {
+		if b[k] != v {
+			out = append(out, k)
+		}
+	}
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
