@@ -112,4 +112,3 @@ func differing(a, b map[string]string) []string {
 	sort.Strings(out)
 	return out
 }
-
