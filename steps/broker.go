@@ -1,11 +1,14 @@
 package steps
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/mqtthil/mqtthil/emulator/faults"
+	"github.com/mqtthil/mqtthil/emulator/testcerts"
 )
 
 // Broker setup: what the broker advertises and whom it lets in. These steps
@@ -72,6 +75,21 @@ func init() {
 			w.bopts.DUTAuth[user] = pass
 			return nil
 		})
+	def("broker", "the broker speaks TLS",
+		"The device-under-test listener speaks TLS with a certificate for 127.0.0.1 from a throw-away CA; clients find the CA as \"broker-tls/ca.pem\" (a stranger's CA as \"broker-tls/other-ca.pem\").",
+		"the broker speaks TLS", "", func(w *World) error {
+			return w.brokerTLS(func(s *testcerts.Set) *tls.Config { return s.Server(false) })
+		})
+	def("broker", "the broker speaks TLS and requires a client certificate",
+		"As above, and clients must present a certificate from the same CA: \"broker-tls/client.pem\" with the key \"broker-tls/client-key.pem\".",
+		"the broker speaks TLS and requires a client certificate", "", func(w *World) error {
+			return w.brokerTLS(func(s *testcerts.Set) *tls.Config { return s.Server(true) })
+		})
+	def("broker", "the broker speaks TLS with a certificate for another host name",
+		"TLS with a certificate from the same CA but for another host: only a client that skips the host name check connects.",
+		"the broker speaks TLS with a certificate for another host name", "", func(w *World) error {
+			return w.brokerTLS(func(s *testcerts.Set) *tls.Config { return s.WrongName })
+		})
 	def("broker", "the broker restarts and stays down for {duration}",
 		"Restarts the broker now: every connection closes, sessions are kept, new connections wait until it is back.",
 		"the broker restarts and stays down for 500 milliseconds", "", func(w *World, d time.Duration) error {
@@ -133,4 +151,24 @@ func (w *World) brokerBack() error {
 	case <-ctx.Done():
 		return errors.New("the broker did not come back within the deadline")
 	}
+}
+
+// brokerTLS makes a throw-away CA for the scenario and has the broker speak
+// TLS with the configuration pick chooses.
+func (w *World) brokerTLS(pick func(*testcerts.Set) *tls.Config) error {
+	if err := w.brokerNotStarted("TLS"); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "mqtthil-tls-")
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrHarness, err)
+	}
+	w.cleanup = append(w.cleanup, func() { os.RemoveAll(dir) })
+	certs, err := testcerts.Write(dir)
+	if err != nil {
+		return fmt.Errorf("%w: making certificates: %v", ErrHarness, err)
+	}
+	w.tlsDir = dir
+	w.bopts.DUTTLS = pick(certs)
+	return nil
 }

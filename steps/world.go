@@ -196,6 +196,8 @@ type World struct {
 
 	observer *client
 	obsCtl   controller.Controller
+	tlsDir   string   // the scenario's throw-away CA and certificates, when the broker speaks TLS
+	cleanup  []func() // run when the scenario ends
 	failed   *StepRef // the first step that did not pass
 }
 
@@ -348,6 +350,9 @@ func (w *World) finish(stepErr error) error {
 	}
 	if w.b != nil {
 		w.b.Close()
+	}
+	for _, f := range w.cleanup {
+		f()
 	}
 	w.cancel()
 	return err
@@ -519,6 +524,9 @@ func (w *World) messageN(n int) (*message, error) {
 func (w *World) fixture(name string) string {
 	if filepath.IsAbs(name) {
 		return name
+	}
+	if rest, ok := strings.CutPrefix(name, "broker-tls/"); ok && w.tlsDir != "" {
+		return filepath.Join(w.tlsDir, rest)
 	}
 	return filepath.Join(w.opts.FixtureDir, name)
 }

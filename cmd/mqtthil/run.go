@@ -78,13 +78,20 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr)
 		fl.PrintDefaults()
 	}
-	if err := fl.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
+	// Flags may come after the feature paths too.
+	for rest := args; ; {
+		if err := fl.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return 0
+			}
+			return 2
 		}
-		return 2
+		if fl.NArg() == 0 {
+			break
+		}
+		cfg.paths = append(cfg.paths, fl.Arg(0))
+		rest = fl.Args()[1:]
 	}
-	cfg.paths = fl.Args()
 	if len(cfg.paths) == 0 {
 		cfg.paths = []string{"features"}
 	}
