@@ -269,7 +269,7 @@ func (d *diagram) SVG() string {
 		if pos < 0 {
 			continue
 		}
-		if d.skipped > 0 && i == d.skipAt {
+		if d.skipped > 0 && i == d.skipAt+d.skipped {
 			y := d.y(pos - 1)
 			fmt.Fprintf(&b, `<text class="gap" x="%d" y="%d">… %d rows left out here: %s has them all …</text>`, laneWire, y+4, d.skipped, esc(d.sf.JournalFile))
 		}
@@ -320,7 +320,7 @@ func arrow(b *strings.Builder, cls string, x1, x2, y int, label, title string) {
 	}
 	max := (abs(x2-x1) - 10) / 7
 	fmt.Fprintf(b, `<text class="t%s" x="%d" y="%d">`, cls, (x1+x2)/2, y-4)
-	if title != "" {
+	if title != "" && clip(label, max) != label {
 		fmt.Fprintf(b, `<title>%s</title>`, esc(title))
 	}
 	b.WriteString(esc(clip(label, max)))
@@ -410,7 +410,10 @@ func (d *diagram) drawRow(b *strings.Builder, r *row, y int) {
 // layer, and a dropped packet ends there.
 func (d *diagram) drawPacket(b *strings.Builder, rec *journal.Record, y int) {
 	lbl := d.label(d.nameOf(rec.Client), packetLabel(rec))
-	title := rec.String()
+	title := ""
+	if rec.Topic != "" || len(lbl) > 28 {
+		title = "<title>" + esc(rec.String()) + "</title>"
+	}
 	from, to := laneWire, laneBrk
 	if rec.Dir == "to_client" {
 		from, to = laneBrk, laneWire
@@ -419,11 +422,11 @@ func (d *diagram) drawPacket(b *strings.Builder, rec *journal.Record, y int) {
 		fmt.Fprintf(b, `<path class="pk" d="M%d %dH%d"/>`, from, y, to)
 		// the label sits over the first half of the way
 		x := (from + laneFault) / 2
-		fmt.Fprintf(b, `<text class="tpk" x="%d" y="%d"><title>%s</title>%s</text>`, x, y-4, esc(title), esc(clip(lbl, 30)))
+		fmt.Fprintf(b, `<text class="tpk" x="%d" y="%d">%s%s</text>`, x, y-4, title, esc(clip(lbl, 30)))
 		return
 	}
 	arrowNoHead(b, "pk", from, laneFault, y)
-	fmt.Fprintf(b, `<text class="tpk" x="%d" y="%d"><title>%s</title>%s</text>`, (from+laneFault)/2, y-4, esc(title), esc(clip(lbl, 28)))
+	fmt.Fprintf(b, `<text class="tpk" x="%d" y="%d">%s%s</text>`, (from+laneFault)/2, y-4, title, esc(clip(lbl, 28)))
 	act := rec.Action
 	if act == "" {
 		act = "dropped"
