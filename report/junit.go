@@ -1,5 +1,7 @@
 // Package report turns a run's records into what people and CI servers
-// read: JUnit XML, the run manifest, per-scenario journals.
+// read: the run folder (manifest, one record and one journal per
+// scenario), JUnit XML, and an HTML page with a sequence diagram per
+// scenario. README.md describes the folder and the page.
 package report
 
 import (
