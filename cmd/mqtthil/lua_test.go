@@ -1,0 +1,109 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestLuaRunsADriverUnderAFaultPlan(t *testing.T) {
+	dir := t.TempDir()
+	plan := filepath.Join(dir, "cut.yaml")
+	os.WriteFile(plan, []byte("rules:\n  - name: cut\n    match: {direction: to_client, packet: PUBACK, nth: 1}\n    disconnect: {mode: close}\n    times: 1\n"), 0o644)
+	trace := filepath.Join(dir, "trace.jsonl")
+	code, stdout, stderr := runCmd(t, "lua", "../../fixtures/drivers/state-publisher",
+		"--property", "Broker Host={{dut.host}}", "--property", "Broker Port={{dut.port}}",
+		"--property", "Reconnect Delay (ms)=20", "--plan", plan,
+		"--command", "Set Temperature:value=21.5", "--for", "600ms", "--trace", trace)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	for _, want := range []string{"1 fault rules", "Publish                  0×1", "onDisconnect             1", "message ids: 1 matched, 0 unmatched", "Lua errors: 0"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("summary lacks %q:\n%s", want, stdout)
+		}
+	}
+	f, err := os.Open(trace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	kinds := map[string]int{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var e struct {
+			TNs    int64  `json:"t_ns"`
+			Client string `json:"client"`
+			Kind   string `json:"kind"`
+			Name   string `json:"name"`
+			Args   []any  `json:"args"`
+			Ret    []any  `json:"ret"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			t.Fatalf("trace line %q: %v", sc.Text(), err)
+		}
+		if e.Client != "room-sensor-1" || e.TNs <= 0 {
+			t.Errorf("trace line %s", sc.Text())
+		}
+		kinds[e.Kind+" "+e.Name]++
+		if e.Kind == "callback" && e.Name == "onPublish" && (len(e.Args) != 4 || e.Args[0] != float64(1)) {
+			t.Errorf("onPublish args %v", e.Args)
+		}
+	}
+	if kinds["call Publish"] != 1 || kinds["return Publish"] != 1 || kinds["callback onPublish"] != 1 || kinds["call Reconnect"] != 1 {
+		t.Errorf("trace kinds %v", kinds)
+	}
+}
+
+func TestLuaReportsTheBuggyDriversLeak(t *testing.T) {
+	dir := t.TempDir()
+	plan := filepath.Join(dir, "cut.yaml")
+	os.WriteFile(plan, []byte("rules:\n  - name: cut\n    match: {direction: to_client, packet: PUBACK, nth: 1}\n    disconnect: {mode: close}\n    times: 1\n"), 0o644)
+	code, stdout, stderr := runCmd(t, "lua", "--plan", plan, "../../fixtures/drivers/leaky-publisher",
+		"--property", "Broker Host={{dut.host}}", "--property", "Broker Port={{dut.port}}",
+		"--property", "Reconnect Delay (ms)=20", "--command", "Set Temperature:value=21.5", "--for", "400ms")
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "unmatched: room-sensor-2 Publish id 1") {
+		t.Errorf("the leak is not reported:\n%s", stdout)
+	}
+}
+
+func TestLuaErrorExitsNonZero(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "driver.lua")
+	os.WriteFile(path, []byte("function OnDriverInit()\n  C4:MQTT('x'):OnPublish(function() end)\n  C4:SetTimer(1, function() local t = nil; return t.x end)\nend\n"), 0o644)
+	code, stdout, stderr := runCmd(t, "lua", path, "--for", "200ms", "--trace", "-")
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stderr, path+":3: ") || !strings.Contains(stderr, "stack traceback") || !strings.Contains(stdout, "Lua errors: 1") {
+		t.Errorf("stderr:\n%s\nstdout:\n%s", stderr, stdout)
+	}
+	if !strings.Contains(stdout, `"kind":"call","name":"OnPublish"`) {
+		t.Errorf("--trace - wrote no trace to stdout:\n%s", stdout)
+	}
+}
+
+func TestLuaUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"lua"},
+		{"lua", "a.lua", "b.lua"},
+		{"lua", "a.lua", "--property", "novalue"},
+		{"lua", "a.lua", "--command", ":x=1"},
+		{"lua", "a.lua", "--command", "Go:x"},
+		{"lua", "a.lua", "--for", "-1s"},
+		{"lua", "a.lua", "--plan", "/nonexistent.yaml"},
+	} {
+		if code, _, stderr := runCmd(t, args...); code != 2 {
+			t.Errorf("%v: exit %d, want 2; stderr:\n%s", args, code, stderr)
+		}
+	}
+	if code, _, stderr := runCmd(t, "lua", "/nonexistent/driver.lua", "--for", "0s"); code != 1 || !strings.Contains(stderr, "nonexistent") {
+		t.Errorf("missing driver: exit %d\n%s", code, stderr)
+	}
+}
