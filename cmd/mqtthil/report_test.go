@@ -131,19 +131,21 @@ var fs=parseFloat(getComputedStyle(d.querySelector('.tpk')).fontSize);o.packetFo
 o.labels=d.querySelectorAll('text').length;o.red=d.querySelectorAll('.nf,.x,.trf').length;}
 o.scenarios=document.querySelectorAll('details.sc').length;o.drawn=document.querySelectorAll('svg.sq').length;
 o.kept=document.querySelectorAll('script[type="text/x-mqtthil-body"]').length;
+var c=document.querySelector('details.sc:not([open])');if(c){c.open=true;c.dispatchEvent(new Event('toggle'));o.openedDrawn=c.querySelectorAll('svg.sq').length;}
 document.body.setAttribute('data-probe',JSON.stringify(o));});</script>`
 
 type probed struct {
-	LoadMs     float64 `json:"loadMs"`
-	SVGTop     float64 `json:"svgTop"`
-	SVGWidth   float64 `json:"svgWidth"`
-	Scale      float64 `json:"scale"`
-	PacketFont float64 `json:"packetFont"`
-	Labels     int     `json:"labels"`
-	Red        int     `json:"red"`
-	Scenarios  int     `json:"scenarios"`
-	Drawn      int     `json:"drawn"`
-	Kept       int     `json:"kept"`
+	LoadMs      float64 `json:"loadMs"`
+	SVGTop      float64 `json:"svgTop"`
+	SVGWidth    float64 `json:"svgWidth"`
+	Scale       float64 `json:"scale"`
+	PacketFont  float64 `json:"packetFont"`
+	Labels      int     `json:"labels"`
+	Red         int     `json:"red"`
+	Scenarios   int     `json:"scenarios"`
+	Drawn       int     `json:"drawn"`
+	Kept        int     `json:"kept"`
+	OpenedDrawn int     `json:"openedDrawn"`
 }
 
 var probeAttr = regexp.MustCompile(`data-probe="([^"]*)"`)
@@ -184,6 +186,9 @@ func TestReportInChromium(t *testing.T) {
 	t.Logf("1280x900 window: %+v", p)
 	if p.Scenarios != 2 || p.Drawn != 1 || p.Kept != 1 {
 		t.Errorf("want 2 scenarios, the failed one drawn and the passed one kept for later; got %+v", p)
+	}
+	if p.OpenedDrawn != 1 {
+		t.Errorf("opening the passed scenario drew %d diagrams, want 1", p.OpenedDrawn)
 	}
 	if p.SVGTop > 450 {
 		t.Errorf("the failed scenario's diagram starts %.0f px down: it should be in the first screen", p.SVGTop)
