@@ -77,8 +77,9 @@ type Runtime struct {
 	errfn    *glua.LFunction
 
 	mu     sync.Mutex
-	q      []func()
+	q      []task
 	wake   chan struct{}
+	ran    chan struct{} // made by Await, closed after the next task that is not an Await check
 	closed bool
 	quit   chan struct{} // closed when Close starts
 	done   chan struct{} // closed when the loop has ended
@@ -144,13 +145,22 @@ func (r *Runtime) logLine(s string) {
 
 // post queues fn for the loop goroutine. It never blocks; it reports
 // false once the runtime is closing.
-func (r *Runtime) post(fn func()) bool {
+func (r *Runtime) post(fn func()) bool { return r.postTask(task{fn: fn}) }
+
+// task is one piece of work for the loop; quiet tasks (Await's checks) do
+// not count as activity.
+type task struct {
+	fn    func()
+	quiet bool
+}
+
+func (r *Runtime) postTask(t task) bool {
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
 		return false
 	}
-	r.q = append(r.q, fn)
+	r.q = append(r.q, t)
 	r.mu.Unlock()
 	select {
 	case r.wake <- struct{}{}:
@@ -170,14 +180,22 @@ func (r *Runtime) loop() {
 		q := r.q
 		r.q = nil
 		r.mu.Unlock()
-		for i, fn := range q {
-			q[i] = nil
+		for i, t := range q {
+			q[i] = task{}
 			select {
 			case <-r.quit:
 				return
 			default:
 			}
-			fn()
+			t.fn()
+			if !t.quiet {
+				r.mu.Lock()
+				if r.ran != nil {
+					close(r.ran)
+					r.ran = nil
+				}
+				r.mu.Unlock()
+			}
 		}
 		if len(q) > 0 {
 			continue
@@ -293,6 +311,44 @@ func (r *Runtime) errorsChanged() <-chan struct{} {
 	r.errMu.Lock()
 	defer r.errMu.Unlock()
 	return r.errCh
+}
+
+// Await evaluates cond on the loop goroutine now and again after each
+// callback, timer or call that runs, until it holds, fails, or ctx ends.
+func (r *Runtime) Await(ctx context.Context, cond func(L *glua.LState) (bool, error)) error {
+	for {
+		r.mu.Lock()
+		if r.ran == nil {
+			r.ran = make(chan struct{})
+		}
+		ran := r.ran
+		r.mu.Unlock()
+		type result struct {
+			ok  bool
+			err error
+		}
+		ch := make(chan result, 1)
+		if !r.postTask(task{fn: func() { ok, err := cond(r.L); ch <- result{ok, err} }, quiet: true}) {
+			return ErrClosed
+		}
+		select {
+		case res := <-ch:
+			if res.err != nil || res.ok {
+				return res.err
+			}
+		case <-r.done:
+			return ErrClosed
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		select {
+		case <-ran:
+		case <-r.done:
+			return ErrClosed
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // Idle waits until every task queued so far (callbacks and timers posted

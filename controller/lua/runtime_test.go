@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	glua "github.com/yuin/gopher-lua"
+
 	"github.com/mqtthil/mqtthil/controller"
 	"github.com/mqtthil/mqtthil/controller/lua"
 	"github.com/mqtthil/mqtthil/emulator"
@@ -372,5 +374,23 @@ func TestControllerThroughLua(t *testing.T) {
 	sum := lua.Summarize(ctl.Runtime().Trace().Entries())
 	if sum.Calls["Publish"] != 2 || sum.Returns["Publish"]["3"] != 1 || sum.Correlation.Matched != 1 {
 		t.Errorf("summary %+v", sum)
+	}
+}
+
+func TestAwaitFollowsTimers(t *testing.T) {
+	rt := newRuntime(t, lua.Options{})
+	if _, err := rt.Exec("setup", "n = 0; C4:SetTimer(2, function(t) n = n + 1; if n == 5 then t:Cancel() end end, true)"); err != nil {
+		t.Fatal(err)
+	}
+	err := rt.Await(ctxFor(t, 5*time.Second), func(L *glua.LState) (bool, error) {
+		return L.GetGlobal("n").String() == "5", nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := rt.Await(ctx, func(L *glua.LState) (bool, error) { return false, nil }); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("got %v", err)
 	}
 }
