@@ -198,7 +198,10 @@ type World struct {
 	obsCtl   controller.Controller
 	tlsDir   string   // the scenario's throw-away CA and certificates, when the broker speaks TLS
 	cleanup  []func() // run when the scenario ends
-	failed   *StepRef // the first step that did not pass
+	// endChecks are further end-of-scenario invariants (a driver's own
+	// calls), run after checkInvariants.
+	endChecks []func() error
+	failed    *StepRef // the first step that did not pass
 }
 
 // client is a named controller client object.
@@ -317,6 +320,9 @@ func (w *World) finish(stepErr error) error {
 	var err error
 	if w.skip == "" && stepErr == nil {
 		err = w.checkInvariants()
+		for _, check := range w.endChecks {
+			err = errors.Join(err, check())
+		}
 	}
 	if stepErr != nil && w.failed != nil && errors.Is(stepErr, godog.ErrUndefined) {
 		err = fmt.Errorf("undefined step at %s", w.failed)

@@ -278,19 +278,29 @@ func (r *Runtime) ExecuteCommand(name string, params map[string]string) error {
 // what it returned, converted to Go values.
 func (r *Runtime) Exec(name, code string) ([]any, error) {
 	var out []any
-	err := r.Do(func(L *glua.LState) error {
-		fn, err := L.Load(strings.NewReader(code), name)
-		if err != nil {
-			return luaError(name, err)
-		}
-		rets, err := r.call(name, fn)
-		if err != nil {
-			return err
-		}
-		for _, v := range rets {
-			out = append(out, fromLua(v, 0))
-		}
-		return nil
+	err := r.Do(func(*glua.LState) error {
+		var err error
+		out, err = r.Run(name, code)
+		return err
 	})
 	return out, err
+}
+
+// Run is Exec for code already on the Lua state's goroutine: inside Do or
+// an Await condition. It runs under the runaway deadline.
+func (r *Runtime) Run(name, code string) ([]any, error) {
+	L := r.L
+	fn, err := L.Load(strings.NewReader(code), name)
+	if err != nil {
+		return nil, luaError(name, err)
+	}
+	rets, err := r.call(name, fn)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]any, 0, len(rets))
+	for _, v := range rets {
+		out = append(out, fromLua(v, 0))
+	}
+	return out, nil
 }
