@@ -2,11 +2,14 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestLuaRunsADriverUnderAFaultPlan(t *testing.T) {
@@ -105,5 +108,26 @@ func TestLuaUsage(t *testing.T) {
 	}
 	if code, _, stderr := runCmd(t, "lua", "/nonexistent/driver.lua", "--for", "0s"); code != 1 || !strings.Contains(stderr, "nonexistent") {
 		t.Errorf("missing driver: exit %d\n%s", code, stderr)
+	}
+}
+
+// TestDriverChecksCatchTheLeak runs the steps that the state publisher
+// passes against the leaky publisher: the msgId check on the driver's own
+// trace fails and names the message.
+func TestDriverChecksCatchTheLeak(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	r, err := execute(ctx, runConfig{controller: "sim", concurrency: 1, seed: 1, out: t.TempDir(), format: "progress",
+		timeScale: 0.05, fixtures: "../../fixtures", paths: []string{"testdata/drivers/leaky.feature"}}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.scenarios) != 1 || r.scenarios[0].Outcome != "failed" {
+		t.Fatalf("scenarios %+v", r.scenarios)
+	}
+	for _, want := range []string{"every Publish of the driver gets its onPublish", "room-sensor-2: Publish id 1", "has had no onPublish"} {
+		if !strings.Contains(r.scenarios[0].Account, want) {
+			t.Errorf("the failure does not say %q:\n%s", want, r.scenarios[0].Account)
+		}
 	}
 }
