@@ -140,6 +140,7 @@ Feature: Publishing through a misbehaving broker
 
   Scenario: a connection reset loses nothing that was acknowledged
     Given client "sensor" is connected
+    And the broker delays every PUBACK to "sensor" by 1 second
     And the broker resets the connection instead of sending the 2nd PUBACK to "sensor"
     When client "sensor" publishes 3 messages to "home/kitchen/temp" with QoS 1
     Then client "sensor" gets onDisconnect with code 7
@@ -153,6 +154,7 @@ Feature: Publishing through a misbehaving broker
     When client "sensor" publishes "21.5" to "home/kitchen/temp" with QoS 2
     Then the observer receives that message
     When client "sensor" disconnects
-    And client "sensor" reconnects
+    Then client "sensor" gets onDisconnect with code 0
+    When client "sensor" reconnects
     Then onPublish reports that message with reason 0
     And the observer receives that message 1 time

@@ -167,6 +167,13 @@ type runResult struct {
 }
 
 func execute(ctx context.Context, cfg runConfig, stdout io.Writer) (*runResult, error) {
+	// A run folder holds one run: records of an earlier run there would be
+	// read back as this run's.
+	for _, d := range []string{report.ScenariosDir, report.JournalsDir} {
+		if err := os.RemoveAll(filepath.Join(cfg.out, d)); err != nil {
+			return nil, fmt.Errorf("report folder: %w", err)
+		}
+	}
 	if err := os.MkdirAll(filepath.Join(cfg.out, report.JournalsDir), 0o755); err != nil {
 		return nil, fmt.Errorf("report folder: %w", err)
 	}

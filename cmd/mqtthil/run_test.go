@@ -144,3 +144,20 @@ func TestStepsCatalog(t *testing.T) {
 		t.Fatalf("json catalog: exit %d, %d steps", code, len(got.Steps))
 	}
 }
+
+// A second run into the same folder reports only itself.
+func TestRunReusesItsFolder(t *testing.T) {
+	out := t.TempDir()
+	if code, stdout, _ := runCmd(t, "run", "--out", out, "--fixtures", "../../fixtures", "testdata/fails"); code != 1 || !strings.Contains(stdout, "2 scenario(s)") {
+		t.Fatalf("first run: exit %d\n%s", code, stdout)
+	}
+	only := filepath.Join(t.TempDir(), "one.feature")
+	os.WriteFile(only, []byte("Feature: one\n  Scenario: fine\n    Given a client \"c\"\n    And client \"c\" is connected\n"), 0o644)
+	code, stdout, stderr := runCmd(t, "run", "--out", out, "--fixtures", "../../fixtures", only)
+	if code != 0 || !strings.Contains(stdout, "1 scenario(s)") {
+		t.Fatalf("second run: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if journals, _ := filepath.Glob(filepath.Join(out, "journals", "*")); len(journals) != 0 {
+		t.Fatalf("the first run's journals are still there: %v", journals)
+	}
+}
