@@ -134,6 +134,10 @@ func Start(ctx context.Context, opts Options) (*Broker, error) {
 	dut := faults.NewListener(dutInner, set, j)
 
 	caps := mqtt.NewDefaultServerCapabilities()
+	// mochi makes each client's outbound queue this long up front (8192 by
+	// default, 64 KiB a client); a thousand controllers on one emulator
+	// need the memory more than any client needs 8192 writes queued.
+	caps.MaximumClientWritesPending = 1024
 	opts.Profile.apply(caps)
 	server := mqtt.New(&mqtt.Options{
 		InlineClient: true,

@@ -80,19 +80,17 @@ type cut struct {
 
 type pipe struct {
 	mu   sync.Mutex
-	ch   chan item
+	q    fifo
 	last time.Time // due time of the last item queued
 }
 
-const queueLen = 512
-
 func newConn(raw net.Conn, l *Listener, id uint64) *Conn {
 	c := &Conn{raw: raw, l: l, id: id, done: make(chan struct{})}
-	c.in.ch = make(chan item, queueLen)
-	c.out.ch = make(chan item, queueLen)
+	c.in.q = newFifo()
+	c.out.q = newFifo()
 	c.rtimer = time.NewTimer(time.Hour)
 	c.rtimer.Stop()
-	c.br = bufio.NewReaderSize(raw, 32<<10)
+	c.br = bufio.NewReaderSize(raw, 4<<10)
 	return c
 }
 
@@ -182,7 +180,7 @@ func (c *Conn) readOne(inline bool) error {
 // readInline reads and routes packets in mochi's Read call until one is
 // queued, and switches to readLoop when one is held back.
 func (c *Conn) readInline() error {
-	for len(c.in.ch) == 0 {
+	for c.in.q.empty() {
 		if err := c.readOne(true); err != nil {
 			return err
 		}
@@ -362,10 +360,25 @@ func (c *Conn) send(it item) bool {
 	return true
 }
 
-func (c *Conn) enqueue(p *pipe, it item) {
-	select {
-	case p.ch <- it:
-	case <-c.done:
+func (c *Conn) enqueue(p *pipe, it item) { p.q.push(it, c.done) }
+
+// next waits for the head of q, or for done or (when given) the deadline.
+func (c *Conn) next(q *fifo, deadline func() <-chan time.Time) (item, error) {
+	for {
+		if it, ok := q.pop(); ok {
+			return it, nil
+		}
+		var dl <-chan time.Time
+		if deadline != nil {
+			dl = deadline()
+		}
+		select {
+		case <-q.ready:
+		case <-c.done:
+			return item{}, io.EOF
+		case <-dl:
+			return item{}, os.ErrDeadlineExceeded
+		}
 	}
 }
 
@@ -441,16 +454,9 @@ func (c *Conn) nextIn() (item, error) {
 	if c.head != nil {
 		it, c.head = *c.head, nil
 	} else {
-		select {
-		case it = <-c.in.ch:
-		default:
-			select {
-			case it = <-c.in.ch:
-			case <-c.done:
-				return item{}, io.EOF
-			case <-c.deadlineC():
-				return item{}, os.ErrDeadlineExceeded
-			}
+		var err error
+		if it, err = c.next(&c.in.q, c.deadlineC); err != nil {
+			return item{}, err
 		}
 	}
 	for {
@@ -507,10 +513,8 @@ func (c *Conn) Write(b []byte) (int, error) {
 // writeLoop sends the broker's packets to the client as they fall due.
 func (c *Conn) writeLoop() {
 	for {
-		var it item
-		select {
-		case it = <-c.out.ch:
-		case <-c.done:
+		it, err := c.next(&c.out.q, nil)
+		if err != nil {
 			return
 		}
 		if wait := time.Until(c.dueAt(&it)); wait > 0 {
@@ -599,12 +603,12 @@ func (c *Conn) Close() error {
 		grace += max(0, time.Until(time.Unix(0, s)))
 	}
 	select {
-	case c.out.ch <- item{cut: k}:
-		time.AfterFunc(grace, func() { c.closeWith("") })
 	case <-c.done:
+		return nil
 	default:
-		c.closeWith("")
 	}
+	time.AfterFunc(grace, func() { c.closeWith("") })
+	c.out.q.push(item{cut: k}, c.done)
 	return nil
 }
 

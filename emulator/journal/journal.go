@@ -93,7 +93,7 @@ type Journal struct {
 
 	mu      sync.Mutex
 	seq     uint64
-	recs    []stored
+	recs    chunks
 	strs    interner
 	gen     uint64 // bumped by Reset, so waiters rescan
 	lost    uint64
@@ -144,8 +144,8 @@ func (j *Journal) Add(r Record) Record {
 	r.Seq, s.seq = j.seq, j.seq
 	r.TNs = int64(now.Sub(j.start))
 	s.tns = r.TNs
-	if len(j.recs) < j.cap {
-		j.recs = append(j.recs, s)
+	if j.recs.len() < j.cap {
+		j.recs.add(s)
 	} else {
 		j.lost++
 	}
@@ -174,14 +174,14 @@ type Stats struct {
 func (j *Journal) Stats() Stats {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	return Stats{Kept: len(j.recs), Lost: j.lost, Cap: j.cap}
+	return Stats{Kept: j.recs.len(), Lost: j.lost, Cap: j.cap}
 }
 
 // Reset forgets every record kept so far; sequence numbers go on.
 func (j *Journal) Reset() {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	j.recs = nil
+	j.recs = chunks{}
 	j.lost = 0
 	j.gen++
 }
@@ -191,8 +191,8 @@ func (j *Journal) Records(f Filter) []Record {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	var out []Record
-	for i := range j.recs {
-		if r := j.load(&j.recs[i]); f.Match(r) {
+	for i := range j.recs.len() {
+		if r := j.load(j.recs.at(i)); f.Match(r) {
 			out = append(out, r)
 		}
 	}
@@ -207,11 +207,11 @@ func (j *Journal) WaitFor(ctx context.Context, f Filter, n int) ([]Record, error
 	scanned, gen := 0, uint64(0)
 	for {
 		j.mu.Lock()
-		if j.gen != gen || scanned > len(j.recs) {
+		if j.gen != gen || scanned > j.recs.len() {
 			got, scanned, gen = nil, 0, j.gen
 		}
-		for ; scanned < len(j.recs); scanned++ {
-			if r := j.load(&j.recs[scanned]); f.Match(r) {
+		for ; scanned < j.recs.len(); scanned++ {
+			if r := j.load(j.recs.at(scanned)); f.Match(r) {
 				got = append(got, r)
 			}
 		}

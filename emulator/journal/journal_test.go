@@ -158,3 +158,21 @@ func BenchmarkAdd(b *testing.B) {
 		j.Add(r)
 	}
 }
+
+// Records past one storage block keep their order and content.
+func TestManyRecords(t *testing.T) {
+	j := New(0)
+	const n = 3*chunkLen + 17
+	for i := range n {
+		j.Add(pkt("c", "PUBLISH", i%65535+1))
+	}
+	recs := j.Records(Filter{})
+	if len(recs) != n {
+		t.Fatalf("%d records, want %d", len(recs), n)
+	}
+	for i, r := range recs {
+		if r.Seq != uint64(i+1) || r.PacketID != i%65535+1 {
+			t.Fatalf("record %d: %+v", i, r)
+		}
+	}
+}

@@ -172,3 +172,26 @@ func (j *Journal) load(s *stored) Record {
 	}
 	return r
 }
+
+// chunks holds the records in fixed-size blocks: a growing journal never
+// copies what it has (as a doubling slice would, at twice the memory for
+// the moment of the copy), and each block is one pointer-free allocation.
+type chunks struct {
+	blocks [][]stored
+	n      int
+}
+
+const chunkLen = 4096
+
+func (c *chunks) add(s stored) {
+	if c.n%chunkLen == 0 {
+		c.blocks = append(c.blocks, make([]stored, 0, chunkLen))
+	}
+	last := len(c.blocks) - 1
+	c.blocks[last] = append(c.blocks[last], s)
+	c.n++
+}
+
+func (c *chunks) len() int { return c.n }
+
+func (c *chunks) at(i int) *stored { return &c.blocks[i/chunkLen][i%chunkLen] }
