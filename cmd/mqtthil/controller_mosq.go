@@ -14,4 +14,5 @@ func init() {
 	controllers["mosq"] = func(float64) func() (controller.Controller, error) {
 		return func() (controller.Controller, error) { return mosq.New(), nil }
 	}
+	benchClients["mosq"] = func() controller.Controller { return mosq.New() }
 }
