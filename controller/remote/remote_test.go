@@ -1,0 +1,280 @@
+package remote
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eclipse/paho.golang/paho"
+
+	"github.com/mqtthil/mqtthil/controller"
+	"github.com/mqtthil/mqtthil/controller/lua"
+	"github.com/mqtthil/mqtthil/emulator"
+)
+
+const probeDir = "../../fixtures/probe-driver"
+
+func virtual(t *testing.T) *VirtualController {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	vc, err := NewVirtual(ctx, VirtualOptions{Probe: probeDir}, Config{Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { vc.Close() })
+	return vc
+}
+
+func TestProbeRoundTrip(t *testing.T) {
+	b := emulator.StartTest(t, emulator.Options{})
+	vc := virtual(t)
+	id := vc.Identity()
+	if id.Kind != "remote" || id.DriverVersion != "probe 1" || id.DeviceID != "1001" || id.Firmware == "" {
+		t.Fatalf("identity %+v", id)
+	}
+	cl, err := vc.NewClient("sensor", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := controller.NewRecorder(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	// Before Connect: Publish returns 4 with no msgId? Not asserted here;
+	// only that the values come back as the call returned them.
+	if r := cl.SetMaxInflightMessages(20); r != (controller.Ret{}) {
+		t.Fatalf("SetMaxInflightMessages: %+v", r)
+	}
+	if r := cl.ForceMqttVersion(5); r.Code != 0 {
+		t.Fatalf("ForceMqttVersion: %+v", r)
+	}
+	host, port := splitAddr(t, b.DUTAddr)
+	if r := cl.Connect(host, port, 30, nil); r.Code != 0 {
+		t.Fatalf("Connect: %+v", r)
+	}
+	if _, err := rec.WaitFor(ctx, controller.Is(controller.OnConnect, 0)); err != nil {
+		t.Fatal(err)
+	}
+	payload := []byte{0, 1, 2, 0xff, '"', '\\', '\n'}
+	r := cl.Publish("probe/t", payload, 1, false, controller.Props{"CONTENT_TYPE": "bin", "USER_PROPERTY": map[string]string{"a": "b"}})
+	if r.Code != 0 || r.MsgID == 0 {
+		t.Fatalf("Publish: %+v", r)
+	}
+	if _, err := rec.WaitFor(ctx, controller.Is(controller.OnPublish, r.MsgID)); err != nil {
+		t.Fatal(err)
+	}
+	s := cl.Subscribe("probe/#", 1, nil)
+	if s.Code != 0 || s.MsgID == 0 {
+		t.Fatalf("Subscribe: %+v", s)
+	}
+	p2 := cl.Publish("probe/echo", payload, 1, false, nil)
+	msg, err := rec.WaitFor(ctx, func(e controller.Event) bool { return e.Kind == controller.OnMessage && e.Topic == "probe/echo" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(msg.Payload) != string(payload) || msg.QoS != 1 || msg.Client != "sensor" {
+		t.Fatalf("onMessage %+v", msg)
+	}
+	if _, err := rec.WaitFor(ctx, controller.Is(controller.OnPublish, p2.MsgID)); err != nil {
+		t.Fatal(err)
+	}
+	bad := cl.Publish("probe/#", nil, 1, false, nil)
+	if bad.Code == 0 || bad.HasMsgID() || bad.Err == "" {
+		t.Fatalf("Publish to a wildcard topic: %+v", bad)
+	}
+	if got := cl.ErrorCodeToString(4); got == "" {
+		t.Fatal("ErrorCodeToString returned nothing")
+	}
+	// Every callback came after the call that caused it.
+	for _, e := range rec.Events() {
+		if e.Kind == controller.OnPublish && e.MsgID == r.MsgID && e.Reason != 0 {
+			t.Fatalf("onPublish %+v", e)
+		}
+	}
+	cl.Destroy()
+	select {
+	case <-rec.Done():
+	case <-ctx.Done():
+		t.Fatal("events did not end after Destroy")
+	}
+	if err := vc.Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The same calls through the remote controller and the Lua runtime give
+// the same returns.
+func TestProbeReturnsMatchLua(t *testing.T) {
+	b := emulator.StartTest(t, emulator.Options{})
+	vc := virtual(t)
+	lc, err := lua.NewController(lua.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lc.Close()
+	host, port := splitAddr(t, b.DUTAddr)
+	pass := "pw"
+	run := func(c controller.Controller, id string) []controller.Ret {
+		cl, err := c.NewClient(id, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Destroy()
+		go func() {
+			for range cl.Events() {
+			}
+		}()
+		return []controller.Ret{
+			cl.Publish("t", []byte("x"), 1, false, nil),
+			cl.ForceMqttVersion(7),
+			cl.SetUsernameAndPassword("u", nil),
+			cl.SetUsernameAndPassword("u", &pass),
+			cl.SetWill("w", []byte("bye"), 3, false, nil),
+			cl.SetWill("w", []byte("bye"), 1, true, nil),
+			cl.ClearWill(),
+			cl.SetMaxInflightMessages(-1),
+			cl.Subscribe("a/#", 0, nil),
+			cl.Unsubscribe("a/#", nil),
+			cl.Connect(host, port, 30, controller.Props{"SESSION_EXPIRY_INTERVAL": 10}),
+			cl.Publish("", []byte("x"), 1, false, nil),
+			cl.Publish("t", []byte("x"), 9, false, nil),
+		}
+	}
+	got, want := run(vc, "remote-1"), run(lc, "lua-1")
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("call %d: remote %+v, lua %+v", i, got[i], want[i])
+		}
+	}
+	if err := vc.Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Nobody answers: the request ends at its deadline with a bench error.
+func TestMissingResponseIsBenchError(t *testing.T) {
+	b := emulator.StartTest(t, emulator.Options{})
+	start := time.Now()
+	_, err := Dial(context.Background(), Config{Addr: b.ControlAddr, Station: "nobody", Timeout: 300 * time.Millisecond})
+	if !errors.Is(err, ErrBench) || !strings.Contains(err.Error(), "no response to hello") {
+		t.Fatalf("err = %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("took %v", d)
+	}
+}
+
+// startFake is a probe driver in Go on the control listener: answer
+// gives each request's result and the events to send before the response.
+func startFake(t *testing.T, addr, station string, answer func(req map[string]any) (string, []string)) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pc *paho.Client
+	pc = paho.NewClient(paho.ClientConfig{Conn: conn, OnPublishReceived: []func(paho.PublishReceived) (bool, error){
+		func(pr paho.PublishReceived) (bool, error) {
+			var req map[string]any
+			if err := json.Unmarshal(pr.Packet.Payload, &req); err != nil {
+				return true, nil
+			}
+			result, evs := answer(req)
+			ctx := context.Background()
+			for _, e := range evs {
+				pc.Publish(ctx, &paho.Publish{Topic: eventTopic(station), Payload: []byte(e)})
+			}
+			last := int64(0)
+			for _, e := range evs {
+				var ev event
+				json.Unmarshal([]byte(e), &ev)
+				last = ev.Seq
+			}
+			resp := fmt.Sprintf(`{"v":1,"id":%q,"ok":true,"result":%s,"seq":%d}`, req["id"], result, last)
+			pc.Publish(ctx, &paho.Publish{Topic: respTopic(station), Payload: []byte(resp)})
+			return true, nil
+		}}})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := pc.Connect(ctx, &paho.Connect{ClientID: "fake-" + station, CleanStart: true, KeepAlive: 30}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pc.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: reqTopic(station), QoS: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		pc.Disconnect(&paho.Disconnect{})
+		<-pc.Done()
+	})
+}
+
+func splitAddr(t *testing.T, addr string) (string, int) {
+	t.Helper()
+	h, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, n
+}
+
+func TestEventGapIsBenchError(t *testing.T) {
+	b := emulator.StartTest(t, emulator.Options{})
+	station := "gap"
+	startFake(t, b.ControlAddr, station, func(req map[string]any) (string, []string) {
+		switch req["op"] {
+		case "hello":
+			return `{"identity":{"probe_version":"t"},"boot":"b1","heartbeat_s":0}`, nil
+		case "create":
+			return `{"obj":1}`, nil
+		case "call":
+			// The call emits event 1; event 2 never arrives; 3 does.
+			return `{"ret":[0],"n":1}`, []string{
+				`{"v":1,"type":"callback","seq":1,"boot":"b1","obj":1,"cb":"onLog","args":[1,"a"],"n":2}`,
+				`{"v":1,"type":"callback","seq":3,"boot":"b1","obj":1,"cb":"onLog","args":[1,"c"],"n":2}`,
+			}
+		}
+		return `{}`, nil
+	})
+	c, err := Dial(context.Background(), Config{Addr: b.ControlAddr, Station: station, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	cl, err := c.NewClient("x", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := controller.NewRecorder(cl)
+	r := cl.ClearWill()
+	// The call returned what the probe answered, or the gap already
+	// showed; either way the controller reports the lost event.
+	select {
+	case <-c.Failed():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the gap went unnoticed")
+	}
+	err = c.Err()
+	if !errors.Is(err, ErrBench) || !strings.Contains(err.Error(), "1 event(s) lost") {
+		t.Fatalf("ret %+v, err = %v", r, err)
+	}
+	// Later calls return at once with the error.
+	if r := cl.Publish("t", nil, 0, false, nil); r.Code != controller.ErrUnknown || !strings.Contains(r.Err, "lost") {
+		t.Fatalf("after the gap: %+v", r)
+	}
+	for _, e := range rec.Events() {
+		if e.Line == "c" {
+			t.Fatal("an event after the gap was delivered")
+		}
+	}
+}
