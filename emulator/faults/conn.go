@@ -48,6 +48,7 @@ type Conn struct {
 	async    atomic.Bool
 	scratch  []byte // inline reads reuse it: the queue is empty when they read
 	rbuf     []byte
+	rerr     error // an error to report once the bytes before it are taken
 	head     *item
 	deadline atomic.Int64 // read deadline, unix nanos; 0 none
 	rtimer   *time.Timer
@@ -422,29 +423,73 @@ func (c *Conn) dueAt(it *item) time.Time {
 
 // Read hands mochi the client's packets as they fall due.
 func (c *Conn) Read(b []byte) (int, error) {
-	for len(c.rbuf) == 0 {
-		if !c.async.Load() && c.head == nil {
-			if err := c.readInline(); err != nil {
+	n := 0
+	for n < len(b) {
+		if len(c.rbuf) == 0 {
+			if n > 0 && !c.moreNow() {
+				break // hand over what there is rather than wait for more
+			}
+			raw, err := c.nextPacket()
+			if err != nil {
+				if n > 0 {
+					c.rerr = err // after the bytes already taken
+					break
+				}
 				return 0, err
 			}
+			c.rbuf = raw
 		}
-		it, err := c.nextIn()
-		if err != nil {
-			return 0, err
-		}
-		if it.cut != nil {
-			c.doCut(it.cut)
-			return 0, io.EOF
-		}
-		if it.err != nil {
-			return 0, it.err
-		}
-		c.l.journal.Add(it.rec)
-		c.rbuf = it.raw
+		k := copy(b[n:], c.rbuf)
+		c.rbuf = c.rbuf[k:]
+		n += k
 	}
-	n := copy(b, c.rbuf)
-	c.rbuf = c.rbuf[n:]
 	return n, nil
+}
+
+// nextPacket waits for the client's next packet that is due and journals
+// it as it is handed to mochi.
+func (c *Conn) nextPacket() ([]byte, error) {
+	if err := c.rerr; err != nil {
+		c.rerr = nil
+		return nil, err
+	}
+	if !c.async.Load() && c.head == nil {
+		if err := c.readInline(); err != nil {
+			return nil, err
+		}
+	}
+	it, err := c.nextIn()
+	if err != nil {
+		return nil, err
+	}
+	if it.cut != nil {
+		c.doCut(it.cut)
+		return nil, io.EOF
+	}
+	if it.err != nil {
+		return nil, it.err
+	}
+	c.l.journal.Add(it.rec)
+	return it.raw, nil
+}
+
+// moreNow reports whether another packet can be handed to mochi without
+// waiting: one is queued and due, or, reading inline, a whole one sits in
+// the read buffer. mochi then gets several packets from one Read, as it
+// would from its own socket.
+func (c *Conn) moreNow() bool {
+	if c.rerr != nil || c.head != nil {
+		return false
+	}
+	if due, ok := c.in.q.peekDue(); ok {
+		return !time.Now().Before(due) && c.notStalled()
+	}
+	if c.async.Load() || c.br.Buffered() == 0 {
+		return false
+	}
+	buf, _ := c.br.Peek(c.br.Buffered())
+	_, whole, err := frameSize(buf)
+	return whole && err == nil && c.notStalled()
 }
 
 // nextIn waits for the next client packet that is due, within the read

@@ -1,6 +1,9 @@
 package faults
 
-import "sync"
+import (
+	"sync"
+	"time"
+)
 
 // fifo is one direction's queue. It grows while packets are held back (a
 // delay, a stall) and is a few words while empty: thousands of idle
@@ -76,4 +79,14 @@ func (f *fifo) empty() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.head == len(f.items)
+}
+
+// peekDue reports the head's due time (zero: at once), if there is a head.
+func (f *fifo) peekDue() (time.Time, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.head == len(f.items) {
+		return time.Time{}, false
+	}
+	return f.items[f.head].due, true
 }
