@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -17,8 +18,10 @@ import (
 type Set struct {
 	seed int64
 
-	mu    sync.RWMutex
-	rules []*armed
+	// rules is replaced, never changed in place, so that Apply, which runs
+	// for every packet on every connection, reads it without a lock.
+	mu    sync.Mutex // serialises writers
+	rules atomic.Pointer[[]*armed]
 }
 
 type armed struct {
@@ -45,6 +48,13 @@ type Status struct {
 
 // NewSet makes an empty set whose rules draw their randomness from seed.
 func NewSet(seed int64) *Set { return &Set{seed: seed} }
+
+func (s *Set) load() []*armed {
+	if p := s.rules.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
 
 // Seed is the seed rules derive their own from.
 func (s *Set) Seed() int64 { return s.seed }
@@ -156,12 +166,14 @@ func (s *Set) Add(r Rule) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, o := range s.rules {
+	cur := s.load()
+	for _, o := range cur {
 		if o.Name == r.Name {
 			return fmt.Errorf("rule %q: a rule of that name is armed already", r.Name)
 		}
 	}
-	s.rules = append(s.rules, a)
+	next := append(slices.Clone(cur), a)
+	s.rules.Store(&next)
 	return nil
 }
 
@@ -169,9 +181,11 @@ func (s *Set) Add(r Rule) error {
 func (s *Set) Remove(name string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for i, a := range s.rules {
+	cur := s.load()
+	for i, a := range cur {
 		if a.Name == name {
-			s.rules = slices.Delete(s.rules, i, i+1)
+			next := slices.Delete(slices.Clone(cur), i, i+1)
+			s.rules.Store(&next)
 			return true
 		}
 	}
@@ -182,16 +196,15 @@ func (s *Set) Remove(name string) bool {
 func (s *Set) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.rules = nil
+	s.rules.Store(nil)
 }
 
 // List returns the armed rules with their counters, in the order they were
 // added.
 func (s *Set) List() []Status {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	out := make([]Status, 0, len(s.rules))
-	for _, a := range s.rules {
+	rules := s.load()
+	out := make([]Status, 0, len(rules))
+	for _, a := range rules {
 		a.mu.Lock()
 		out = append(out, Status{Rule: a.Rule, ArmedAt: a.at, Matched: a.matched, Fired: a.fired})
 		a.mu.Unlock()
@@ -203,13 +216,12 @@ func (s *Set) List() []Status {
 // returns what they decided together.
 func (s *Set) Apply(p *Packet) Outcome {
 	var o Outcome
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if len(s.rules) == 0 {
+	rules := s.load()
+	if len(rules) == 0 {
 		return o
 	}
 	var now time.Time // read only when a rule has a time window
-	for _, a := range s.rules {
+	for _, a := range rules {
 		if !a.matches(p, &now) {
 			continue
 		}

@@ -135,11 +135,9 @@ func (j *Journal) Since(t time.Time) int64 { return int64(t.Sub(j.start)) }
 
 // Add stamps r with its sequence number and time and keeps it.
 func (j *Journal) Add(r Record) Record {
-	// Packing happens before taking the lock: every connection adds to
-	// the same journal, and the lock is all they wait on.
-	s := j.store(&r)
 	now := time.Now()
 	j.mu.Lock()
+	s := j.store(&r)
 	j.seq++
 	r.Seq, s.seq = j.seq, j.seq
 	r.TNs = int64(now.Sub(j.start))

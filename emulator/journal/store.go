@@ -3,7 +3,6 @@ package journal
 import (
 	"hash/crc32"
 	"strconv"
-	"sync"
 )
 
 // Hash is a payload's CRC-32C, written in hex. CRC-32C because processors
@@ -63,11 +62,10 @@ const (
 	flagDropped
 )
 
-// interner numbers strings; 0 is the empty string. It has a lock of its
-// own, mostly taken for reading: the strings of a run (client ids, packet
-// types, topics) repeat.
+// interner numbers strings; 0 is the empty string. The journal's lock
+// guards it: one lock for a whole Add, since every connection adds to the
+// same journal.
 type interner struct {
-	mu    sync.RWMutex
 	byStr map[string]uint32
 	strs  []string
 }
@@ -76,14 +74,6 @@ func (in *interner) id(s string) uint32 {
 	if s == "" {
 		return 0
 	}
-	in.mu.RLock()
-	id, ok := in.byStr[s]
-	in.mu.RUnlock()
-	if ok {
-		return id
-	}
-	in.mu.Lock()
-	defer in.mu.Unlock()
 	if id, ok := in.byStr[s]; ok {
 		return id
 	}
@@ -91,54 +81,22 @@ func (in *interner) id(s string) uint32 {
 		in.byStr = make(map[string]uint32)
 		in.strs = []string{""}
 	}
-	id = uint32(len(in.strs))
+	id := uint32(len(in.strs))
 	in.strs = append(in.strs, s)
 	in.byStr[s] = id
 	return id
 }
 
-func (in *interner) str(id uint32) string {
-	if id == 0 {
-		return ""
-	}
-	in.mu.RLock()
-	defer in.mu.RUnlock()
-	return in.strs[id]
-}
+func (in *interner) str(id uint32) string { return in.strs[id] }
 
-// ids numbers all of strs at once, under one read lock when they are all
-// known already, as they mostly are.
-func (in *interner) ids(strs *[9]string) (out [9]uint32) {
-	missing := false
-	in.mu.RLock()
-	for i, s := range strs {
-		if s == "" {
-			continue
-		}
-		id, ok := in.byStr[s]
-		if !ok {
-			missing = true
-		}
-		out[i] = id
-	}
-	in.mu.RUnlock()
-	if missing {
-		for i, s := range strs {
-			if out[i] == 0 && s != "" {
-				out[i] = in.id(s)
-			}
-		}
-	}
-	return out
-}
-
-// store packs r.
+// store packs r; called with j.mu held.
 func (j *Journal) store(r *Record) stored {
-	ids := j.strs.ids(&[9]string{r.Kind, r.Dir, r.Type, r.Client, r.Topic, r.Props, r.Rule, r.Action, r.Cause})
+	in := &j.strs
 	s := stored{
 		seq: r.Seq, conn: r.Conn, tns: r.TNs, hash: uint64(r.PayloadHash),
 		size: int32(r.Size), psize: int32(r.PayloadSize),
-		kind: ids[0], dir: ids[1], typ: ids[2], client: ids[3], topic: ids[4], props: ids[5], rule: ids[6], action: ids[7], cause: ids[8],
+		kind: in.id(r.Kind), dir: in.id(r.Dir), typ: in.id(r.Type), client: in.id(r.Client), topic: in.id(r.Topic),
+		props: in.id(r.Props), rule: in.id(r.Rule), action: in.id(r.Action), cause: in.id(r.Cause),
 		packetID: uint16(r.PacketID), reason: -1, qos: uint8(r.QoS),
 	}
 	if r.Reason != nil {
@@ -156,7 +114,7 @@ func (j *Journal) store(r *Record) stored {
 	return s
 }
 
-// load unpacks s.
+// load unpacks s; called with j.mu held.
 func (j *Journal) load(s *stored) Record {
 	r := Record{
 		Seq: s.seq, Conn: s.conn, TNs: s.tns, PayloadHash: Hash(s.hash),
