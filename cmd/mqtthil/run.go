@@ -16,6 +16,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -46,8 +47,15 @@ var controllers = map[string]func(timeScale float64) func() (controller.Controll
 	},
 }
 
+// configured makes the scenarios' controllers for a controller that needs
+// more of the run's configuration than the time scale (remote: the
+// station). It is set up once per run; the func it returns with them ends
+// what the run set up.
+var configured = map[string]func(cfg runConfig) (newController func() (controller.Controller, error), end func(), err error){}
+
 type runConfig struct {
 	controller  string
+	station     string
 	tags        string
 	concurrency int
 	seed        int64
@@ -72,6 +80,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fl.StringVar(&cfg.format, "format", "progress", "console output: progress or pretty")
 	fl.Float64Var(&cfg.timeScale, "time-scale", 1, "multiply every time in the features (delays, stalls, keep-alive) by this; below 1 runs faster")
 	fl.StringVar(&cfg.fixtures, "fixtures", "fixtures", "folder with payload files and fault plans")
+	fl.StringVar(&cfg.station, "station", "", "with --controller remote: where the probe driver runs; virtual: in the Lua runtime, a station of its own per scenario (docs/control-channel.md)")
 	fl.DurationVar(&cfg.scenarioTimeout, "scenario-timeout", 2*time.Minute, "a scenario still running after this ends as timed out")
 	fl.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: mqtthil run [flags] [feature files or folders...]  (default: features)")
@@ -99,7 +108,11 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mqtthil run: %v\n", err)
 		return 2
 	}
-	problems, err := steps.Check(cfg.paths...)
+	files := make([]string, len(cfg.paths))
+	for i, p := range cfg.paths {
+		files[i] = featureFile(p)
+	}
+	problems, err := steps.Check(files...)
 	if err != nil {
 		fmt.Fprintf(stderr, "mqtthil run: %v\n", err)
 		return 2
@@ -149,7 +162,7 @@ func (c *runConfig) check() error {
 		return fmt.Errorf("--format %q: want progress or pretty", c.format)
 	}
 	for _, p := range c.paths {
-		if _, err := os.Stat(p); err != nil {
+		if _, err := os.Stat(featureFile(p)); err != nil {
 			return fmt.Errorf("feature path %s: %w", p, err)
 		}
 	}
@@ -184,8 +197,17 @@ func execute(ctx context.Context, cfg runConfig, stdout io.Writer) (*runResult, 
 	res := &runResult{cfg: cfg, started: time.Now(), counts: map[string]int{}}
 	var mu sync.Mutex
 	var writeErr error
+	newController := controllers[cfg.controller](cfg.timeScale)
+	if f := configured[cfg.controller]; f != nil {
+		var end func()
+		newController, end, err = f(cfg)
+		if err != nil {
+			return nil, err
+		}
+		defer end()
+	}
 	opts := steps.Options{
-		NewController:   controllers[cfg.controller](cfg.timeScale),
+		NewController:   newController,
 		Seed:            cfg.seed,
 		TimeScale:       cfg.timeScale,
 		FixtureDir:      cfg.fixtures,
@@ -351,4 +373,15 @@ func (r *runResult) printSummary(w io.Writer) {
 func firstLineOf(s string) string {
 	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
 	return line
+}
+
+// featureFile is the file of a feature path, which may name one scenario by
+// its line: features/x.feature:12.
+func featureFile(p string) string {
+	if i := strings.LastIndexByte(p, ':'); i > 0 {
+		if _, err := strconv.Atoi(p[i+1:]); err == nil {
+			return p[:i]
+		}
+	}
+	return p
 }

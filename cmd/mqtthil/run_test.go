@@ -161,3 +161,11 @@ func TestRunReusesItsFolder(t *testing.T) {
 		t.Fatalf("the first run's journals are still there: %v", journals)
 	}
 }
+
+// A feature path may name one scenario by its line.
+func TestRunOneScenarioByLine(t *testing.T) {
+	code, stdout, stderr := runCmd(t, "run", "--out", t.TempDir(), "--fixtures", "../../fixtures", "testdata/fails/fails.feature:9")
+	if code != 0 || !strings.Contains(stdout, "1 scenario(s)") || !strings.Contains(stdout, "1 passed") {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+}
