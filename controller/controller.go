@@ -150,3 +150,11 @@ func (e Event) Args() []any {
 	}
 	return nil
 }
+
+// BenchChecker is implemented by controllers that reach the device over a
+// link of the bench (remote): BenchErr is the first problem of that link
+// (a lost response, a lost event, a restarted probe), nil while all is
+// well. Such a problem makes the scenario an error, not a failure.
+type BenchChecker interface {
+	BenchErr() error
+}

@@ -41,6 +41,18 @@ func TestOutcomes(t *testing.T) {
 			t.Fatalf("record %+v", *recs[0])
 		}
 	})
+	t.Run("a controller whose bench link broke is an error", func(t *testing.T) {
+		opts := simOptions()
+		sim := opts.NewController
+		opts.NewController = func() (controller.Controller, error) {
+			c, err := sim()
+			return brokenBench{c}, err
+		}
+		recs := runSource(t, quiet, opts)
+		if len(recs) != 1 || recs[0].Status != "error" || !strings.Contains(recs[0].Error, "event 7 lost") {
+			t.Fatalf("record %+v", *recs[0])
+		}
+	})
 	t.Run("a scenario past its limit has timed out", func(t *testing.T) {
 		opts := simOptions()
 		opts.TimeScale = 1
@@ -51,3 +63,9 @@ func TestOutcomes(t *testing.T) {
 		}
 	})
 }
+
+// brokenBench is a controller that works but reports a broken link to the
+// device, as controller/remote does after a lost event.
+type brokenBench struct{ controller.Controller }
+
+func (brokenBench) BenchErr() error { return errors.New("control channel: event 7 lost") }

@@ -324,6 +324,14 @@ func (w *World) finish(stepErr error) error {
 			err = errors.Join(err, check())
 		}
 	}
+	if bc, ok := w.ctl.(controller.BenchChecker); ok && w.harness == nil {
+		if cerr := bc.BenchErr(); cerr != nil {
+			// The record of the calls and callbacks is incomplete: the
+			// bench broke, whatever the steps concluded.
+			w.harness = fmt.Errorf("%w: %v", ErrHarness, cerr)
+			err = errors.Join(err, w.harness)
+		}
+	}
 	if stepErr != nil && w.failed != nil && errors.Is(stepErr, godog.ErrUndefined) {
 		err = fmt.Errorf("undefined step at %s", w.failed)
 		if d := closest(w.failed.Text); d != nil {

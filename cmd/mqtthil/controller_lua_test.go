@@ -14,10 +14,17 @@ import (
 // scenario's outcome by feature and name.
 func outcomes(t *testing.T, ctl string, paths []string) map[string]string {
 	t.Helper()
+	return outcomesAt(t, ctl, "", paths)
+}
+
+// outcomesAt is outcomes with a station for the remote controller.
+func outcomesAt(t *testing.T, ctl, station string, paths []string) map[string]string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cfg := runConfig{
 		controller:  ctl,
+		station:     station,
 		concurrency: 4,
 		seed:        1,
 		out:         t.TempDir(),

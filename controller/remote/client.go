@@ -1,6 +1,11 @@
 package remote
 
 import (
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/mqtthil/mqtthil/controller"
@@ -60,6 +65,34 @@ func (cl *Client) invoke(method string, b bool, args ...any) controller.Ret {
 	return retOf(res.Ret, b)
 }
 
+// file is a file name argument. The controller cannot read the harness's
+// files: a file the harness has is sent to the probe, which writes it into
+// its own folder, and the call names that copy. A name the harness cannot
+// read (a scenario's missing file) goes as it is.
+func (cl *Client) file(path, kind string) any {
+	if path == "" {
+		return path
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return strArg(path)
+	}
+	name := fmt.Sprintf("mqtthil-%d-%s-%s", cl.obj, kind, safeName(filepath.Base(path)))
+	if err := cl.c.do(&request{Op: "put_file", Name: name, Data: hexBytes{Hex: hex.EncodeToString(data)}}, nil); err != nil {
+		return strArg(path)
+	}
+	return name
+}
+
+func safeName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '-' || r == '_' || r == '.' || (r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') {
+			return r
+		}
+		return '_'
+	}, s)
+}
+
 // propsArg is a property table, or nil (JSON null) for none.
 func propsArg(p controller.Props) any {
 	if p == nil {
@@ -74,17 +107,17 @@ func (cl *Client) ForceMqttVersion(version int) controller.Ret {
 
 func (cl *Client) SetUsernameAndPassword(username string, password *string) controller.Ret {
 	if password == nil {
-		return cl.invoke("SetUsernameAndPassword", false, username)
+		return cl.invoke("SetUsernameAndPassword", false, strArg(username))
 	}
-	return cl.invoke("SetUsernameAndPassword", false, username, *password)
+	return cl.invoke("SetUsernameAndPassword", false, strArg(username), strArg(*password))
 }
 
 func (cl *Client) SetTlsPsk(psk, identity, ciphers string) controller.Ret {
-	return cl.invoke("SetTlsPsk", false, psk, identity, ciphers)
+	return cl.invoke("SetTlsPsk", false, strArg(psk), strArg(identity), strArg(ciphers))
 }
 
 func (cl *Client) SetTlsCertificates(cafile, certfile, keyfile, password string) controller.Ret {
-	return cl.invoke("SetTlsCertificates", false, cafile, certfile, keyfile, password)
+	return cl.invoke("SetTlsCertificates", false, cl.file(cafile, "ca"), cl.file(certfile, "cert"), cl.file(keyfile, "key"), strArg(password))
 }
 
 func (cl *Client) SetTlsInsecure(insecure bool) controller.Ret {
@@ -100,13 +133,13 @@ func (cl *Client) SetMessageRetries(n int) controller.Ret {
 }
 
 func (cl *Client) SetWill(topic string, payload []byte, qos int, retain bool, p controller.Props) controller.Ret {
-	return cl.invoke("SetWill", false, topic, bytesArg(payload), qos, retain, propsArg(p))
+	return cl.invoke("SetWill", false, strArg(topic), bytesArg(payload), qos, retain, propsArg(p))
 }
 
 func (cl *Client) ClearWill() controller.Ret { return cl.invoke("ClearWill", false) }
 
 func (cl *Client) Connect(host string, port int, keepalive int, p controller.Props) controller.Ret {
-	return cl.invoke("Connect", false, host, port, keepalive, propsArg(p))
+	return cl.invoke("Connect", false, strArg(host), port, keepalive, propsArg(p))
 }
 
 func (cl *Client) Disconnect(p controller.Props) controller.Ret {
@@ -116,15 +149,15 @@ func (cl *Client) Disconnect(p controller.Props) controller.Ret {
 func (cl *Client) Reconnect() controller.Ret { return cl.invoke("Reconnect", false) }
 
 func (cl *Client) Publish(topic string, payload []byte, qos int, retain bool, p controller.Props) controller.Ret {
-	return cl.invoke("Publish", true, topic, bytesArg(payload), qos, retain, propsArg(p))
+	return cl.invoke("Publish", true, strArg(topic), bytesArg(payload), qos, retain, propsArg(p))
 }
 
 func (cl *Client) Subscribe(sub string, qos int, p controller.Props) controller.Ret {
-	return cl.invoke("Subscribe", true, sub, qos, propsArg(p))
+	return cl.invoke("Subscribe", true, strArg(sub), qos, propsArg(p))
 }
 
 func (cl *Client) Unsubscribe(sub string, p controller.Props) controller.Ret {
-	return cl.invoke("Unsubscribe", true, sub, propsArg(p))
+	return cl.invoke("Unsubscribe", true, strArg(sub), propsArg(p))
 }
 
 func (cl *Client) ErrorCodeToString(code int) string {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"unicode/utf8"
 
 	"github.com/mqtthil/mqtthil/controller"
 )
@@ -30,6 +31,8 @@ type request struct {
 	Method       string  `json:"method,omitempty"`
 	Args         []any   `json:"args,omitempty"`
 	N            int     `json:"n,omitempty"`
+	Name         string  `json:"name,omitempty"`
+	Data         any     `json:"data,omitempty"`
 }
 
 // response is the probe's answer to one request.
@@ -87,7 +90,34 @@ type hexBytes struct {
 	Hex string `json:"hex"`
 }
 
-func bytesArg(b []byte) hexBytes { return hexBytes{Hex: hex.EncodeToString(b)} }
+// fillBytes is a long byte string of one repeated byte.
+type fillBytes struct {
+	Fill string `json:"fill"`
+	Len  int    `json:"len"`
+}
+
+// bytesArg is a byte string for the wire: long runs of one byte (the
+// oversized payloads scenarios send) travel as a fill, so that they fit in
+// one control message.
+func bytesArg(b []byte) any {
+	if len(b) >= 4096 && bytes.Count(b, b[:1]) == len(b) {
+		return fillBytes{Fill: hex.EncodeToString(b[:1]), Len: len(b)}
+	}
+	return hexBytes{Hex: hex.EncodeToString(b)}
+}
+
+// strArg is a text argument: plain JSON when it is UTF-8, otherwise its
+// bytes as hex (JSON strings cannot carry other bytes).
+func strArg(s string) any {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return hexBytes{Hex: hex.EncodeToString([]byte(s))}
+}
+
+// maxMessage is the largest request the harness sends; MQTT's limit is
+// 256 MiB and the JSON around a payload takes room too.
+const maxMessage = 200 << 20
 
 // decode reads JSON keeping numbers exact.
 func decode(data []byte, v any) error {
@@ -209,7 +239,11 @@ func toEvent(cb string, args []any) (controller.Event, error) {
 		if err != nil {
 			return ev, fmt.Errorf("onMessage payload: %v", err)
 		}
-		ev.MsgID, ev.Topic, ev.Payload, ev.QoS, ev.Props = num(arg(0)), text(arg(1)), payload, num(arg(3)), propsOf(arg(5))
+		topic, err := byteString(arg(1))
+		if err != nil {
+			return ev, fmt.Errorf("onMessage topic: %v", err)
+		}
+		ev.MsgID, ev.Topic, ev.Payload, ev.QoS, ev.Props = num(arg(0)), string(topic), payload, num(arg(3)), propsOf(arg(5))
 		ev.Retain, _ = arg(4).(bool)
 	case controller.OnLog:
 		ev.Level, ev.Line = num(arg(0)), text(arg(1))

@@ -216,6 +216,11 @@ func (c *Controller) Err() error {
 	return c.err
 }
 
+// BenchErr is Err, for controller.BenchChecker.
+func (c *Controller) BenchErr() error { return c.Err() }
+
+var _ controller.BenchChecker = (*Controller)(nil)
+
 // fail records the first problem; every waiter wakes up.
 func (c *Controller) fail(err error) {
 	c.mu.Lock()
@@ -336,6 +341,9 @@ func (c *Controller) request(req *request, into any) (response, error) {
 		c.mu.Unlock()
 	}
 	payload, err := jsonMarshal(req)
+	if err == nil && len(payload) > maxMessage {
+		err = fmt.Errorf("%d bytes is more than the control channel carries in one message", len(payload))
+	}
 	if err != nil {
 		forget()
 		return response{}, fmt.Errorf("%w: encoding %s: %v", ErrBench, req.Op, err)

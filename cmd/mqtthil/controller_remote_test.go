@@ -1,0 +1,110 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mqtthil/mqtthil/controller/lua"
+)
+
+// TestRemoteControllerMatchesSim runs the feature suite against the
+// simulated controller and against the remote controller on virtual
+// stations (the probe driver in the Lua runtime, every call and callback
+// over the control channel) and requires the same outcome for every
+// scenario. Under the race detector it runs the features without the long
+// bursts of calls. A scenario whose outcomes differ is run again on both,
+// up to three times, and counts as the same once a round agrees.
+func TestRemoteControllerMatchesSim(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the feature suite twice")
+	}
+	paths := []string{"../../features"}
+	if raceDetector {
+		paths = []string{"../../features/faults.feature", "../../features/onpublish_outcomes.feature", "../../features/reference_cases.feature"}
+	}
+	sim, rem := outcomes(t, "sim", paths), outcomesAt(t, "remote", "virtual", paths)
+	if len(sim) == 0 {
+		t.Fatal("no scenarios ran")
+	}
+	same := map[string]bool{}
+	for attempt := 0; ; attempt++ {
+		var diff []string
+		for _, k := range differing(sim, rem) {
+			if !same[k] {
+				diff = append(diff, k)
+			}
+		}
+		for k := range sim {
+			if sim[k] == rem[k] {
+				same[k] = true
+			}
+		}
+		if len(diff) == 0 {
+			return
+		}
+		if attempt == 3 {
+			var b strings.Builder
+			for _, k := range diff {
+				fmt.Fprintf(&b, "\n%s\n  sim:    %s\n  remote: %s", k, sim[k], rem[k])
+			}
+			t.Fatalf("%d scenario(s) differ between sim and remote in every round:%s", len(diff), b.String())
+		}
+		files := map[string]bool{}
+		for _, k := range diff {
+			f, _, _ := strings.Cut(k, ": ")
+			files[f] = true
+		}
+		var again []string
+		for f := range files {
+			again = append(again, f)
+		}
+		t.Logf("outcomes differ in %d scenario(s) %v; running %v again", len(diff), diff, again)
+		for k, v := range outcomes(t, "sim", again) {
+			sim[k] = v
+		}
+		for k, v := range outcomesAt(t, "remote", "virtual", again) {
+			rem[k] = v
+		}
+	}
+}
+
+func TestProbeBuild(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "probe.c4z")
+	var stdout, stderr strings.Builder
+	if code := runProbe(t.Context(), []string{"build", "--out", out}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	// The package loads in the Lua runtime as a driver does on the
+	// controller: its properties are the probe's.
+	rt, err := lua.New(lua.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	if err := rt.Load(out); err != nil {
+		t.Fatal(err)
+	}
+	info := rt.Info()
+	names := map[string]bool{}
+	for _, p := range info.Properties {
+		names[p.Name] = true
+	}
+	for _, want := range []string{"Harness Host", "Control Port", "Station ID", "Control User", "Control Password", "Heartbeat (s)"} {
+		if !names[want] {
+			t.Errorf("the probe has no property %q", want)
+		}
+	}
+	if _, err := os.Stat(out); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRemoteNeedsStation(t *testing.T) {
+	cfg := runConfig{controller: "remote", station: "bench.yaml", concurrency: 1, timeScale: 1, out: t.TempDir(), format: "progress", paths: []string{"../../features/faults.feature"}}
+	if _, err := execute(t.Context(), cfg, &strings.Builder{}); err == nil || !strings.Contains(err.Error(), "--station") {
+		t.Fatalf("err = %v", err)
+	}
+}
