@@ -2,12 +2,14 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/mqtthil/mqtthil/controller/lua"
+	"github.com/mqtthil/mqtthil/report"
 )
 
 // TestRemoteControllerMatchesSim runs the feature suite against the
@@ -106,5 +108,25 @@ func TestRemoteNeedsStation(t *testing.T) {
 	cfg := runConfig{controller: "remote", station: "bench.yaml", concurrency: 1, timeScale: 1, out: t.TempDir(), format: "progress", paths: []string{"../../features/faults.feature"}}
 	if _, err := execute(t.Context(), cfg, &strings.Builder{}); err == nil || !strings.Contains(err.Error(), "--station") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// A run folder carries SHA256SUMS; mqtthil verify finds a changed file.
+func TestVerifyRunFolder(t *testing.T) {
+	out := t.TempDir()
+	cfg := runConfig{controller: "sim", concurrency: 2, seed: 1, timeScale: 0.05, out: out, format: "progress", fixtures: "../../fixtures", paths: []string{"../../features/faults.feature"}}
+	if _, err := execute(t.Context(), cfg, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr strings.Builder
+	if code := runVerify(t.Context(), []string{out}, &stdout, &stderr); code != 0 {
+		t.Fatalf("verify a fresh run folder: exit %d\n%s%s", code, stdout.String(), stderr.String())
+	}
+	if err := os.WriteFile(filepath.Join(out, report.ManifestFile), []byte("{}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout.Reset()
+	if code := runVerify(t.Context(), []string{out}, &stdout, &stderr); code != 1 || !strings.Contains(stdout.String(), report.ManifestFile+": changed") {
+		t.Fatalf("verify after a change: exit %d\n%s", code, stdout.String())
 	}
 }

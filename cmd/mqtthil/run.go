@@ -288,7 +288,10 @@ func (r *runResult) writeReports() error {
 	for _, sf := range run.Scenarios {
 		r.scenarios = append(r.scenarios, report.ScenarioOf(sf, junitExcerpt))
 	}
-	return errors.Join(writeJUnit(run, r.scenarios), report.WriteHTMLFile(run))
+	if err := errors.Join(writeJUnit(run, r.scenarios), report.WriteHTMLFile(run)); err != nil {
+		return err
+	}
+	return report.WriteSums(r.cfg.out)
 }
 
 // writeJUnit writes junit.xml into a run folder.
