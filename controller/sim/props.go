@@ -155,7 +155,7 @@ func buildProps(p controller.Props) (propList, int) {
 		v := p[k]
 		switch def.kind {
 		case kByte, kU16, kU32, kVarint:
-			n, ok := toInt(v)
+			n, ok := controller.PropInt(v)
 			if !ok {
 				return nil, errInval
 			}
@@ -173,7 +173,7 @@ func buildProps(p controller.Props) (propList, int) {
 			}
 			out = append(out, prop{def: def, num: uint32(n)})
 		case kString:
-			s, ok := toString(v)
+			s, ok := controller.PropString(v)
 			if !ok || len(s) > 65535 {
 				return nil, errInval
 			}
@@ -182,13 +182,13 @@ func buildProps(p controller.Props) (propList, int) {
 			}
 			out = append(out, prop{def: def, str: s})
 		case kBinary:
-			s, ok := toString(v)
+			s, ok := controller.PropString(v)
 			if !ok || len(s) > 65535 {
 				return nil, errInval
 			}
 			out = append(out, prop{def: def, bin: []byte(s)})
 		case kPair:
-			pairs, ok := toPairs(v)
+			pairs, ok := controller.PropPairs(v)
 			if !ok {
 				return nil, errInval
 			}
@@ -204,79 +204,6 @@ func buildProps(p controller.Props) (propList, int) {
 		}
 	}
 	return out, 0
-}
-
-func toInt(v any) (int64, bool) {
-	switch n := v.(type) {
-	case int:
-		return int64(n), true
-	case int8:
-		return int64(n), true
-	case int16:
-		return int64(n), true
-	case int32:
-		return int64(n), true
-	case int64:
-		return n, true
-	case uint:
-		if uint64(n) > math.MaxInt64 {
-			return 0, false
-		}
-		return int64(n), true
-	case uint8:
-		return int64(n), true
-	case uint16:
-		return int64(n), true
-	case uint32:
-		return int64(n), true
-	case uint64:
-		if n > math.MaxInt64 {
-			return 0, false
-		}
-		return int64(n), true
-	case float64:
-		if n != math.Trunc(n) || n < -1<<62 || n > 1<<62 {
-			return 0, false
-		}
-		return int64(n), true
-	case float32:
-		return toInt(float64(n))
-	}
-	return 0, false
-}
-
-func toString(v any) (string, bool) {
-	switch s := v.(type) {
-	case string:
-		return s, true
-	case []byte:
-		return string(s), true
-	}
-	return "", false
-}
-
-func toPairs(v any) ([][2]string, bool) {
-	var out [][2]string
-	switch m := v.(type) {
-	case map[string]string:
-		for k, v := range m {
-			out = append(out, [2]string{k, v})
-		}
-	case map[string]any:
-		for k, v := range m {
-			s, ok := toString(v)
-			if !ok {
-				return nil, false
-			}
-			out = append(out, [2]string{k, s})
-		}
-	case [][2]string:
-		return m, true
-	default:
-		return nil, false
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i][0] < out[j][0] })
-	return out, true
 }
 
 // check applies the library's checks for a command: values (a one-byte
