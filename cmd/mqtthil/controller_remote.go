@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,15 +12,25 @@ import (
 	"github.com/mqtthil/mqtthil/controller/lua"
 	"github.com/mqtthil/mqtthil/controller/remote"
 	"github.com/mqtthil/mqtthil/controller/sim"
+	"github.com/mqtthil/mqtthil/emulator"
 	probedriver "github.com/mqtthil/mqtthil/fixtures/probe-driver"
 )
 
 // A real controller reached through the probe driver over the control
-// channel. --station virtual runs the probe driver in the Lua runtime
-// instead of on hardware: every scenario gets a station of its own (a
-// broker emulator for the control channel and the probe in a Lua state),
-// and every call and callback crosses the control channel as it would on
-// the bench.
+// channel (docs/control-channel.md).
+//
+//   - --station virtual runs the probe driver in the Lua runtime instead of
+//     on hardware: every scenario gets a station of its own (a broker
+//     emulator for the control channel and the probe in a Lua state), and
+//     every call and callback crosses the control channel as on the bench.
+//   - --station STATION.yaml (remote.Station) names a bench: the harness
+//     hosts the control listener at control.listen, waits for the probe
+//     driver, and runs one scenario at a time. A station file with
+//     virtual: true is the virtual station with the file's expectations.
+//
+// Before the first scenario a health check runs (control round trip,
+// identity, a publish round trip on a DUT listener); if it fails, no
+// scenario runs.
 func init() {
 	controllers["remote"] = func(float64) func() (controller.Controller, error) {
 		return func() (controller.Controller, error) {
@@ -30,9 +41,43 @@ func init() {
 }
 
 func remoteController(cfg runConfig) (func() (controller.Controller, error), func(), error) {
-	if cfg.station != "virtual" {
-		return nil, nil, fmt.Errorf("--controller remote: --station %q: this build knows virtual (the probe driver in the Lua runtime)", cfg.station)
+	var st remote.Station
+	switch cfg.station {
+	case "":
+		return nil, nil, errors.New("--controller remote needs --station: virtual, or a station YAML file")
+	case "virtual":
+		st.Virtual = true
+	default:
+		var err error
+		if st, err = remote.LoadStation(cfg.station); err != nil {
+			return nil, nil, fmt.Errorf("--station: %w", err)
+		}
 	}
+	if st.Virtual {
+		return virtualStations(cfg, st)
+	}
+	return benchStation(cfg, st)
+}
+
+// healthCheck runs remote.HealthCheck against a broker of its own.
+func healthCheck(c *remote.Controller, st remote.Station) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b, err := emulator.Start(ctx, emulator.Options{})
+	if err != nil {
+		return fmt.Errorf("health check: starting a broker: %w", err)
+	}
+	defer b.Close()
+	if err := st.CheckIdentity(c.Identity()); err != nil {
+		return fmt.Errorf("health check: %w", err)
+	}
+	if err := remote.HealthCheck(ctx, c, b.DUTAddr); err != nil {
+		return fmt.Errorf("health check: %w", err)
+	}
+	return nil
+}
+
+func virtualStations(cfg runConfig, st remote.Station) (func() (controller.Controller, error), func(), error) {
 	dir, err := os.MkdirTemp("", "mqtthil-probe-")
 	if err != nil {
 		return nil, nil, err
@@ -48,11 +93,65 @@ func remoteController(cfg runConfig) (func() (controller.Controller, error), fun
 		return nil, nil, err
 	}
 	unit := time.Duration(cfg.timeScale * float64(time.Second))
-	return func() (controller.Controller, error) {
+	rc := st.Config("")
+	if rc.Timeout == 0 {
+		rc.Timeout = 10 * time.Second
+	}
+	newController := func() (*remote.VirtualController, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		return remote.NewVirtual(ctx,
-			remote.VirtualOptions{Probe: c4z, Lua: lua.Options{Sim: sim.Options{KeepAliveUnit: unit}}},
-			remote.Config{Timeout: 10 * time.Second})
+		return remote.NewVirtual(ctx, remote.VirtualOptions{Probe: c4z, Lua: lua.Options{Sim: sim.Options{KeepAliveUnit: unit}}}, rc)
+	}
+	vc, err := newController()
+	if err == nil {
+		err = healthCheck(vc.Controller, st)
+		vc.Close()
+	}
+	if err != nil {
+		end()
+		return nil, nil, err
+	}
+	return func() (controller.Controller, error) { return newController() }, end, nil
+}
+
+func benchStation(cfg runConfig, st remote.Station) (func() (controller.Controller, error), func(), error) {
+	if cfg.concurrency != 1 {
+		return nil, nil, fmt.Errorf("station %s has one controller: run it with --concurrency 1", st.Name)
+	}
+	opts := emulator.Options{ControlAddr: st.Control.Listen}
+	if st.Control.User != "" {
+		opts.ControlAuth = map[string]string{st.Control.User: st.Control.Password}
+	} else {
+		opts.AllowAnonymous = true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b, err := emulator.Start(ctx, opts)
+	if err != nil {
+		return nil, nil, fmt.Errorf("station %s: the control listener on %s: %w", st.Name, st.Control.Listen, err)
+	}
+	end := func() { b.Close() }
+	rc := st.Config(b.ControlAddr)
+	rc.ClientID = "mqtthil-harness-" + st.StationID
+	connect := time.Duration(st.Timeouts.Connect)
+	if connect <= 0 {
+		connect = 60 * time.Second
+	}
+	wait, cancelWait := context.WithTimeout(context.Background(), connect)
+	defer cancelWait()
+	rc.Reset = true
+	c, err := remote.DialWait(wait, rc)
+	if err == nil {
+		err = healthCheck(c, st)
+		c.Close()
+	}
+	if err != nil {
+		end()
+		return nil, nil, fmt.Errorf("station %s: %w", st.Name, err)
+	}
+	return func() (controller.Controller, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), connect)
+		defer cancel()
+		return remote.DialWait(ctx, rc)
 	}, end, nil
 }

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -128,5 +130,99 @@ func TestVerifyRunFolder(t *testing.T) {
 	stdout.Reset()
 	if code := runVerify(t.Context(), []string{out}, &stdout, &stderr); code != 1 || !strings.Contains(stdout.String(), report.ManifestFile+": changed") {
 		t.Fatalf("verify after a change: exit %d\n%s", code, stdout.String())
+	}
+}
+
+func writeStation(t *testing.T, yaml string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "station.yaml")
+	if err := os.WriteFile(p, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// A station file's expectations are checked before the first scenario: a
+// controller that is not the one expected stops the run with no results.
+func TestStationHealthCheck(t *testing.T) {
+	run := func(station string, concurrency int) error {
+		out := t.TempDir()
+		cfg := runConfig{controller: "remote", station: station, concurrency: concurrency, seed: 1, timeScale: 0.05, out: out, format: "progress", fixtures: "../../fixtures", paths: []string{"../../features/onpublish_outcomes.feature"}}
+		_, err := execute(t.Context(), cfg, io.Discard)
+		if err != nil {
+			if files, _ := filepath.Glob(filepath.Join(out, report.ScenariosDir, "*")); len(files) > 0 {
+				t.Errorf("a run stopped by its health check left %d scenario file(s)", len(files))
+			}
+		}
+		return err
+	}
+	if err := run(writeStation(t, "name: v\nvirtual: true\nexpect:\n  device_id: \"1001\"\n  probe_version: \"1\"\n"), 2); err != nil {
+		t.Fatalf("the expected controller: %v", err)
+	}
+	err := run(writeStation(t, "name: v\nvirtual: true\nexpect:\n  device_id: \"9999\"\n"), 2)
+	if err == nil || !strings.Contains(err.Error(), `health check: the controller reports device id "1001"; station v expects "9999"`) {
+		t.Fatalf("another controller: %v", err)
+	}
+	err = run(writeStation(t, "name: v\nvirtual: true\nspeed: 3\n"), 2)
+	if err == nil || !strings.Contains(err.Error(), "speed") {
+		t.Fatalf("an unknown key: %v", err)
+	}
+	err = run(writeStation(t, "station_id: b\ncontrol:\n  listen: 127.0.0.1:0\n"), 4)
+	if err == nil || !strings.Contains(err.Error(), "--concurrency 1") {
+		t.Fatalf("a bench with concurrency 4: %v", err)
+	}
+}
+
+// freeAddr is a loopback address nothing listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+// mqtthil station --virtual as a bench: the probe starts first and waits
+// for the run's control listener; the run gives the same outcomes as sim.
+func TestVirtualBenchStation(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a feature twice")
+	}
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	var stdout, stderr strings.Builder
+	done := make(chan int, 1)
+	go func() {
+		done <- runStationWith(ctx, []string{"--virtual", "--control", addr, "--station-id", "bench-t", "--user", "probe", "--password", "pw"}, &stdout, &stderr, 0.05)
+	}()
+	defer func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("station exit %d: %s", code, stderr.String())
+		}
+	}()
+	station := writeStation(t, fmt.Sprintf("name: bench\nstation_id: bench-t\ncontrol:\n  listen: %s\n  user: probe\n  password: pw\ntimeouts:\n  connect: 30s\n  request: 10s\n", addr))
+	paths := []string{"../../features/onpublish_outcomes.feature"}
+	sim := outcomes(t, "sim", paths)
+	out := t.TempDir()
+	cfg := runConfig{controller: "remote", station: station, concurrency: 1, seed: 1, timeScale: 0.05, out: out, format: "progress", fixtures: "../../fixtures", paths: paths}
+	r, err := execute(t.Context(), cfg, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rem := map[string]string{}
+	for _, s := range r.scenarios {
+		rem[s.Feature+": "+s.Name] = s.Outcome + " " + accountLine(s.Account)
+	}
+	if d := differing(sim, rem); len(d) > 0 {
+		for _, k := range d {
+			t.Errorf("%s\n  sim:    %s\n  remote: %s", k, sim[k], rem[k])
+		}
+	}
+	if r.identity.Kind != "remote" || r.identity.DriverVersion != "probe 1" {
+		t.Errorf("identity %+v", r.identity)
 	}
 }

@@ -29,6 +29,9 @@ import (
 // probe driver failed, not the controller's MQTT API.
 var ErrBench = errors.New("control channel")
 
+// ErrNoResponse marks a request that got no response within its deadline.
+var ErrNoResponse = errors.New("no response")
+
 // Config says where the probe driver's control channel is.
 type Config struct {
 	// Addr is the control listener, host:port.
@@ -192,6 +195,22 @@ func Dial(ctx context.Context, cfg Config) (*Controller, error) {
 		}
 	}
 	return c, nil
+}
+
+// DialWait is Dial, tried again while the probe driver does not answer,
+// until ctx ends: a probe still connecting or backing off is waited for.
+func DialWait(ctx context.Context, cfg Config) (*Controller, error) {
+	for {
+		c, err := Dial(ctx, cfg)
+		if err == nil || !errors.Is(err, ErrNoResponse) {
+			return c, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: the probe driver of station %s did not answer: %v", ErrBench, cfg.Station, err)
+		default:
+		}
+	}
 }
 
 func identityOf(m identityMsg) controller.Identity {
@@ -373,7 +392,7 @@ func (c *Controller) request(req *request, into any) (response, error) {
 			return r, nil
 		case <-ctx.Done():
 			forget()
-			err := fmt.Errorf("%w: no response to %s request %s within %v", ErrBench, req.Op, req.ID, c.cfg.Timeout)
+			err := fmt.Errorf("%w: %w to %s request %s within %v", ErrBench, ErrNoResponse, req.Op, req.ID, c.cfg.Timeout)
 			c.fail(err)
 			return response{}, err
 		case <-changed:

@@ -30,6 +30,12 @@ type VirtualOptions struct {
 	HeartbeatS int
 	// Lua tunes the runtime the probe runs in.
 	Lua lua.Options
+	// Properties are set on the probe besides the ones above.
+	Properties map[string]string
+	// Background returns once the probe has started, without waiting for
+	// its control channel (whose listener may not be up yet: the probe
+	// retries with backoff).
+	Background bool
 }
 
 // Virtual is a running virtual station.
@@ -76,18 +82,21 @@ func StartVirtual(ctx context.Context, opts VirtualOptions) (*Virtual, error) {
 		v.Close()
 		return nil, fmt.Errorf("%w: loading the probe driver: %v", ErrBench, err)
 	}
-	if err := rt.SetProperties(map[string]string{
-		"Harness Host":  host,
-		"Control Port":  port,
-		"Station ID":    v.Station,
-		"Heartbeat (s)": strconv.Itoa(hb),
-	}); err != nil {
+	props := map[string]string{}
+	for k, val := range opts.Properties {
+		props[k] = val
+	}
+	props["Harness Host"], props["Control Port"], props["Station ID"], props["Heartbeat (s)"] = host, port, v.Station, strconv.Itoa(hb)
+	if err := rt.SetProperties(props); err != nil {
 		v.Close()
 		return nil, err
 	}
 	if err := rt.Init(); err != nil {
 		v.Close()
 		return nil, fmt.Errorf("%w: starting the probe driver: %v", ErrBench, err)
+	}
+	if opts.Background {
+		return v, nil
 	}
 	err = rt.Await(ctx, func(*glua.LState) (bool, error) {
 		s, _ := rt.Updated("Control Channel")
