@@ -182,7 +182,7 @@ func Dial(ctx context.Context, cfg Config) (*Controller, error) {
 	c.mu.Lock()
 	c.baseline, c.expect, c.delivered, c.ready = resp.Seq, resp.Seq+1, resp.Seq, true
 	if hello.HeartbeatS > 0 && cfg.HeartbeatMisses > 0 {
-		c.heartbeat = time.Duration(hello.HeartbeatS*float64(cfg.HeartbeatMisses)) * time.Second
+		c.heartbeat = time.Duration(hello.HeartbeatS * float64(cfg.HeartbeatMisses) * float64(time.Second))
 		c.watchdog = time.AfterFunc(c.heartbeat, func() {
 			c.fail(fmt.Errorf("%w: no event from the probe driver for %v (%d heartbeats)", ErrBench, c.heartbeat, cfg.HeartbeatMisses))
 		})

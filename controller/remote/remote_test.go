@@ -278,3 +278,74 @@ func TestEventGapIsBenchError(t *testing.T) {
 		}
 	}
 }
+
+// A probe that goes silent (no heartbeat) and one that restarted (a new
+// boot) are bench errors.
+func TestSilentAndRestartedProbe(t *testing.T) {
+	b := emulator.StartTest(t, emulator.Options{})
+	startFake(t, b.ControlAddr, "silent", func(req map[string]any) (string, []string) {
+		return `{"identity":{"probe_version":"t"},"boot":"b1","heartbeat_s":0.05}`, nil
+	})
+	c, err := Dial(t.Context(), Config{Addr: b.ControlAddr, Station: "silent", Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	select {
+	case <-c.Failed():
+	case <-time.After(10 * time.Second):
+		t.Fatal("a silent probe went unnoticed")
+	}
+	if err := c.Err(); !errors.Is(err, ErrBench) || !strings.Contains(err.Error(), "3 heartbeats") {
+		t.Fatalf("err = %v", err)
+	}
+
+	startFake(t, b.ControlAddr, "reboot", func(req map[string]any) (string, []string) {
+		switch req["op"] {
+		case "hello":
+			return `{"identity":{"probe_version":"t"},"boot":"b1","heartbeat_s":0}`, nil
+		case "create":
+			return `{"obj":1}`, nil
+		}
+		return `{"ret":[0],"n":1}`, []string{`{"v":1,"type":"hello","seq":1,"boot":"b2","identity":{}}`}
+	})
+	c2, err := Dial(t.Context(), Config{Addr: b.ControlAddr, Station: "reboot", Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	cl, err := c2.NewClient("x", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for range cl.Events() {
+		}
+	}()
+	cl.ClearWill()
+	select {
+	case <-c2.Failed():
+	case <-time.After(10 * time.Second):
+		t.Fatal("a restarted probe went unnoticed")
+	}
+	if err := c2.Err(); !errors.Is(err, ErrBench) || !strings.Contains(err.Error(), "restarted") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// The health check fails clearly when the DUT listener refuses the probe's
+// object.
+func TestHealthCheckFails(t *testing.T) {
+	b := emulator.StartTest(t, emulator.Options{DUTAuth: map[string]string{"u": "p"}})
+	vc := virtual(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	err := HealthCheck(ctx, vc.Controller, b.DUTAddr)
+	if err == nil || !strings.Contains(err.Error(), "connecting to the DUT listener") {
+		t.Fatalf("err = %v", err)
+	}
+	ok := emulator.StartTest(t, emulator.Options{})
+	if err := HealthCheck(ctx, vc.Controller, ok.DUTAddr); err != nil {
+		t.Fatal(err)
+	}
+}
