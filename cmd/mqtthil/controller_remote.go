@@ -14,6 +14,7 @@ import (
 	"github.com/mqtthil/mqtthil/controller/sim"
 	"github.com/mqtthil/mqtthil/emulator"
 	probedriver "github.com/mqtthil/mqtthil/fixtures/probe-driver"
+	"github.com/mqtthil/mqtthil/report"
 )
 
 // A real controller reached through the probe driver over the control
@@ -154,4 +155,24 @@ func benchStation(cfg runConfig, st remote.Station) (func() (controller.Controll
 		defer cancel()
 		return remote.DialWait(ctx, rc)
 	}, end, nil
+}
+
+// stationOf names the station a run was made on for the manifest: the
+// station file's name for a bench, else the harness host.
+func stationOf(cfg runConfig) string {
+	host := report.Station()
+	if cfg.controller != "remote" {
+		return host
+	}
+	if cfg.station == "virtual" {
+		return "virtual on " + host
+	}
+	st, err := remote.LoadStation(cfg.station)
+	if err != nil {
+		return host
+	}
+	if st.Virtual {
+		return st.Name + " (virtual) on " + host
+	}
+	return st.Name + " on " + host
 }

@@ -225,4 +225,14 @@ func TestVirtualBenchStation(t *testing.T) {
 	if r.identity.Kind != "remote" || r.identity.DriverVersion != "probe 1" {
 		t.Errorf("identity %+v", r.identity)
 	}
+	run, err := report.LoadRun(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := run.Manifest; !strings.HasPrefix(m.Station, "bench on ") || m.Controller.DriverVersion != "probe 1" {
+		t.Errorf("manifest station %q, controller %+v", m.Station, m.Controller)
+	}
+	if p, err := report.VerifySums(out); err != nil || len(p) > 0 {
+		t.Errorf("SHA256SUMS: %v %v", p, err)
+	}
 }

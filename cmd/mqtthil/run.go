@@ -271,7 +271,7 @@ const junitExcerpt = 200
 // writes JUnit and the HTML report from it, as `mqtthil report` does.
 func (r *runResult) writeReports() error {
 	m := report.Manifest{
-		Harness: harnessVersion(), Controller: r.identity, Station: report.Station(), Seed: r.cfg.seed, TimeScale: r.cfg.timeScale,
+		Harness: harnessVersion(), Controller: r.identity, Station: stationOf(r.cfg), Seed: r.cfg.seed, TimeScale: r.cfg.timeScale,
 		Tags: r.cfg.tags, Features: featureHashes(r.cfg.paths), Started: r.started, Ended: r.ended, Counts: r.counts,
 	}
 	b, err := json.MarshalIndent(m, "", "  ")
