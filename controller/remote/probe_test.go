@@ -3,6 +3,7 @@ package remote
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
 	"strings"
 	"testing"
@@ -163,5 +164,79 @@ func TestProbeReconnectsControlChannel(t *testing.T) {
 			s, _ := v.RT.Updated("Control Channel")
 			t.Fatalf("no hello after the control channel dropped (Control Channel %q)", s)
 		}
+	}
+}
+
+// A controller that reboots mid-run: the scenario in flight loses its
+// probe (an error, within the request deadline), and the next one waits
+// for the probe to come back and carries on with the new boot.
+func TestProbeRebootBetweenScenarios(t *testing.T) {
+	b := emulator.StartTest(t, emulator.Options{})
+	opts := VirtualOptions{Probe: probeDir, ControlAddr: b.ControlAddr, Station: "reboot"}
+	v1, err := StartVirtual(t.Context(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Addr: b.ControlAddr, Station: "reboot", Timeout: time.Second, Reset: true}
+	c1, err := DialWait(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c1.Close()
+	cl, err := c1.NewClient("x", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for range cl.Events() {
+		}
+	}()
+	v1.Close() // the controller goes away
+	start := time.Now()
+	if r := cl.SetMaxInflightMessages(5); r.Code != 13 || !strings.Contains(r.Err, "no response") {
+		t.Fatalf("a call to a rebooted controller: %+v", r)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("the call took %v", d)
+	}
+	if !errors.Is(c1.Err(), ErrBench) {
+		t.Fatalf("err = %v", c1.Err())
+	}
+	// It comes back (after the harness started waiting).
+	opts.Background = true
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	type dialed struct {
+		c   *Controller
+		err error
+	}
+	ch := make(chan dialed, 1)
+	go func() {
+		c, err := DialWait(ctx, cfg)
+		ch <- dialed{c, err}
+	}()
+	v2, err := StartVirtual(t.Context(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v2.Close()
+	d := <-ch
+	if d.err != nil {
+		t.Fatal(d.err)
+	}
+	defer d.c.Close()
+	if d.c.boot == c1.boot {
+		t.Fatalf("the same boot %s after a restart", c1.boot)
+	}
+	if _, err := d.c.NewClient("y", true); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Probes started in the same second still tell their boots apart.
+func TestProbeBootsDiffer(t *testing.T) {
+	a, b := virtual(t), virtual(t)
+	if a.boot == "" || a.boot == b.boot {
+		t.Fatalf("boots %q and %q", a.boot, b.boot)
 	}
 }
