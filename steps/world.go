@@ -43,6 +43,16 @@ type Options struct {
 	// Seed for the broker's fault rules; 0 means 1.
 	Seed int64
 
+	// DUTListen is where each scenario's broker binds its device-under-test
+	// listener; empty means a free loopback port. A controller elsewhere on
+	// the bench needs an address it can reach, such as 0.0.0.0:0 (the
+	// listener then admits clients without credentials unless a scenario
+	// sets some).
+	DUTListen string
+	// DUTHost is the host the controller's clients are told to connect to;
+	// empty means the listener's own address.
+	DUTHost string
+
 	// TimeScale multiplies every time written in a feature (fault delays,
 	// stalls, downtimes, "within", "for"). The controller's keep-alive
 	// second must be scaled alike (sim.Options.KeepAliveUnit). 0 means 1.
@@ -308,7 +318,7 @@ func newWorld(opts Options, s *godog.Scenario) *World {
 	ctx, cancel := context.WithTimeout(context.Background(), opts.ScenarioTimeout)
 	return &World{
 		opts: opts, ctx: ctx, cancel: cancel, sc: s, started: time.Now(),
-		bopts:   emulator.Options{Seed: opts.Seed},
+		bopts:   emulator.Options{Seed: opts.Seed, DUTAddr: opts.DUTListen, AllowAnonymous: opts.DUTListen != ""},
 		clients: map[string]*client{},
 	}
 }
@@ -468,6 +478,9 @@ func (w *World) dutHostPort() (string, int, error) {
 	host, p, err := net.SplitHostPort(b.DUTAddr)
 	if err != nil {
 		return "", 0, err
+	}
+	if w.opts.DUTHost != "" {
+		host = w.opts.DUTHost
 	}
 	port, _ := strconv.Atoi(p)
 	return host, port, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -41,17 +42,17 @@ func init() {
 	configured["remote"] = remoteController
 }
 
-func remoteController(cfg runConfig) (func() (controller.Controller, error), func(), error) {
+func remoteController(cfg runConfig) (configuredRun, error) {
 	var st remote.Station
 	switch cfg.station {
 	case "":
-		return nil, nil, errors.New("--controller remote needs --station: virtual, or a station YAML file")
+		return configuredRun{}, errors.New("--controller remote needs --station: virtual, or a station YAML file")
 	case "virtual":
 		st.Virtual = true
 	default:
 		var err error
 		if st, err = remote.LoadStation(cfg.station); err != nil {
-			return nil, nil, fmt.Errorf("--station: %w", err)
+			return configuredRun{}, fmt.Errorf("--station: %w", err)
 		}
 	}
 	if st.Virtual {
@@ -60,11 +61,12 @@ func remoteController(cfg runConfig) (func() (controller.Controller, error), fun
 	return benchStation(cfg, st)
 }
 
-// healthCheck runs remote.HealthCheck against a broker of its own.
+// healthCheck runs remote.HealthCheck against a broker of its own, set up
+// as the scenarios' brokers are.
 func healthCheck(c *remote.Controller, st remote.Station) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	b, err := emulator.Start(ctx, emulator.Options{})
+	b, err := emulator.Start(ctx, emulator.Options{DUTAddr: st.DUT.Listen, AllowAnonymous: st.DUT.Listen != ""})
 	if err != nil {
 		return fmt.Errorf("health check: starting a broker: %w", err)
 	}
@@ -72,16 +74,21 @@ func healthCheck(c *remote.Controller, st remote.Station) error {
 	if err := st.CheckIdentity(c.Identity()); err != nil {
 		return fmt.Errorf("health check: %w", err)
 	}
-	if err := remote.HealthCheck(ctx, c, b.DUTAddr); err != nil {
+	addr := b.DUTAddr
+	if st.DUT.Host != "" {
+		_, port, _ := net.SplitHostPort(addr)
+		addr = net.JoinHostPort(st.DUT.Host, port)
+	}
+	if err := remote.HealthCheck(ctx, c, addr); err != nil {
 		return fmt.Errorf("health check: %w", err)
 	}
 	return nil
 }
 
-func virtualStations(cfg runConfig, st remote.Station) (func() (controller.Controller, error), func(), error) {
+func virtualStations(cfg runConfig, st remote.Station) (configuredRun, error) {
 	dir, err := os.MkdirTemp("", "mqtthil-probe-")
 	if err != nil {
-		return nil, nil, err
+		return configuredRun{}, err
 	}
 	end := func() { os.RemoveAll(dir) }
 	c4z := filepath.Join(dir, "probe.c4z")
@@ -91,7 +98,7 @@ func virtualStations(cfg runConfig, st remote.Station) (func() (controller.Contr
 	}
 	if err != nil {
 		end()
-		return nil, nil, err
+		return configuredRun{}, err
 	}
 	unit := time.Duration(cfg.timeScale * float64(time.Second))
 	rc := st.Config("")
@@ -110,14 +117,19 @@ func virtualStations(cfg runConfig, st remote.Station) (func() (controller.Contr
 	}
 	if err != nil {
 		end()
-		return nil, nil, err
+		return configuredRun{}, err
 	}
-	return func() (controller.Controller, error) { return newController() }, end, nil
+	return configuredRun{
+		newController: func() (controller.Controller, error) { return newController() },
+		end:           end,
+		dutListen:     st.DUT.Listen,
+		dutHost:       st.DUT.Host,
+	}, nil
 }
 
-func benchStation(cfg runConfig, st remote.Station) (func() (controller.Controller, error), func(), error) {
+func benchStation(cfg runConfig, st remote.Station) (configuredRun, error) {
 	if cfg.concurrency != 1 {
-		return nil, nil, fmt.Errorf("station %s has one controller: run it with --concurrency 1", st.Name)
+		return configuredRun{}, fmt.Errorf("station %s has one controller: run it with --concurrency 1", st.Name)
 	}
 	opts := emulator.Options{ControlAddr: st.Control.Listen}
 	if st.Control.User != "" {
@@ -129,7 +141,7 @@ func benchStation(cfg runConfig, st remote.Station) (func() (controller.Controll
 	defer cancel()
 	b, err := emulator.Start(ctx, opts)
 	if err != nil {
-		return nil, nil, fmt.Errorf("station %s: the control listener on %s: %w", st.Name, st.Control.Listen, err)
+		return configuredRun{}, fmt.Errorf("station %s: the control listener on %s: %w", st.Name, st.Control.Listen, err)
 	}
 	end := func() { b.Close() }
 	rc := st.Config(b.ControlAddr)
@@ -148,13 +160,25 @@ func benchStation(cfg runConfig, st remote.Station) (func() (controller.Controll
 	}
 	if err != nil {
 		end()
-		return nil, nil, fmt.Errorf("station %s: %w", st.Name, err)
+		return configuredRun{}, fmt.Errorf("station %s: %w", st.Name, err)
 	}
-	return func() (controller.Controller, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), connect)
-		defer cancel()
-		return remote.DialWait(ctx, rc)
-	}, end, nil
+	unit := time.Duration(cfg.timeScale * float64(time.Second))
+	return configuredRun{
+		newController: func() (controller.Controller, error) {
+			ctx, cancel := context.WithTimeout(context.Background(), connect)
+			defer cancel()
+			return remote.DialWait(ctx, rc)
+		},
+		// Observers are the harness's own clients on the control listener
+		// of the scenario's broker, which the bench's controller may not
+		// reach.
+		observer: func() (controller.Controller, error) {
+			return sim.New(sim.Options{KeepAliveUnit: unit}), nil
+		},
+		end:       end,
+		dutListen: st.DUT.Listen,
+		dutHost:   st.DUT.Host,
+	}, nil
 }
 
 // stationOf names the station a run was made on for the manifest: the

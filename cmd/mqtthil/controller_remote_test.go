@@ -204,7 +204,7 @@ func TestVirtualBenchStation(t *testing.T) {
 			t.Errorf("station exit %d: %s", code, stderr.String())
 		}
 	}()
-	station := writeStation(t, fmt.Sprintf("name: bench\nstation_id: bench-t\ncontrol:\n  listen: %s\n  user: probe\n  password: pw\ntimeouts:\n  connect: 30s\n  request: 10s\n", addr))
+	station := writeStation(t, fmt.Sprintf("name: bench\nstation_id: bench-t\ncontrol:\n  listen: %s\n  user: probe\n  password: pw\ndut:\n  listen: 127.0.0.1:0\n  host: 127.0.0.1\ntimeouts:\n  connect: 30s\n  request: 10s\n", addr))
 	paths := []string{"../../features/onpublish_outcomes.feature"}
 	sim := outcomes(t, "sim", paths)
 	out := t.TempDir()

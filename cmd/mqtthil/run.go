@@ -47,11 +47,18 @@ var controllers = map[string]func(timeScale float64) func() (controller.Controll
 	},
 }
 
-// configured makes the scenarios' controllers for a controller that needs
-// more of the run's configuration than the time scale (remote: the
-// station). It is set up once per run; the func it returns with them ends
-// what the run set up.
-var configured = map[string]func(cfg runConfig) (newController func() (controller.Controller, error), end func(), err error){}
+// configured sets a run up for a controller that needs more of the run's
+// configuration than the time scale (remote: the station).
+var configured = map[string]func(cfg runConfig) (configuredRun, error){}
+
+// configuredRun is what such a controller gives the run.
+type configuredRun struct {
+	newController func() (controller.Controller, error)
+	observer      func() (controller.Controller, error) // nil: newController
+	end           func()                                // releases what the setup made
+	dutListen     string                                // steps.Options.DUTListen
+	dutHost       string                                // steps.Options.DUTHost
+}
 
 type runConfig struct {
 	controller  string
@@ -198,20 +205,23 @@ func execute(ctx context.Context, cfg runConfig, stdout io.Writer) (*runResult, 
 	var mu sync.Mutex
 	var writeErr error
 	newController := controllers[cfg.controller](cfg.timeScale)
+	var setup configuredRun
 	if f := configured[cfg.controller]; f != nil {
-		var end func()
-		newController, end, err = f(cfg)
-		if err != nil {
+		if setup, err = f(cfg); err != nil {
 			return nil, err
 		}
-		defer end()
+		newController = setup.newController
+		defer setup.end()
 	}
 	opts := steps.Options{
-		NewController:   newController,
-		Seed:            cfg.seed,
-		TimeScale:       cfg.timeScale,
-		FixtureDir:      cfg.fixtures,
-		ScenarioTimeout: cfg.scenarioTimeout,
+		NewController:      newController,
+		ObserverController: setup.observer,
+		DUTListen:          setup.dutListen,
+		DUTHost:            setup.dutHost,
+		Seed:               cfg.seed,
+		TimeScale:          cfg.timeScale,
+		FixtureDir:         cfg.fixtures,
+		ScenarioTimeout:    cfg.scenarioTimeout,
 		OnScenarioEnd: func(r *steps.ScenarioRecord) {
 			_, err := sw.Write(r)
 			outcome := report.OutcomeOf(r)

@@ -23,6 +23,9 @@ import (
 //	  listen: 0.0.0.0:1884       # the control listener the harness hosts for the probe
 //	  user: probe                # credentials the probe must give (optional)
 //	  password: secret
+//	dut:                         # the scenarios' brokers (optional; default loopback)
+//	  listen: 0.0.0.0:0          # where each scenario's DUT listener binds
+//	  host: 192.168.1.10         # the address the controller connects to
 //	expect:                      # the controller the run must be made against (optional)
 //	  model: EA-5
 //	  firmware: 3.4.0.0
@@ -41,6 +44,10 @@ type Station struct {
 		User     string `yaml:"user"`
 		Password string `yaml:"password"`
 	} `yaml:"control"`
+	DUT struct {
+		Listen string `yaml:"listen"`
+		Host   string `yaml:"host"`
+	} `yaml:"dut"`
 	Expect struct {
 		Model        string `yaml:"model"`
 		Firmware     string `yaml:"firmware"`
