@@ -258,6 +258,12 @@ func Register(sc *godog.ScenarioContext, opts Options) {
 	sc.Before(func(ctx context.Context, s *godog.Scenario) (context.Context, error) {
 		w := newWorld(opts, s)
 		ctx = context.WithValue(ctx, worldKey{}, w)
+		if ctx.Err() != nil {
+			// The run was interrupted (the run's context ended): scenarios
+			// that have not started are not run.
+			w.skip = "not run: the run was interrupted"
+			return ctx, fmt.Errorf("%w: %s", godog.ErrSkip, w.skip)
+		}
 		if opts.NewController == nil {
 			return ctx, fmt.Errorf("%w: Options.NewController is not set", ErrHarness)
 		}

@@ -236,3 +236,37 @@ func TestVirtualBenchStation(t *testing.T) {
 		t.Errorf("SHA256SUMS: %v %v", p, err)
 	}
 }
+
+// An interrupted run (its context ended, as SIGINT ends it) runs no more
+// scenarios, records them as not run, and still writes its folder.
+func TestInterruptedRun(t *testing.T) {
+	out := t.TempDir()
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	cfg := runConfig{controller: "sim", concurrency: 2, seed: 1, timeScale: 0.05, out: out, format: "progress", fixtures: "../../fixtures", paths: []string{"../../features/faults.feature"}}
+	r, err := execute(ctx, cfg, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.scenarios) == 0 {
+		t.Fatal("no scenario records")
+	}
+	for _, s := range r.scenarios {
+		if s.Outcome != report.Skipped || !strings.Contains(s.Account, "not run: the run was interrupted") {
+			t.Errorf("%s: %s %q", s.Name, s.Outcome, s.Account)
+		}
+	}
+	if p, err := report.VerifySums(out); err != nil || len(p) > 0 {
+		t.Errorf("SHA256SUMS: %v %v", p, err)
+	}
+}
+
+func TestInterruptedRunExitCode(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	var stdout, stderr strings.Builder
+	code := runRun(ctx, []string{"--time-scale", "0.05", "--fixtures", "../../fixtures", "--out", t.TempDir(), "../../features/faults.feature"}, &stdout, &stderr)
+	if code != 1 || !strings.Contains(stderr.String(), "interrupted") {
+		t.Fatalf("exit %d\n%s", code, stderr.String())
+	}
+}

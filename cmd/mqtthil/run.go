@@ -137,6 +137,10 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	r.printSummary(stdout)
+	if ctx.Err() != nil {
+		fmt.Fprintf(stderr, "mqtthil run: interrupted; the scenarios that had not started are recorded as not run (%s)\n", cfg.out)
+		return 1
+	}
 	if r.counts[report.Passed]+r.counts[report.Skipped] == len(r.scenarios) && len(r.scenarios) > 0 {
 		return 0
 	}
