@@ -349,3 +349,54 @@ func TestHealthCheckFails(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Callbacks the probe reported before its response are handed over before
+// the call returns.
+func TestEventsBeforeTheReturn(t *testing.T) {
+	b := emulator.StartTest(t, emulator.Options{})
+	startFake(t, b.ControlAddr, "order", func(req map[string]any) (string, []string) {
+		switch req["op"] {
+		case "hello":
+			return `{"identity":{"probe_version":"t"},"boot":"b1","heartbeat_s":0}`, nil
+		case "create":
+			return `{"obj":1}`, nil
+		case "call":
+			return `{"ret":[0,7],"n":2}`, []string{
+				`{"v":1,"type":"callback","seq":1,"boot":"b1","obj":1,"cb":"onPublish","args":[6,0,"Success",null],"n":4}`,
+				`{"v":1,"type":"callback","seq":2,"boot":"b1","obj":1,"cb":"onMessage","args":[0,{"hex":"612f62"},{"hex":"00ff"},0,true,{"USER_PROPERTY":{"k":"v"},"MESSAGE_EXPIRY_INTERVAL":9}],"n":6}`,
+			}
+		}
+		return `{}`, nil
+	})
+	c, err := Dial(t.Context(), Config{Addr: b.ControlAddr, Station: "order", Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	cl, err := c.NewClient("x", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := cl.Publish("t", []byte("p"), 1, false, nil)
+	if r != (controller.Ret{Code: 0, MsgID: 7}) {
+		t.Fatalf("Publish returned %+v", r)
+	}
+	for i, want := range []controller.EventKind{controller.OnPublish, controller.OnMessage} {
+		select {
+		case ev := <-cl.Events():
+			if ev.Kind != want || ev.Client != "x" {
+				t.Fatalf("event %d: %+v", i, ev)
+			}
+			if ev.Kind == controller.OnMessage {
+				if ev.Topic != "a/b" || string(ev.Payload) != "\x00\xff" || !ev.Retain || ev.Props["MESSAGE_EXPIRY_INTERVAL"] != 9 || ev.Props["USER_PROPERTY"].(map[string]string)["k"] != "v" {
+					t.Fatalf("onMessage %+v", ev)
+				}
+			}
+		default:
+			t.Fatalf("event %d was not handed over before the call returned", i)
+		}
+	}
+	if err := c.Err(); err != nil {
+		t.Fatal(err)
+	}
+}
