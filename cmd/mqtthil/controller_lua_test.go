@@ -64,22 +64,29 @@ func TestLuaControllerMatchesSim(t *testing.T) {
 	if raceDetector {
 		paths = []string{"../../features/faults.feature", "../../features/onpublish_outcomes.feature", "../../features/reference_cases.feature"}
 	}
-	sim, lua := outcomes(t, "sim", paths), outcomes(t, "lua", paths)
+	requireSameOutcomes(t, "lua", "", paths)
+}
+
+// requireSameOutcomes runs paths on sim and on the controller named ctl
+// and requires the same outcome for every scenario. A scenario whose
+// outcomes differ is run again on both, up to three times, and counts as the
+// same once both controllers gave it the same outcome in one round.
+func requireSameOutcomes(t *testing.T, ctl, station string, paths []string) {
+	t.Helper()
+	sim, other := outcomes(t, "sim", paths), outcomesAt(t, ctl, station, paths)
 	if len(sim) == 0 {
 		t.Fatal("no scenarios ran")
 	}
-	// A scenario counts as the same once both controllers gave it the same
-	// outcome in one round.
 	same := map[string]bool{}
 	for attempt := 0; ; attempt++ {
 		var diff []string
-		for _, k := range differing(sim, lua) {
+		for _, k := range differing(sim, other) {
 			if !same[k] {
 				diff = append(diff, k)
 			}
 		}
 		for k := range sim {
-			if sim[k] == lua[k] {
+			if sim[k] == other[k] {
 				same[k] = true
 			}
 		}
@@ -89,9 +96,9 @@ func TestLuaControllerMatchesSim(t *testing.T) {
 		if attempt == 3 {
 			var b strings.Builder
 			for _, k := range diff {
-				fmt.Fprintf(&b, "\n%s\n  sim: %s\n  lua: %s", k, sim[k], lua[k])
+				fmt.Fprintf(&b, "\n%s\n  sim: %s\n  %s: %s", k, sim[k], ctl, other[k])
 			}
-			t.Fatalf("%d scenario(s) differ between sim and lua in every round:%s", len(diff), b.String())
+			t.Fatalf("%d scenario(s) differ between sim and %s in every round:%s", len(diff), ctl, b.String())
 		}
 		files := map[string]bool{}
 		for _, k := range diff {
@@ -107,8 +114,8 @@ func TestLuaControllerMatchesSim(t *testing.T) {
 		for k, v := range outcomes(t, "sim", again) {
 			sim[k] = v
 		}
-		for k, v := range outcomes(t, "lua", again) {
-			lua[k] = v
+		for k, v := range outcomesAt(t, ctl, station, again) {
+			other[k] = v
 		}
 	}
 }

@@ -29,50 +29,7 @@ func TestRemoteControllerMatchesSim(t *testing.T) {
 	if raceDetector {
 		paths = []string{"../../features/faults.feature", "../../features/onpublish_outcomes.feature", "../../features/reference_cases.feature"}
 	}
-	sim, rem := outcomes(t, "sim", paths), outcomesAt(t, "remote", "virtual", paths)
-	if len(sim) == 0 {
-		t.Fatal("no scenarios ran")
-	}
-	same := map[string]bool{}
-	for attempt := 0; ; attempt++ {
-		var diff []string
-		for _, k := range differing(sim, rem) {
-			if !same[k] {
-				diff = append(diff, k)
-			}
-		}
-		for k := range sim {
-			if sim[k] == rem[k] {
-				same[k] = true
-			}
-		}
-		if len(diff) == 0 {
-			return
-		}
-		if attempt == 3 {
-			var b strings.Builder
-			for _, k := range diff {
-				fmt.Fprintf(&b, "\n%s\n  sim:    %s\n  remote: %s", k, sim[k], rem[k])
-			}
-			t.Fatalf("%d scenario(s) differ between sim and remote in every round:%s", len(diff), b.String())
-		}
-		files := map[string]bool{}
-		for _, k := range diff {
-			f, _, _ := strings.Cut(k, ": ")
-			files[f] = true
-		}
-		var again []string
-		for f := range files {
-			again = append(again, f)
-		}
-		t.Logf("outcomes differ in %d scenario(s) %v; running %v again", len(diff), diff, again)
-		for k, v := range outcomes(t, "sim", again) {
-			sim[k] = v
-		}
-		for k, v := range outcomesAt(t, "remote", "virtual", again) {
-			rem[k] = v
-		}
-	}
+	requireSameOutcomes(t, "remote", "virtual", paths)
 }
 
 func TestProbeBuild(t *testing.T) {
