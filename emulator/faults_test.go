@@ -509,3 +509,20 @@ func TestBrokerCorrections(t *testing.T) {
 		}
 	})
 }
+
+// A session taken over on MQTT 3.1.1: the old connection is closed without
+// the DISCONNECT mochi would send, which 3.1.1 does not have.
+func TestTakeoverOn311SendsNoDisconnect(t *testing.T) {
+	b := emulator.StartTest(t, emulator.Options{})
+	old := dial(t, b.DUTAddr, 4)
+	old.connect("same")
+	again := dial(t, b.DUTAddr, 4)
+	again.connect("same")
+	raw, err := old.next(5 * time.Second)
+	if err == nil {
+		t.Fatalf("the old connection got %s (% x), want it closed", faults.PacketNames[raw[0]>>4], raw)
+	}
+	if !errors.Is(err, io.EOF) {
+		t.Fatalf("want the old connection closed, got %v", err)
+	}
+}

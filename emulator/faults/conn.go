@@ -208,7 +208,12 @@ func (c *Conn) route(raw []byte, dir Direction) {
 		return
 	}
 	if dir == ToClient {
-		c.correct(&p)
+		if !c.correct(&p) {
+			rec := c.record(&p)
+			rec.Action = "not sent: MQTT 3.1.1 has no DISCONNECT from the broker"
+			c.drop(rec)
+			return
+		}
 		raw = p.Raw
 	} else {
 		c.noteDup(&p)

@@ -13,6 +13,9 @@ package faults
 //     145 ("packet identifier in use"); MQTT 5 section 4.3.3 says the
 //     receiver acknowledges it again with a PUBREC and does not deliver it
 //     twice. Sent as 0.
+//   - mochi sends DISCONNECT to MQTT 3.1 and 3.1.1 clients (on a session
+//     taken over, for one), which have no server DISCONNECT: the connection
+//     is just closed. Not sent.
 
 // noteDup remembers a resent QoS 2 PUBLISH; called for packets to the
 // broker.
@@ -28,15 +31,18 @@ func (c *Conn) noteDup(p *Packet) {
 	c.mu.Unlock()
 }
 
-// correct returns raw with mochi's mistakes put right; called for packets
-// to the client.
-func (c *Conn) correct(p *Packet) {
+// correct puts mochi's mistakes right in p; called for packets to the
+// client. It reports false for a packet that must not be sent at all.
+func (c *Conn) correct(p *Packet) bool {
+	if p.Type == 14 && p.Version != 5 {
+		return false
+	}
 	if p.Version != 5 || (p.Type != 4 && p.Type != 5) {
-		return
+		return true
 	}
 	start := bodyStart(p.Raw)
 	if len(p.Raw) < start+3 {
-		return
+		return true
 	}
 	reason := p.Raw[start+2]
 	fix := false
@@ -53,4 +59,5 @@ func (c *Conn) correct(p *Packet) {
 		p.Raw = append([]byte(nil), p.Raw...)
 		p.Raw[start+2] = 0
 	}
+	return true
 }
