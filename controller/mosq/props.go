@@ -11,74 +11,25 @@ import "C"
 import (
 	"math"
 	"sort"
-	"strconv"
 	"strings"
 	"unsafe"
 
 	"github.com/mqtthil/mqtthil/controller"
 )
 
-// Property value kinds, as libmosquitto stores them.
-type propKind int
+// The property table is the controller package's; these short names keep
+// the conversions readable.
+type propDef = controller.PropDef
 
 const (
-	kByte propKind = iota
-	kU16
-	kU32
-	kVarint
-	kString
-	kBinary
-	kPair
+	kByte   = controller.KindByte
+	kU16    = controller.KindU16
+	kU32    = controller.KindU32
+	kVarint = controller.KindVarint
+	kString = controller.KindString
+	kBinary = controller.KindBinary
+	kPair   = controller.KindPair
 )
-
-type propDef struct {
-	id   int
-	name string
-	kind propKind
-}
-
-// propDefs are the MQTT 5 properties by the API's names.
-var propDefs = []propDef{
-	{1, "PAYLOAD_FORMAT_INDICATOR", kByte},
-	{2, "MESSAGE_EXPIRY_INTERVAL", kU32},
-	{3, "CONTENT_TYPE", kString},
-	{8, "RESPONSE_TOPIC", kString},
-	{9, "CORRELATION_DATA", kBinary},
-	{11, "SUBSCRIPTION_IDENTIFIER", kVarint},
-	{17, "SESSION_EXPIRY_INTERVAL", kU32},
-	{18, "ASSIGNED_CLIENT_IDENTIFIER", kString},
-	{19, "SERVER_KEEP_ALIVE", kU16},
-	{21, "AUTHENTICATION_METHOD", kString},
-	{22, "AUTHENTICATION_DATA", kBinary},
-	{23, "REQUEST_PROBLEM_INFORMATION", kByte},
-	{24, "WILL_DELAY_INTERVAL", kU32},
-	{25, "REQUEST_RESPONSE_INFORMATION", kByte},
-	{26, "RESPONSE_INFORMATION", kString},
-	{28, "SERVER_REFERENCE", kString},
-	{31, "REASON_STRING", kString},
-	{33, "RECEIVE_MAXIMUM", kU16},
-	{34, "TOPIC_ALIAS_MAXIMUM", kU16},
-	{35, "TOPIC_ALIAS", kU16},
-	{36, "MAXIMUM_QOS", kByte},
-	{37, "RETAIN_AVAILABLE", kByte},
-	{38, "USER_PROPERTY", kPair},
-	{39, "MAXIMUM_PACKET_SIZE", kU32},
-	{40, "WILDCARD_SUB_AVAILABLE", kByte},
-	{41, "SUBSCRIPTION_ID_AVAILABLE", kByte},
-	{42, "SHARED_SUB_AVAILABLE", kByte},
-}
-
-var (
-	propByName = map[string]propDef{}
-	propByID   = map[int]propDef{}
-)
-
-func init() {
-	for _, d := range propDefs {
-		propByName[d.name] = d
-		propByID[d.id] = d
-	}
-}
 
 // cProps builds a libmosquitto property list from the driver's table, as
 // the controller's binding does before it calls the library: keys are API
@@ -102,27 +53,21 @@ func cProps(p controller.Props) (*C.mosquitto_property, int) {
 		return nil, rc
 	}
 	for _, k := range keys {
-		def, ok := propByName[k]
+		def, ok := controller.LookupProp(k)
 		if !ok {
-			n, err := strconv.Atoi(k)
-			if err != nil {
-				continue
-			}
-			if def, ok = propByID[n]; !ok {
-				continue
-			}
+			continue
 		}
 		v := p[k]
-		id := C.int(def.id)
+		id := C.int(def.ID)
 		var rc C.int
-		switch def.kind {
+		switch def.Kind {
 		case kByte, kU16, kU32, kVarint:
 			n, ok := controller.PropInt(v)
 			if !ok {
 				return fail(controller.ErrInval)
 			}
 			limit := int64(math.MaxUint32)
-			switch def.kind {
+			switch def.Kind {
 			case kByte:
 				limit = math.MaxUint8
 			case kU16:
@@ -133,7 +78,7 @@ func cProps(p controller.Props) (*C.mosquitto_property, int) {
 			if n < 0 || n > limit {
 				return fail(controller.ErrInval)
 			}
-			switch def.kind {
+			switch def.Kind {
 			case kByte:
 				rc = C.mosquitto_property_add_byte(&list, id, C.uint8_t(n))
 			case kU16:
@@ -212,42 +157,42 @@ func goProps(list *C.mosquitto_property) controller.Props {
 	var user map[string]string
 	for p := list; p != nil; p = C.mosquitto_property_next(p) {
 		id := int(C.mosquitto_property_identifier(p))
-		def, ok := propByID[id]
+		def, ok := controller.PropDefByID(id)
 		if !ok {
 			continue
 		}
-		if _, seen := out[def.name]; seen && def.kind != kPair {
+		if _, seen := out[def.Name]; seen && def.Kind != kPair {
 			continue
 		}
 		cid := C.int(id)
-		switch def.kind {
+		switch def.Kind {
 		case kByte:
 			var v C.uint8_t
 			C.mosquitto_property_read_byte(p, cid, &v, false)
-			out[def.name] = int(v)
+			out[def.Name] = int(v)
 		case kU16:
 			var v C.uint16_t
 			C.mosquitto_property_read_int16(p, cid, &v, false)
-			out[def.name] = int(v)
+			out[def.Name] = int(v)
 		case kU32:
 			var v C.uint32_t
 			C.mosquitto_property_read_int32(p, cid, &v, false)
-			out[def.name] = int(v)
+			out[def.Name] = int(v)
 		case kVarint:
 			var v C.uint32_t
 			C.mosquitto_property_read_varint(p, cid, &v, false)
-			out[def.name] = int(v)
+			out[def.Name] = int(v)
 		case kString:
 			var s *C.char
 			if C.mosquitto_property_read_string(p, cid, &s, false) != nil && s != nil {
-				out[def.name] = C.GoString(s)
+				out[def.Name] = C.GoString(s)
 				C.free(unsafe.Pointer(s))
 			}
 		case kBinary:
 			var b unsafe.Pointer
 			var n C.uint16_t
 			if C.mosquitto_property_read_binary(p, cid, &b, &n, false) != nil {
-				out[def.name] = string(C.GoBytes(b, C.int(n)))
+				out[def.Name] = string(C.GoBytes(b, C.int(n)))
 				if b != nil {
 					C.free(b)
 				}

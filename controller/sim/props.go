@@ -3,73 +3,25 @@ package sim
 import (
 	"math"
 	"sort"
-	"strconv"
 
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/mqtthil/mqtthil/controller"
 )
 
-// Property value kinds.
-type propKind int
+// The property table is the controller package's; these short names keep
+// the model's code readable.
+type propDef = controller.PropDef
 
 const (
-	kByte propKind = iota
-	kU16
-	kU32
-	kVarint
-	kString
-	kBinary
-	kPair
+	kByte   = controller.KindByte
+	kU16    = controller.KindU16
+	kU32    = controller.KindU32
+	kVarint = controller.KindVarint
+	kString = controller.KindString
+	kBinary = controller.KindBinary
+	kPair   = controller.KindPair
 )
-
-type propDef struct {
-	id   byte
-	name string
-	kind propKind
-}
-
-var propDefs = []propDef{
-	{1, "PAYLOAD_FORMAT_INDICATOR", kByte},
-	{2, "MESSAGE_EXPIRY_INTERVAL", kU32},
-	{3, "CONTENT_TYPE", kString},
-	{8, "RESPONSE_TOPIC", kString},
-	{9, "CORRELATION_DATA", kBinary},
-	{11, "SUBSCRIPTION_IDENTIFIER", kVarint},
-	{17, "SESSION_EXPIRY_INTERVAL", kU32},
-	{18, "ASSIGNED_CLIENT_IDENTIFIER", kString},
-	{19, "SERVER_KEEP_ALIVE", kU16},
-	{21, "AUTHENTICATION_METHOD", kString},
-	{22, "AUTHENTICATION_DATA", kBinary},
-	{23, "REQUEST_PROBLEM_INFORMATION", kByte},
-	{24, "WILL_DELAY_INTERVAL", kU32},
-	{25, "REQUEST_RESPONSE_INFORMATION", kByte},
-	{26, "RESPONSE_INFORMATION", kString},
-	{28, "SERVER_REFERENCE", kString},
-	{31, "REASON_STRING", kString},
-	{33, "RECEIVE_MAXIMUM", kU16},
-	{34, "TOPIC_ALIAS_MAXIMUM", kU16},
-	{35, "TOPIC_ALIAS", kU16},
-	{36, "MAXIMUM_QOS", kByte},
-	{37, "RETAIN_AVAILABLE", kByte},
-	{38, "USER_PROPERTY", kPair},
-	{39, "MAXIMUM_PACKET_SIZE", kU32},
-	{40, "WILDCARD_SUB_AVAILABLE", kByte},
-	{41, "SUBSCRIPTION_ID_AVAILABLE", kByte},
-	{42, "SHARED_SUB_AVAILABLE", kByte},
-}
-
-var (
-	propByName = map[string]propDef{}
-	propByID   = map[byte]propDef{}
-)
-
-func init() {
-	for _, d := range propDefs {
-		propByName[d.name] = d
-		propByID[d.id] = d
-	}
-}
 
 // Commands for the property checks (CMD_WILL is not a packet type).
 const (
@@ -142,25 +94,19 @@ func buildProps(p controller.Props) (propList, int) {
 	sort.Strings(keys)
 	var out propList
 	for _, k := range keys {
-		def, ok := propByName[k]
+		def, ok := controller.LookupProp(k)
 		if !ok {
-			n, err := strconv.Atoi(k)
-			if err != nil || n < 0 || n > 255 {
-				continue
-			}
-			if def, ok = propByID[byte(n)]; !ok {
-				continue
-			}
+			continue
 		}
 		v := p[k]
-		switch def.kind {
+		switch def.Kind {
 		case kByte, kU16, kU32, kVarint:
 			n, ok := controller.PropInt(v)
 			if !ok {
 				return nil, errInval
 			}
 			limit := int64(math.MaxUint32)
-			switch def.kind {
+			switch def.Kind {
 			case kByte:
 				limit = math.MaxUint8
 			case kU16:
@@ -212,7 +158,7 @@ func buildProps(p controller.Props) (propList, int) {
 // command give 2; the same property twice (USER_PROPERTY excepted) gives 22.
 func (l propList) check(cmd byte) int {
 	for i, p := range l {
-		switch p.def.id {
+		switch p.def.ID {
 		case 23, 1, 25, 36, 37, 40, 41, 42:
 			if p.num > 1 {
 				return errProtocol
@@ -231,7 +177,7 @@ func (l propList) check(cmd byte) int {
 			}
 		}
 		ok := false
-		for _, c := range allowedOn[p.def.id] {
+		for _, c := range allowedOn[p.def.ID] {
 			if c == cmd {
 				ok = true
 				break
@@ -240,9 +186,9 @@ func (l propList) check(cmd byte) int {
 		if !ok {
 			return errProtocol
 		}
-		if p.def.id != 38 {
+		if p.def.ID != 38 {
 			for _, q := range l[i+1:] {
-				if q.def.id == p.def.id {
+				if q.def.ID == p.def.ID {
 					return errDuplicateProperty
 				}
 			}
@@ -254,7 +200,7 @@ func (l propList) check(cmd byte) int {
 // has reports whether the list holds a property.
 func (l propList) has(id byte) bool {
 	for _, p := range l {
-		if p.def.id == id {
+		if p.def.ID == id {
 			return true
 		}
 	}
@@ -267,7 +213,7 @@ func (l propList) wireLen() int {
 	n := 0
 	for _, p := range l {
 		n++
-		switch p.def.kind {
+		switch p.def.Kind {
 		case kByte:
 			n++
 		case kU16:
@@ -291,7 +237,7 @@ func (l propList) wireLen() int {
 func (l propList) packets() packets.Properties {
 	var pp packets.Properties
 	for _, p := range l {
-		switch p.def.id {
+		switch p.def.ID {
 		case 1:
 			pp.PayloadFormat, pp.PayloadFormatFlag = byte(p.num), true
 		case 2:
