@@ -518,8 +518,10 @@ func (cl *Client) Disconnect(props controller.Props) controller.Ret {
 	return ret(C.mosquitto_disconnect_v5(cl.m, 0, pl))
 }
 
-// Publish: mosquitto_publish_v5.
-func (cl *Client) Publish(topic string, payload []byte, qos int, retain bool, props controller.Props) controller.Ret {
+// withMessage runs a call that sends one message: the properties and the
+// topic or filter are converted for C and the call lock is held. fn
+// returns libmosquitto's code and the message id it took.
+func (cl *Client) withMessage(props controller.Props, s string, fn func(pl *C.mosquitto_property, cs *C.char, mid *C.int) C.int) controller.Ret {
 	pl, rc := cProps(props)
 	if rc != 0 {
 		return retInt(rc)
@@ -530,80 +532,51 @@ func (cl *Client) Publish(topic string, payload []byte, qos int, retain bool, pr
 	if cl.destroyed {
 		return retInt(controller.ErrInval)
 	}
-	ct, ok := cstr(topic)
+	cs, ok := cstr(s)
 	if !ok {
 		return retInt(controller.ErrMalformedUTF8)
 	}
-	defer cfree(ct)
-	if qos < math.MinInt32 || qos > math.MaxInt32 {
-		qos = -1
-	}
+	defer cfree(cs)
 	var mid C.int
-	var r C.int
-	if len(payload) > 268435455 {
-		// libmosquitto takes the length as an int; it would say the same.
-		r = C.mosquitto_publish_v5(cl.m, &mid, ct, C.int(268435456), nil, C.int(qos), C.bool(retain), pl)
-	} else {
-		ptr, n := payloadPtr(payload)
-		r = C.mosquitto_publish_v5(cl.m, &mid, ct, n, ptr, C.int(qos), C.bool(retain), pl)
-	}
-	if r != 0 {
+	if r := fn(pl, cs, &mid); r != 0 {
 		return ret(r)
 	}
 	return controller.Ret{MsgID: int(mid)}
+}
+
+// cQoS passes a QoS on to C as written, or as -1 (invalid) when it does not
+// fit in a C int.
+func cQoS(qos int) C.int {
+	if qos < math.MinInt32 || qos > math.MaxInt32 {
+		qos = -1
+	}
+	return C.int(qos)
+}
+
+// Publish: mosquitto_publish_v5.
+func (cl *Client) Publish(topic string, payload []byte, qos int, retain bool, props controller.Props) controller.Ret {
+	return cl.withMessage(props, topic, func(pl *C.mosquitto_property, ct *C.char, mid *C.int) C.int {
+		if len(payload) > 268435455 {
+			// libmosquitto takes the length as an int; it would say the same.
+			return C.mosquitto_publish_v5(cl.m, mid, ct, C.int(268435456), nil, cQoS(qos), C.bool(retain), pl)
+		}
+		ptr, n := payloadPtr(payload)
+		return C.mosquitto_publish_v5(cl.m, mid, ct, n, ptr, cQoS(qos), C.bool(retain), pl)
+	})
 }
 
 // Subscribe: mosquitto_subscribe_v5 with no subscription options.
 func (cl *Client) Subscribe(sub string, qos int, props controller.Props) controller.Ret {
-	pl, rc := cProps(props)
-	if rc != 0 {
-		return retInt(rc)
-	}
-	defer freeProps(pl)
-	cl.callMu.Lock()
-	defer cl.callMu.Unlock()
-	if cl.destroyed {
-		return retInt(controller.ErrInval)
-	}
-	cs, ok := cstr(sub)
-	if !ok {
-		return retInt(controller.ErrMalformedUTF8)
-	}
-	defer cfree(cs)
-	if qos < math.MinInt32 || qos > math.MaxInt32 {
-		qos = -1
-	}
-	var mid C.int
-	r := C.mosquitto_subscribe_v5(cl.m, &mid, cs, C.int(qos), 0, pl)
-	if r != 0 {
-		return ret(r)
-	}
-	return controller.Ret{MsgID: int(mid)}
+	return cl.withMessage(props, sub, func(pl *C.mosquitto_property, cs *C.char, mid *C.int) C.int {
+		return C.mosquitto_subscribe_v5(cl.m, mid, cs, cQoS(qos), 0, pl)
+	})
 }
 
 // Unsubscribe: mosquitto_unsubscribe_v5.
 func (cl *Client) Unsubscribe(sub string, props controller.Props) controller.Ret {
-	pl, rc := cProps(props)
-	if rc != 0 {
-		return retInt(rc)
-	}
-	defer freeProps(pl)
-	cl.callMu.Lock()
-	defer cl.callMu.Unlock()
-	if cl.destroyed {
-		return retInt(controller.ErrInval)
-	}
-	cs, ok := cstr(sub)
-	if !ok {
-		return retInt(controller.ErrMalformedUTF8)
-	}
-	defer cfree(cs)
-	var mid C.int
-	r := C.mosquitto_unsubscribe_v5(cl.m, &mid, cs, pl)
-	if r != 0 {
-		return ret(r)
-	}
-	return controller.Ret{MsgID: int(mid)}
+	return cl.withMessage(props, sub, func(pl *C.mosquitto_property, cs *C.char, mid *C.int) C.int {
+		return C.mosquitto_unsubscribe_v5(cl.m, mid, cs, pl)
+	})
 }
 
 // Destroy stops the network loop, then mosquitto_destroy closes the
