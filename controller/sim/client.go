@@ -433,15 +433,11 @@ func (c *Client) Publish(topic string, payload []byte, qos int, retain bool, pro
 			return ret(errInval)
 		}
 	}
-	if c.maxPacketSize > 0 {
-		// The library leaves the fixed header byte out, so packets of
-		// limit + 1 bytes pass. For QoS>0 its pre-check counts one byte of
-		// packet id where the packet has two; the model checks the real
-		// size (libmosquitto 2.0.16's outcome).
-		remaining := c.publishRemaining(topic, len(payload), byte(qos), pl)
-		if uint32(remaining+varintLen(remaining)) > c.maxPacketSize {
-			return ret(errOversizePacket)
-		}
+	// For QoS>0 libmosquitto's pre-check counts one byte of packet id where
+	// the packet has two; the model checks the real size (libmosquitto
+	// 2.0.16's outcome).
+	if c.oversize(c.publishRemaining(topic, len(payload), byte(qos), pl)) {
+		return ret(errOversizePacket)
 	}
 	mid := c.nextMid()
 	if qos == 0 {
@@ -500,14 +496,8 @@ func (c *Client) Subscribe(sub string, qos int, props controller.Props) controll
 	if pl != nil {
 		pk.Properties = pl.packets()
 	}
-	if c.maxPacketSize > 0 {
-		remaining := 2 + 2 + len(sub) + 1
-		if c.protocol == mqtt5 {
-			remaining += varintLen(pl.wireLen()) + pl.wireLen()
-		}
-		if uint32(remaining+varintLen(remaining)) > c.maxPacketSize {
-			return ret(errOversizePacket)
-		}
+	if c.oversize(2 + 2 + len(sub) + 1 + c.propsWireLen(pl)) {
+		return ret(errOversizePacket)
 	}
 	mid := c.nextMid()
 	pk.PacketID = mid
@@ -543,14 +533,8 @@ func (c *Client) Unsubscribe(sub string, props controller.Props) controller.Ret 
 	if rc := utf8Code(sub); rc != 0 {
 		return ret(rc)
 	}
-	if c.maxPacketSize > 0 {
-		remaining := 2 + 2 + len(sub)
-		if c.protocol == mqtt5 {
-			remaining += varintLen(pl.wireLen()) + pl.wireLen()
-		}
-		if uint32(remaining+varintLen(remaining)) > c.maxPacketSize {
-			return ret(errOversizePacket)
-		}
+	if c.oversize(2 + 2 + len(sub) + c.propsWireLen(pl)) {
+		return ret(errOversizePacket)
 	}
 	mid := c.nextMid()
 	pk := packets.Packet{
@@ -698,11 +682,23 @@ func (c *Client) publishRemaining(topic string, payloadLen int, qos byte, pl pro
 	if qos > 0 {
 		n += 2
 	}
-	if c.protocol == mqtt5 {
-		pn := pl.wireLen()
-		n += varintLen(pn) + pn
+	return n + c.propsWireLen(pl)
+}
+
+// oversize reports whether a packet with this remaining length breaks the
+// broker's Maximum Packet Size. Like libmosquitto it leaves the fixed
+// header's first byte out, so packets of limit + 1 bytes pass.
+func (c *Client) oversize(remaining int) bool {
+	return c.maxPacketSize > 0 && uint32(remaining+varintLen(remaining)) > c.maxPacketSize
+}
+
+// propsWireLen is what the properties add to a packet on the wire: nothing
+// before MQTT 5.
+func (c *Client) propsWireLen(pl propList) int {
+	if c.protocol != mqtt5 {
+		return 0
 	}
-	return n
+	return varintLen(pl.wireLen()) + pl.wireLen()
 }
 
 // sendPublish queues a PUBLISH on the socket: 4 without one, 25 when the
@@ -711,11 +707,8 @@ func (c *Client) sendPublish(mid uint16, topic string, payload []byte, qos byte,
 	if c.conn == nil {
 		return errNoConn
 	}
-	if c.maxPacketSize > 0 {
-		remaining := c.publishRemaining(topic, len(payload), qos, pl)
-		if uint32(remaining+varintLen(remaining)) > c.maxPacketSize {
-			return errOversizePacket
-		}
+	if c.oversize(c.publishRemaining(topic, len(payload), qos, pl)) {
+		return errOversizePacket
 	}
 	pk := packets.Packet{
 		FixedHeader:     packets.FixedHeader{Type: packets.Publish, Qos: qos, Retain: retain, Dup: dup},
