@@ -44,20 +44,29 @@ type Conn struct {
 
 	// Read side, used by mochi's reading goroutine only, except br, which
 	// belongs to readLoop once async is set.
-	br       *bufio.Reader
-	async    atomic.Bool
-	scratch  []byte // inline reads reuse it: the queue is empty when they read
-	rbuf     []byte
-	rerr     error // an error to report once the bytes before it are taken
-	head     *item
+	br      *bufio.Reader
+	async   atomic.Bool
+	scratch []byte // inline reads reuse it: the queue is empty when they read
+	rbuf    []byte
+	rerr    error // an error to report once the bytes before it are taken
+	head    item  // a packet that was due when a read deadline passed
+	headSet bool
+	// slot carries the packet just read inline straight to Read when it
+	// goes to mochi at once, as nearly every packet does: the queue is for
+	// packets that wait.
+	slot     item
+	slotted  bool
+	inTopic  string       // the last topic the client published to, see parse
 	deadline atomic.Int64 // read deadline, unix nanos; 0 none
 	rtimer   *time.Timer
 
-	wmu    sync.Mutex // everything queued towards the client, in order
-	framer Framer
-	batch  []byte     // packets for the client written through at the end of Write
-	rawmu  sync.Mutex // writes to the socket
+	wmu      sync.Mutex // everything queued towards the client, in order
+	framer   Framer
+	outTopic string     // the last topic published to the client
+	batch    []byte     // packets for the client written through at the end of Write
+	rawmu    sync.Mutex // writes to the socket
 
+	corked    atomic.Bool
 	done      chan struct{}
 	closeOnce sync.Once
 }
@@ -174,22 +183,22 @@ func (c *Conn) readOne(inline bool) error {
 			c.mu.Unlock()
 		}
 	}
-	c.route(raw, ToBroker)
+	c.route(raw, ToBroker, inline)
 	return nil
 }
 
 // readInline reads and routes packets in mochi's Read call until one is
 // queued, and switches to readLoop when one is held back.
 func (c *Conn) readInline() error {
-	for c.in.q.empty() {
+	for !c.slotted && c.in.q.empty() {
 		if err := c.readOne(true); err != nil {
 			return err
 		}
 	}
 	c.in.mu.Lock()
-	held := c.in.last.After(time.Now())
+	last := c.in.last
 	c.in.mu.Unlock()
-	if held || c.stall.Load() > time.Now().UnixNano() {
+	if c.held(last) {
 		c.async.Store(true)
 		c.raw.SetReadDeadline(time.Time{}) // Read keeps mochi's deadline now
 		go c.readLoop()
@@ -197,14 +206,34 @@ func (c *Conn) readInline() error {
 	return nil
 }
 
+// held reports whether a packet is held back: one due after now (last is
+// the latest due time queued), or a stall in force. Most packets are
+// neither, and then the clock is not read.
+func (c *Conn) held(last time.Time) bool {
+	s := c.stall.Load()
+	if last.IsZero() && s == 0 {
+		return false
+	}
+	now := time.Now()
+	return last.After(now) || s > now.UnixNano()
+}
+
 // route runs one packet through the rules and queues what comes of it.
-func (c *Conn) route(raw []byte, dir Direction) {
+// inline is true when mochi's own Read call is routing a client packet.
+func (c *Conn) route(raw []byte, dir Direction, inline bool) {
 	clientID, version := c.info()
-	p, err := Parse(raw, dir, version)
+	last := &c.inTopic // the reading goroutine's
+	if dir == ToClient {
+		last = &c.outTopic // under wmu
+	}
+	p, err := parse(raw, dir, version, *last)
 	p.ClientID = clientID
+	if p.Topic != "" {
+		*last = p.Topic
+	}
 	if err != nil {
 		// Not ours to judge: pass it on and let the receiver refuse it.
-		c.queue(dir, item{raw: raw, rec: c.record(&p)}, 0)
+		c.queue(dir, item{raw: raw, rec: c.record(&p)}, 0, inline)
 		return
 	}
 	if dir == ToClient {
@@ -222,7 +251,7 @@ func (c *Conn) route(raw []byte, dir Direction) {
 	rec := c.record(&p)
 	rec.Rule, rec.Action = o.Rule, o.Action
 	if o.Rule == "" {
-		c.queue(dir, item{raw: raw, rec: rec}, 0)
+		c.queue(dir, item{raw: raw, rec: rec}, 0, inline)
 		return
 	}
 	if o.Stall > 0 {
@@ -232,7 +261,7 @@ func (c *Conn) route(raw []byte, dir Direction) {
 	}
 	cutAt := func(d Direction) {
 		c.queue(d, item{cut: &cut{mode: o.Disconnect, code: o.DisconnectCode, rule: o.Rule,
-			cause: fmt.Sprintf("rule %q: disconnect (%s) %s %s", o.Rule, o.Disconnect, o.DisconnectWhen, rec.Type)}}, o.Delay)
+			cause: fmt.Sprintf("rule %q: disconnect (%s) %s %s", o.Rule, o.Disconnect, o.DisconnectWhen, rec.Type)}}, o.Delay, false)
 	}
 	switch {
 	case o.Reply != nil:
@@ -249,9 +278,9 @@ func (c *Conn) route(raw []byte, dir Direction) {
 				c.wmu.Unlock()
 			}()
 		}
-		c.queue(back, item{raw: o.Reply, rec: rr}, 0)
+		c.queue(back, item{raw: o.Reply, rec: rr}, 0, false)
 		if o.Disconnect != "" {
-			c.queue(back, item{cut: &cut{mode: o.Disconnect, rule: o.Rule, cause: fmt.Sprintf("rule %q: %s", o.Rule, o.Action)}}, 0)
+			c.queue(back, item{cut: &cut{mode: o.Disconnect, rule: o.Rule, cause: fmt.Sprintf("rule %q: %s", o.Rule, o.Action)}}, 0, false)
 		}
 		return
 	case o.Disconnect != "" && o.DisconnectWhen == "before":
@@ -276,9 +305,9 @@ func (c *Conn) route(raw []byte, dir Direction) {
 		}
 		raw = o.Raw
 	}
-	c.queue(dir, item{raw: raw, rec: rec}, o.Delay)
+	c.queue(dir, item{raw: raw, rec: rec}, o.Delay, inline)
 	for range o.Copies {
-		c.queue(dir, item{raw: raw, rec: rec}, o.Delay)
+		c.queue(dir, item{raw: raw, rec: rec}, o.Delay, inline)
 	}
 	if o.Disconnect != "" {
 		cutAt(dir)
@@ -299,8 +328,8 @@ func (c *Conn) drop(rec journal.Record) {
 
 // queue puts an item on the direction's queue, due after delay but never
 // before the item ahead of it. Towards the client it is called with wmu
-// held.
-func (c *Conn) queue(dir Direction, it item, delay time.Duration) {
+// held; inline, as route's.
+func (c *Conn) queue(dir Direction, it item, delay time.Duration, inline bool) {
 	p := &c.in
 	if dir == ToClient {
 		p = &c.out
@@ -333,6 +362,10 @@ func (c *Conn) queue(dir Direction, it item, delay time.Duration) {
 		c.flushBatch()
 		c.outPending.Add(1)
 		it.raw = bytes.Clone(it.raw) // Write's bytes are mochi's again when it returns
+	} else if inline && due.IsZero() && it.cut == nil && !c.slotted && p.q.empty() && c.notStalled() {
+		p.mu.Unlock()
+		c.slot, c.slotted = it, true
+		return
 	}
 	p.mu.Unlock()
 	c.enqueue(p, it)
@@ -458,7 +491,7 @@ func (c *Conn) nextPacket() ([]byte, error) {
 		c.rerr = nil
 		return nil, err
 	}
-	if !c.async.Load() && c.head == nil {
+	if !c.async.Load() && !c.headSet {
 		if err := c.readInline(); err != nil {
 			return nil, err
 		}
@@ -483,8 +516,11 @@ func (c *Conn) nextPacket() ([]byte, error) {
 // the read buffer. mochi then gets several packets from one Read, as it
 // would from its own socket.
 func (c *Conn) moreNow() bool {
-	if c.rerr != nil || c.head != nil {
+	if c.rerr != nil || c.headSet {
 		return false
+	}
+	if c.slotted {
+		return c.notStalled()
 	}
 	if due, ok := c.in.q.peekDue(); ok {
 		return !time.Now().Before(due) && c.notStalled()
@@ -501,8 +537,10 @@ func (c *Conn) moreNow() bool {
 // deadline mochi set for keep-alive.
 func (c *Conn) nextIn() (item, error) {
 	var it item
-	if c.head != nil {
-		it, c.head = *c.head, nil
+	if c.headSet {
+		it, c.head, c.headSet = c.head, item{}, false
+	} else if c.slotted {
+		it, c.slot, c.slotted = c.slot, item{}, false
 	} else {
 		var err error
 		if it, err = c.next(&c.in.q, c.deadlineC); err != nil {
@@ -510,7 +548,11 @@ func (c *Conn) nextIn() (item, error) {
 		}
 	}
 	for {
-		wait := time.Until(c.dueAt(&it))
+		due := c.dueAt(&it)
+		if due.IsZero() {
+			return it, nil // the usual case, without reading the clock
+		}
+		wait := time.Until(due)
 		if wait <= 0 {
 			return it, nil
 		}
@@ -522,7 +564,7 @@ func (c *Conn) nextIn() (item, error) {
 			return item{}, io.EOF
 		case <-c.deadlineC():
 			t.Stop()
-			c.head = &it
+			c.head, c.headSet = it, true
 			return item{}, os.ErrDeadlineExceeded
 		}
 	}
@@ -551,7 +593,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 	defer c.wmu.Unlock()
 	pkts, err := c.framer.Feed(b)
 	for _, raw := range pkts {
-		c.route(raw, ToClient)
+		c.route(raw, ToClient, false)
 	}
 	c.flushBatch()
 	if err != nil {

@@ -77,32 +77,35 @@ func unexpected(err error) error {
 // write several packets at once, or one in parts) into whole packets.
 type Framer struct {
 	buf []byte
+	out [][]byte
 }
 
 // Feed takes the next piece of the stream and returns every packet now
 // complete. The packets may share memory with b: copy what must outlive
-// the caller's use of b.
+// the caller's use of b. The returned slice is the Framer's own and is
+// reused by the next Feed.
 func (f *Framer) Feed(b []byte) ([][]byte, error) {
 	data := b
 	if len(f.buf) > 0 {
 		f.buf = append(f.buf, b...)
 		data = f.buf
 	}
-	var out [][]byte
+	clear(f.out)
+	f.out = f.out[:0]
 	for {
 		size, ok, err := frameSize(data)
 		if err != nil {
-			return out, err
+			return f.out, err
 		}
 		if !ok {
 			break
 		}
-		out = append(out, data[:size:size])
+		f.out = append(f.out, data[:size:size])
 		data = data[size:]
 	}
 	// Keep the incomplete rest, in a buffer of our own.
 	f.buf = append(f.buf[:0:0], data...)
-	return out, nil
+	return f.out, nil
 }
 
 // Pending is the number of bytes of an incomplete packet held back.
@@ -167,6 +170,13 @@ func withBody(first byte, body []byte) []byte {
 // Parse reads the fields rules match on. version is the connection's
 // protocol version (3, 4 or 5), 0 before CONNECT has been seen.
 func Parse(raw []byte, dir Direction, version byte) (Packet, error) {
+	return parse(raw, dir, version, "")
+}
+
+// parse is Parse, taking the topic from lastTopic when the packet's is the
+// same: a connection mostly publishes to a few topics, and this saves a
+// string for each packet.
+func parse(raw []byte, dir Direction, version byte, lastTopic string) (Packet, error) {
 	p := Packet{Raw: raw, Direction: dir, Version: version, PacketID: -1}
 	if len(raw) < 2 {
 		return p, fmt.Errorf("packet of %d bytes is too short", len(raw))
@@ -186,7 +196,11 @@ func Parse(raw []byte, dir Direction, version byte) (Packet, error) {
 		if len(body) < 2+tl {
 			return p, fmt.Errorf("PUBLISH topic length %d runs past the packet", tl)
 		}
-		p.Topic = string(body[2 : 2+tl])
+		if t := body[2 : 2+tl]; string(t) == lastTopic {
+			p.Topic = lastTopic
+		} else {
+			p.Topic = string(t)
+		}
 		if p.QoS > 0 {
 			if len(body) < 4+tl {
 				return p, fmt.Errorf("PUBLISH QoS %d without a packet id", p.QoS)

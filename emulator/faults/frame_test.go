@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -125,9 +126,15 @@ func TestTopicMatch(t *testing.T) {
 		{"a/b", "a/b", true}, {"a/b", "a/c", false}, {"a/+", "a/b", true}, {"a/+", "a/b/c", false},
 		{"a/#", "a", true}, {"a/#", "a/b/c", true}, {"#", "x/y", true}, {"+/+", "a/", true},
 		{"#", "$SYS/x", false}, {"+/x", "$SYS/x", false}, {"$SYS/#", "$SYS/x", true}, {"a/+/c", "a//c", true},
+		{"a/b/#", "a/b", true}, {"a/b/#", "a/bc", false}, {"a/+", "a/", true}, {"a/+", "a", false},
+		{"ab/+", "a/b", false}, {"a//b", "a//b", true}, {"$SYS/#", "$SYS", true},
 	}
 	for _, c := range cases {
-		if got := topicMatch(splitFilter(c.filter), c.topic); got != c.want {
+		f := splitFilter(c.filter)
+		// The quick literal-prefix test that matches runs first must never
+		// turn away a topic the filter matches.
+		got := strings.HasPrefix(c.topic, literalPrefix(f)) && topicMatch(f, c.topic)
+		if got != c.want {
 			t.Errorf("filter %q topic %q: %t, want %t", c.filter, c.topic, got, c.want)
 		}
 	}

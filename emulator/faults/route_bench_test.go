@@ -37,7 +37,7 @@ func BenchmarkRoute(b *testing.B) {
 			b.ReportAllocs()
 			c.wmu.Lock()
 			for b.Loop() {
-				c.route(raw, ToClient)
+				c.route(raw, ToClient, false)
 				c.batch = c.batch[:0]
 			}
 			c.wmu.Unlock()

@@ -21,13 +21,48 @@ type Set struct {
 	// rules is replaced, never changed in place, so that Apply, which runs
 	// for every packet on every connection, reads it without a lock.
 	mu    sync.Mutex // serialises writers
-	rules atomic.Pointer[[]*armed]
+	rules atomic.Pointer[snapshot]
+}
+
+// snapshot is the armed rules at one moment, with, for each direction and
+// packet type, the rules that could match it in arming order: a packet is
+// only held against rules that name its type and direction.
+type snapshot struct {
+	all []*armed
+	by  [2][16][]*armed // [ToClient?][type]
+}
+
+func newSnapshot(rules []*armed) *snapshot {
+	sn := &snapshot{all: rules}
+	for _, a := range rules {
+		for d, dir := range []Direction{ToBroker, ToClient} {
+			if a.Match.Direction&dir == 0 {
+				continue
+			}
+			for t := range 16 {
+				if a.types&(1<<t) != 0 {
+					sn.by[d][t] = append(sn.by[d][t], a)
+				}
+			}
+		}
+	}
+	return sn
+}
+
+// candidates are the rules that could match a packet of type t going dir.
+func (sn *snapshot) candidates(dir Direction, t byte) []*armed {
+	d := 0
+	if dir == ToClient {
+		d = 1
+	}
+	return sn.by[d][t&0x0f]
 }
 
 type armed struct {
 	Rule
 	at     time.Time
 	filter []string // Topic split into levels
+	lit    string   // what every topic the filter matches starts with, see literalPrefix
 	types  uint16   // bit per packet type the rule can match
 	prefix string   // Client, when it is a plain prefix followed by "*"
 	exact  bool     // Client has no glob characters at all
@@ -51,7 +86,7 @@ func NewSet(seed int64) *Set { return &Set{seed: seed} }
 
 func (s *Set) load() []*armed {
 	if p := s.rules.Load(); p != nil {
-		return *p
+		return p.all
 	}
 	return nil
 }
@@ -148,6 +183,7 @@ func (s *Set) Add(r Rule) error {
 	a := &armed{Rule: r, at: time.Now(), rnd: rand.New(rand.NewPCG(uint64(seed), h.Sum64()))}
 	if r.Match.Topic != "" {
 		a.filter = splitFilter(r.Match.Topic)
+		a.lit = literalPrefix(a.filter)
 	}
 	a.types = 0xfffe
 	if len(r.Match.Packets) > 0 {
@@ -172,8 +208,7 @@ func (s *Set) Add(r Rule) error {
 			return fmt.Errorf("rule %q: a rule of that name is armed already", r.Name)
 		}
 	}
-	next := append(slices.Clone(cur), a)
-	s.rules.Store(&next)
+	s.rules.Store(newSnapshot(append(slices.Clone(cur), a)))
 	return nil
 }
 
@@ -184,8 +219,7 @@ func (s *Set) Remove(name string) bool {
 	cur := s.load()
 	for i, a := range cur {
 		if a.Name == name {
-			next := slices.Delete(slices.Clone(cur), i, i+1)
-			s.rules.Store(&next)
+			s.rules.Store(newSnapshot(slices.Delete(slices.Clone(cur), i, i+1)))
 			return true
 		}
 	}
@@ -216,10 +250,11 @@ func (s *Set) List() []Status {
 // returns what they decided together.
 func (s *Set) Apply(p *Packet) Outcome {
 	var o Outcome
-	rules := s.load()
-	if len(rules) == 0 {
+	sn := s.rules.Load()
+	if sn == nil {
 		return o
 	}
+	rules := sn.candidates(p.Direction, p.Type)
 	var now time.Time // read only when a rule has a time window
 	for _, a := range rules {
 		if !a.matches(p, &now) {
@@ -265,7 +300,7 @@ func (a *armed) matches(p *Packet, now *time.Time) bool {
 	if m.PacketID != nil && p.PacketID != *m.PacketID {
 		return false
 	}
-	if a.filter != nil && (p.Type != 3 || !topicMatch(a.filter, p.Topic)) {
+	if a.filter != nil && (p.Type != 3 || !strings.HasPrefix(p.Topic, a.lit) || !topicMatch(a.filter, p.Topic)) {
 		return false
 	}
 	switch {
@@ -336,6 +371,30 @@ func checkFilter(f string) error {
 }
 
 func splitFilter(f string) []string { return strings.Split(f, "/") }
+
+// literalPrefix is the part of a filter before its first wildcard, which
+// every matching topic starts with: one string comparison turns most
+// topics away before they are split into levels. "a/#" also matches "a",
+// so the slash before a # is left out.
+func literalPrefix(filter []string) string {
+	var b strings.Builder
+	for i, f := range filter {
+		switch f {
+		case "+":
+			if i > 0 {
+				b.WriteByte('/')
+			}
+			return b.String()
+		case "#":
+			return b.String()
+		}
+		if i > 0 {
+			b.WriteByte('/')
+		}
+		b.WriteString(f)
+	}
+	return b.String()
+}
 
 // topicMatch matches a topic name against a filter already split in
 // levels, without splitting the topic: it runs on every PUBLISH.

@@ -3,6 +3,7 @@ package journal
 import (
 	"hash/crc32"
 	"strconv"
+	"unsafe"
 )
 
 // Hash is a payload's CRC-32C, written in hex. CRC-32C because processors
@@ -68,13 +69,26 @@ const (
 type interner struct {
 	byStr map[string]uint32
 	strs  []string
+	// recent remembers strings by where they are in memory. The fault layer
+	// hands the same few strings (packet type, direction, a connection's
+	// client id and last topic) over and over, so this finds most of them
+	// with one pointer comparison instead of hashing them for the map.
+	recent [256]struct {
+		s  string
+		id uint32
+	}
 }
 
 func (in *interner) id(s string) uint32 {
 	if s == "" {
 		return 0
 	}
+	slot := &in.recent[(uintptr(unsafe.Pointer(unsafe.StringData(s)))>>3^uintptr(len(s)))%uintptr(len(in.recent))]
+	if slot.s == s {
+		return slot.id
+	}
 	if id, ok := in.byStr[s]; ok {
+		slot.s, slot.id = s, id
 		return id
 	}
 	if in.byStr == nil {
