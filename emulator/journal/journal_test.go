@@ -34,7 +34,7 @@ func TestRecordsRoundTrip(t *testing.T) {
 	j := New(0)
 	reason := 135
 	in := Record{Kind: KindPacket, Conn: 4, Client: "dev", Dir: "to_client", Type: "PUBACK", PacketID: 65535, QoS: 2,
-		Dup: true, Retain: true, Topic: "a/b", Size: 300, PayloadSize: 256, PayloadHash: 0xdeadbeef, Reason: &reason,
+		Dup: true, Retain: true, Topic: "a/b", Size: 300, PayloadSize: 256, PayloadHash: 0xbeef, Reason: &reason,
 		Props: "reason_string=x", Rule: "r", Action: "delay", Dropped: true, Cause: "c"}
 	stamped := j.Add(in)
 	got := j.Records(Filter{})[0]
@@ -44,11 +44,11 @@ func TestRecordsRoundTrip(t *testing.T) {
 		t.Fatalf("stored and loaded differ:\n%s\n%s", b1, b2)
 	}
 	var back Record
-	if err := json.Unmarshal(b2, &back); err != nil || back.PayloadHash != 0xdeadbeef {
+	if err := json.Unmarshal(b2, &back); err != nil || back.PayloadHash != 0xbeef {
 		t.Fatalf("JSON round trip: %v %+v", err, back)
 	}
-	if !bytes.Contains(b2, []byte(`"payload_hash":"00000000deadbeef"`)) {
-		t.Fatalf("hash not written as 16 hex digits: %s", b2)
+	if !bytes.Contains(b2, []byte(`"payload_hash":"0000beef"`)) {
+		t.Fatalf("hash not written as 8 hex digits: %s", b2)
 	}
 }
 
@@ -174,5 +174,24 @@ func TestManyRecords(t *testing.T) {
 		if r.Seq != uint64(i+1) || r.PacketID != i%65535+1 {
 			t.Fatalf("record %d: %+v", i, r)
 		}
+	}
+}
+
+// Sequence numbers go on across the cap and a Reset, and the records kept
+// after a Reset carry their own.
+func TestSeqAcrossCapAndReset(t *testing.T) {
+	j := New(3)
+	for i := range 5 {
+		j.Add(pkt("c", "PUBLISH", i+1))
+	}
+	if st := j.Stats(); st.Kept != 3 || st.Lost != 2 {
+		t.Fatalf("stats %+v, want 3 kept and 2 lost", st)
+	}
+	j.Reset()
+	j.Add(pkt("c", "PUBACK", 9))
+	j.Add(pkt("c", "PUBACK", 10))
+	recs := j.Records(Filter{})
+	if len(recs) != 2 || recs[0].Seq != 6 || recs[1].Seq != 7 || recs[1].PacketID != 10 {
+		t.Fatalf("after Reset: %v", recs)
 	}
 }

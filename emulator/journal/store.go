@@ -10,7 +10,7 @@ import (
 // compute it in hardware: the journal hashes every payload at full packet
 // rate, and 4 KiB payloads would otherwise cost more than the rest of the
 // fault layer together.
-type Hash uint64
+type Hash uint32
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -19,10 +19,10 @@ func HashPayload(b []byte) Hash { return Hash(crc32.Checksum(b, castagnoli)) }
 
 func (h Hash) String() string { return strconv.FormatUint(uint64(h), 16) }
 
-// MarshalText writes the hash as 16 hex digits.
+// MarshalText writes the hash as 8 hex digits.
 func (h Hash) MarshalText() ([]byte, error) {
 	b := strconv.AppendUint(nil, uint64(h), 16)
-	for len(b) < 16 {
+	for len(b) < 8 {
 		b = append([]byte{'0'}, b...)
 	}
 	return b, nil
@@ -30,7 +30,7 @@ func (h Hash) MarshalText() ([]byte, error) {
 
 // UnmarshalText reads a hash written by MarshalText.
 func (h *Hash) UnmarshalText(b []byte) error {
-	v, err := strconv.ParseUint(string(b), 16, 64)
+	v, err := strconv.ParseUint(string(b), 16, 32)
 	*h = Hash(v)
 	return err
 }
@@ -40,9 +40,9 @@ func (h *Hash) UnmarshalText(b []byte) error {
 // is then one block the garbage collector never has to look through, which
 // is what keeps recording cheap at full packet rate.
 type stored struct {
-	seq, conn   uint64
+	conn        uint64
 	tns         int64
-	hash        uint64
+	hash        uint32
 	size, psize int32
 	kind, dir   uint32
 	typ, client uint32
@@ -107,7 +107,7 @@ func (in *interner) str(id uint32) string { return in.strs[id] }
 func (j *Journal) store(r *Record) stored {
 	in := &j.strs
 	s := stored{
-		seq: r.Seq, conn: r.Conn, tns: r.TNs, hash: uint64(r.PayloadHash),
+		conn: r.Conn, tns: r.TNs, hash: uint32(r.PayloadHash),
 		size: int32(r.Size), psize: int32(r.PayloadSize),
 		kind: in.id(r.Kind), dir: in.id(r.Dir), typ: in.id(r.Type), client: in.id(r.Client), topic: in.id(r.Topic),
 		props: in.id(r.Props), rule: in.id(r.Rule), action: in.id(r.Action), cause: in.id(r.Cause),
@@ -128,10 +128,11 @@ func (j *Journal) store(r *Record) stored {
 	return s
 }
 
-// load unpacks s; called with j.mu held.
-func (j *Journal) load(s *stored) Record {
+// load unpacks the i-th record kept; called with j.mu held.
+func (j *Journal) load(i int) Record {
+	s := j.recs.at(i)
 	r := Record{
-		Seq: s.seq, Conn: s.conn, TNs: s.tns, PayloadHash: Hash(s.hash),
+		Seq: j.recs.first + uint64(i), Conn: s.conn, TNs: s.tns, PayloadHash: Hash(s.hash),
 		Size: int(s.size), PayloadSize: int(s.psize),
 		Kind: j.strs.str(s.kind), Dir: j.strs.str(s.dir), Type: j.strs.str(s.typ), Client: j.strs.str(s.client),
 		Topic: j.strs.str(s.topic), Props: j.strs.str(s.props), Rule: j.strs.str(s.rule), Action: j.strs.str(s.action),
@@ -151,6 +152,7 @@ func (j *Journal) load(s *stored) Record {
 type chunks struct {
 	blocks [][]stored
 	n      int
+	first  uint64 // the sequence number of the first record: the rest follow without gaps
 }
 
 const chunkLen = 4096
