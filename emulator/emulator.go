@@ -144,10 +144,15 @@ func Start(ctx context.Context, opts Options) (*Broker, error) {
 		Capabilities: caps,
 		Logger:       opts.Logger,
 	})
-	if err := server.AddHook(&profileHook{profile: opts.Profile}, nil); err != nil {
-		dut.Close()
-		ctlInner.Close()
-		return nil, err
+	// mochi calls a hook that handles packet encoding for every packet it
+	// sends, with the whole packet by value: only a profile that has
+	// something to add to CONNACK gets one.
+	if opts.Profile.completesConnack() {
+		if err := server.AddHook(&profileHook{profile: opts.Profile}, nil); err != nil {
+			dut.Close()
+			ctlInner.Close()
+			return nil, err
+		}
 	}
 	if err := server.AddHook(&authHook{byListener: map[string]map[string]string{
 		DUTListener:     opts.DUTAuth,

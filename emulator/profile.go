@@ -79,6 +79,12 @@ type profileHook struct {
 
 func (h *profileHook) ID() string { return "mqtthil-profile" }
 
+// completesConnack reports whether the profile asks for anything mochi
+// leaves out of CONNACK.
+func (p Profile) completesConnack() bool {
+	return (p.RetainAvailable != nil && !*p.RetainAvailable) || p.MaximumPacketSize > 0 || p.TopicAliasMaximum > 0
+}
+
 func (h *profileHook) Provides(b byte) bool {
 	return b == mqtt.OnPacketEncode
 }

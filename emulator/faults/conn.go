@@ -32,11 +32,13 @@ type Conn struct {
 	l   *Listener
 	id  uint64
 
-	mu       sync.Mutex
-	clientID string
-	version  byte
-	cause    string       // why the connection is ending, first one wins
-	dupQoS2  map[int]bool // ids of QoS 2 PUBLISHes resent with DUP, see correct.go
+	// who is set once, from the CONNECT, and read for every packet in
+	// both directions: atomic, so reading it takes no lock.
+	who atomic.Pointer[identity]
+
+	mu      sync.Mutex
+	cause   string       // why the connection is ending, first one wins
+	dupQoS2 map[int]bool // ids of QoS 2 PUBLISHes resent with DUP, see correct.go
 
 	in, out    pipe
 	outPending atomic.Int64 // items queued for the writer and not yet written
@@ -112,10 +114,17 @@ func (c *Conn) start() {
 // ID is the connection's number in the journal.
 func (c *Conn) ID() uint64 { return c.id }
 
+// identity is what the CONNECT said: the client id and protocol version.
+type identity struct {
+	clientID string
+	version  byte
+}
+
 func (c *Conn) info() (string, byte) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.clientID, c.version
+	if w := c.who.Load(); w != nil {
+		return w.clientID, w.version
+	}
+	return "", 0
 }
 
 // noteCause remembers why the connection is ending, unless a reason is
@@ -178,9 +187,7 @@ func (c *Conn) readOne(inline bool) error {
 	}
 	if raw[0]>>4 == 1 { // CONNECT: learn who this is before matching
 		if v, id, ok := connectInfo(raw); ok {
-			c.mu.Lock()
-			c.version, c.clientID = v, id
-			c.mu.Unlock()
+			c.who.Store(&identity{clientID: id, version: v})
 		}
 	}
 	c.route(raw, ToBroker, inline)

@@ -28,7 +28,7 @@ func BenchmarkRoute(b *testing.B) {
 			defer inner.Close()
 			l := NewListener(inner, set, journal.New(b.N+10))
 			c := newConn(a, l, 1)
-			c.version, c.clientID = 4, "bench-sub"
+			c.who.Store(&identity{clientID: "bench-sub", version: 4})
 			pk := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1}, ProtocolVersion: 4,
 				TopicName: "bench/0", PacketID: 7, Payload: make([]byte, 256)}
 			var buf bytes.Buffer
