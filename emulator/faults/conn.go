@@ -57,6 +57,7 @@ type Conn struct {
 	// goes to mochi at once, as nearly every packet does: the queue is for
 	// packets that wait.
 	slot     item
+	cur item // the packet Read is handing over, when it came off the queue
 	slotted  bool
 	inTopic  string       // the last topic the client published to, see parse
 	deadline atomic.Int64 // read deadline, unix nanos; 0 none
@@ -151,7 +152,7 @@ func (c *Conn) readLoop() {
 			return
 		}
 		if err := c.readOne(false); err != nil {
-			c.enqueue(&c.in, item{err: io.EOF})
+			c.enqueue(&c.in, &item{err: io.EOF})
 			return
 		}
 	}
@@ -240,7 +241,7 @@ func (c *Conn) route(raw []byte, dir Direction, inline bool) {
 	}
 	if err != nil {
 		// Not ours to judge: pass it on and let the receiver refuse it.
-		c.queue(dir, item{raw: raw, rec: c.record(&p)}, 0, inline)
+		c.queue(dir, &item{raw: raw, rec: c.record(&p)}, 0, inline)
 		return
 	}
 	if dir == ToClient {
@@ -255,19 +256,22 @@ func (c *Conn) route(raw []byte, dir Direction, inline bool) {
 		c.noteDup(&p)
 	}
 	o := c.l.set.Apply(&p)
-	rec := c.record(&p)
-	rec.Rule, rec.Action = o.Rule, o.Action
-	if o.Rule == "" {
-		c.queue(dir, item{raw: raw, rec: rec}, 0, inline)
+	if o.Rule == "" { // nearly every packet: described in place, no copies
+		it := item{raw: raw}
+		describeInto(&it.rec, &p)
+		it.rec.Conn = c.id
+		c.queue(dir, &it, 0, inline)
 		return
 	}
+	rec := c.record(&p)
+	rec.Rule, rec.Action = o.Rule, o.Action
 	if o.Stall > 0 {
 		until := time.Now().Add(o.Stall)
 		c.stall.Store(until.UnixNano())
 		c.l.journal.Add(journal.Record{Kind: journal.KindFault, Conn: c.id, Client: clientID, Rule: o.Rule, Action: "stall", Cause: fmt.Sprintf("stalled for %s", o.Stall)})
 	}
 	cutAt := func(d Direction) {
-		c.queue(d, item{cut: &cut{mode: o.Disconnect, code: o.DisconnectCode, rule: o.Rule,
+		c.queue(d, &item{cut: &cut{mode: o.Disconnect, code: o.DisconnectCode, rule: o.Rule,
 			cause: fmt.Sprintf("rule %q: disconnect (%s) %s %s", o.Rule, o.Disconnect, o.DisconnectWhen, rec.Type)}}, o.Delay, false)
 	}
 	switch {
@@ -285,9 +289,9 @@ func (c *Conn) route(raw []byte, dir Direction, inline bool) {
 				c.wmu.Unlock()
 			}()
 		}
-		c.queue(back, item{raw: o.Reply, rec: rr}, 0, false)
+		c.queue(back, &item{raw: o.Reply, rec: rr}, 0, false)
 		if o.Disconnect != "" {
-			c.queue(back, item{cut: &cut{mode: o.Disconnect, rule: o.Rule, cause: fmt.Sprintf("rule %q: %s", o.Rule, o.Action)}}, 0, false)
+			c.queue(back, &item{cut: &cut{mode: o.Disconnect, rule: o.Rule, cause: fmt.Sprintf("rule %q: %s", o.Rule, o.Action)}}, 0, false)
 		}
 		return
 	case o.Disconnect != "" && o.DisconnectWhen == "before":
@@ -312,9 +316,9 @@ func (c *Conn) route(raw []byte, dir Direction, inline bool) {
 		}
 		raw = o.Raw
 	}
-	c.queue(dir, item{raw: raw, rec: rec}, o.Delay, inline)
+	c.queue(dir, &item{raw: raw, rec: rec}, o.Delay, inline)
 	for range o.Copies {
-		c.queue(dir, item{raw: raw, rec: rec}, o.Delay, inline)
+		c.queue(dir, &item{raw: raw, rec: rec}, o.Delay, inline)
 	}
 	if o.Disconnect != "" {
 		cutAt(dir)
@@ -336,7 +340,7 @@ func (c *Conn) drop(rec journal.Record) {
 // queue puts an item on the direction's queue, due after delay but never
 // before the item ahead of it. Towards the client it is called with wmu
 // held; inline, as route's.
-func (c *Conn) queue(dir Direction, it item, delay time.Duration, inline bool) {
+func (c *Conn) queue(dir Direction, it *item, delay time.Duration, inline bool) {
 	p := &c.in
 	if dir == ToClient {
 		p = &c.out
@@ -362,7 +366,7 @@ func (c *Conn) queue(dir Direction, it item, delay time.Duration, inline bool) {
 			p.mu.Unlock()
 			// Journaled as it is handed to the socket, so that a client
 			// reacting to it never finds the journal behind.
-			c.l.journal.Add(it.rec)
+			c.l.journal.Append(&it.rec)
 			c.batch = append(c.batch, it.raw...)
 			return
 		}
@@ -371,7 +375,7 @@ func (c *Conn) queue(dir Direction, it item, delay time.Duration, inline bool) {
 		it.raw = bytes.Clone(it.raw) // Write's bytes are mochi's again when it returns
 	} else if inline && due.IsZero() && it.cut == nil && !c.slotted && p.q.empty() && c.notStalled() {
 		p.mu.Unlock()
-		c.slot, c.slotted = it, true
+		c.slot, c.slotted = *it, true
 		return
 	}
 	p.mu.Unlock()
@@ -396,8 +400,8 @@ func (c *Conn) flushBatch() {
 }
 
 // send journals a packet for the client and writes it.
-func (c *Conn) send(it item) bool {
-	c.l.journal.Add(it.rec)
+func (c *Conn) send(it *item) bool {
+	c.l.journal.Append(&it.rec)
 	if err := c.writeRaw(it.raw); err != nil {
 		c.noteCause("writing to the client: " + err.Error())
 		c.closeWith("")
@@ -406,7 +410,7 @@ func (c *Conn) send(it item) bool {
 	return true
 }
 
-func (c *Conn) enqueue(p *pipe, it item) { p.q.push(it, c.done) }
+func (c *Conn) enqueue(p *pipe, it *item) { p.q.push(it, c.done) }
 
 // next waits for the head of q, or for done or (when given) the deadline.
 func (c *Conn) next(q *fifo, deadline func() <-chan time.Time) (item, error) {
@@ -514,7 +518,7 @@ func (c *Conn) nextPacket() ([]byte, error) {
 	if it.err != nil {
 		return nil, it.err
 	}
-	c.l.journal.Add(it.rec)
+	c.l.journal.Append(&it.rec)
 	return it.raw, nil
 }
 
@@ -542,20 +546,25 @@ func (c *Conn) moreNow() bool {
 
 // nextIn waits for the next client packet that is due, within the read
 // deadline mochi set for keep-alive.
-func (c *Conn) nextIn() (item, error) {
-	var it item
-	if c.headSet {
-		it, c.head, c.headSet = c.head, item{}, false
-	} else if c.slotted {
-		it, c.slot, c.slotted = c.slot, item{}, false
-	} else {
-		var err error
-		if it, err = c.next(&c.in.q, c.deadlineC); err != nil {
-			return item{}, err
+func (c *Conn) nextIn() (*item, error) {
+	var it *item
+	switch {
+	case c.headSet:
+		c.headSet = false
+		it = &c.head
+	case c.slotted:
+		c.slotted = false
+		it = &c.slot
+	default:
+		v, err := c.next(&c.in.q, c.deadlineC)
+		if err != nil {
+			return nil, err
 		}
+		c.cur = v
+		it = &c.cur
 	}
 	for {
-		due := c.dueAt(&it)
+		due := c.dueAt(it)
 		if due.IsZero() {
 			return it, nil // the usual case, without reading the clock
 		}
@@ -568,11 +577,11 @@ func (c *Conn) nextIn() (item, error) {
 		case <-t.C:
 		case <-c.done:
 			t.Stop()
-			return item{}, io.EOF
+			return nil, io.EOF
 		case <-c.deadlineC():
 			t.Stop()
-			c.head, c.headSet = it, true
-			return item{}, os.ErrDeadlineExceeded
+			c.head, c.headSet = *it, true
+			return nil, os.ErrDeadlineExceeded
 		}
 	}
 }
@@ -633,7 +642,7 @@ func (c *Conn) writeLoop() {
 			c.doCut(it.cut)
 			return
 		}
-		ok := c.send(it)
+		ok := c.send(&it)
 		c.outPending.Add(-1)
 		if !ok {
 			return
@@ -707,7 +716,7 @@ func (c *Conn) Close() error {
 	default:
 	}
 	time.AfterFunc(grace, func() { c.closeWith("") })
-	c.out.q.push(item{cut: k}, c.done)
+	c.out.q.push(&item{cut: k}, c.done)
 	return nil
 }
 

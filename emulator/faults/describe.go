@@ -45,7 +45,15 @@ func connectInfo(raw []byte) (version byte, clientID string, ok bool) {
 // what assertions need; a packet it cannot make sense of is recorded with
 // its type and size.
 func describe(p *Packet) journal.Record {
-	r := journal.Record{
+	var r journal.Record
+	describeInto(&r, p)
+	return r
+}
+
+// describeInto is describe writing into r, which the fault layer keeps in
+// a queue item: a record is large, and copying it for each packet shows.
+func describeInto(r *journal.Record, p *Packet) {
+	*r = journal.Record{
 		Kind:   journal.KindPacket,
 		Client: p.ClientID,
 		Dir:    p.Direction.String(),
@@ -117,7 +125,6 @@ func describe(p *Packet) journal.Record {
 	if len(props) > 1 {
 		r.Props = summarizeProps(p.Type, props)
 	}
-	return r
 }
 
 // summarizeProps turns an MQTT 5 property block into "key=value" pairs,

@@ -26,11 +26,11 @@ func newFifo() fifo {
 
 // push adds it at the tail; it waits while the queue is full, unless done
 // closes.
-func (f *fifo) push(it item, done <-chan struct{}) {
+func (f *fifo) push(it *item, done <-chan struct{}) {
 	for {
 		f.mu.Lock()
 		if len(f.items)-f.head < maxQueued {
-			f.items = append(f.items, it)
+			f.items = append(f.items, *it)
 			f.mu.Unlock()
 			select {
 			case f.ready <- struct{}{}:

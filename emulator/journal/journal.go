@@ -135,23 +135,28 @@ func (j *Journal) Since(t time.Time) int64 { return int64(t.Sub(j.start)) }
 
 // Add stamps r with its sequence number and time and keeps it.
 func (j *Journal) Add(r Record) Record {
+	j.Append(&r)
+	return r
+}
+
+// Append is Add stamping *r in place: the fault layer records every packet,
+// and a record is too large to copy in and out for each.
+func (j *Journal) Append(r *Record) {
 	// time.Since reads only the monotonic clock, half the cost of Now.
 	tns := int64(time.Since(j.start))
 	j.mu.Lock()
-	s := j.store(&r)
 	j.seq++
-	r.Seq = j.seq
-	r.TNs, s.tns = tns, tns
+	r.Seq, r.TNs = j.seq, tns
 	if j.recs.len() < j.cap {
 		if j.recs.len() == 0 {
 			j.recs.first = j.seq
 		}
-		j.recs.add(s)
+		j.store(j.recs.grow(), r)
 	} else {
 		j.lost++
 	}
 	if j.sink != nil && j.sinkErr == nil {
-		b, _ := json.Marshal(r)
+		b, _ := json.Marshal(*r)
 		b = append(b, '\n')
 		_, j.sinkErr = j.sink.Write(b)
 	}
@@ -161,7 +166,6 @@ func (j *Journal) Add(r Record) Record {
 	for _, w := range waiters {
 		close(w)
 	}
-	return r
 }
 
 // Stats says how many records were kept and how many the cap cost.

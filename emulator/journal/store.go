@@ -103,10 +103,10 @@ func (in *interner) id(s string) uint32 {
 
 func (in *interner) str(id uint32) string { return in.strs[id] }
 
-// store packs r; called with j.mu held.
-func (j *Journal) store(r *Record) stored {
+// store packs r into s; called with j.mu held.
+func (j *Journal) store(s *stored, r *Record) {
 	in := &j.strs
-	s := stored{
+	*s = stored{
 		conn: r.Conn, tns: r.TNs, hash: uint32(r.PayloadHash),
 		size: int32(r.Size), psize: int32(r.PayloadSize),
 		kind: in.id(r.Kind), dir: in.id(r.Dir), typ: in.id(r.Type), client: in.id(r.Client), topic: in.id(r.Topic),
@@ -125,7 +125,6 @@ func (j *Journal) store(r *Record) stored {
 	if r.Dropped {
 		s.flags |= flagDropped
 	}
-	return s
 }
 
 // load unpacks the i-th record kept; called with j.mu held.
@@ -157,13 +156,14 @@ type chunks struct {
 
 const chunkLen = 4096
 
-func (c *chunks) add(s stored) {
+// grow adds a record at the end and returns it to be filled in.
+func (c *chunks) grow() *stored {
 	if c.n%chunkLen == 0 {
-		c.blocks = append(c.blocks, make([]stored, 0, chunkLen))
+		c.blocks = append(c.blocks, make([]stored, chunkLen))
 	}
-	last := len(c.blocks) - 1
-	c.blocks[last] = append(c.blocks[last], s)
+	s := &c.blocks[c.n/chunkLen][c.n%chunkLen]
 	c.n++
+	return s
 }
 
 func (c *chunks) len() int { return c.n }
