@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -95,7 +96,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		return 2
 	}
-	cfg := benchConfig{rounds: 3, messages: 20000, publishes: 200000, controllers: 1000, scaleFor: 30 * time.Second, sections: map[string]bool{}}
+	cfg := benchConfig{rounds: 5, messages: 20000, publishes: 200000, controllers: 1000, scaleFor: 30 * time.Second, sections: map[string]bool{}}
 	if *quick {
 		cfg = benchConfig{quick: true, rounds: 1, messages: 3000, publishes: 70000, controllers: 200, scaleFor: 5 * time.Second, sections: map[string]bool{}}
 	}
@@ -212,8 +213,11 @@ func (cfg benchConfig) run(ctx context.Context, dir string, rep *benchReport, pr
 }
 
 // brokers measures every load on every broker, each load on fresh brokers,
-// the brokers one after another and the whole set cfg.rounds times, and
-// keeps each one's median rate.
+// the brokers one after another and the whole set cfg.rounds times. A
+// broker's rate is its median over the rounds; its ratio to another is the
+// median of the ratios within each round, where the two ran back to back.
+// The order of the brokers turns from round to round, so that none always
+// runs first or last on a shared machine whose load drifts.
 func (cfg benchConfig) brokers(ctx context.Context, dir string, rep *benchReport, progress func(string, ...any)) error {
 	starters := []struct {
 		name  string
@@ -236,10 +240,13 @@ func (cfg benchConfig) brokers(ctx context.Context, dir string, rep *benchReport
 		}
 	}
 	for _, l := range loads {
-		results := map[string][]bench.Result{}
-		for range cfg.rounds {
-			for _, s := range starters {
+		rounds := make([]map[string]bench.Result, cfg.rounds)
+		for i := range rounds {
+			rounds[i] = map[string]bench.Result{}
+			for k := range starters {
+				s := starters[(i+k)%len(starters)]
 				progress("%s on %s", l, s.name)
+				runtime.GC() // start from a collected heap, not the last run's garbage
 				b, err := s.start(ctx)
 				if err != nil {
 					return fmt.Errorf("%s: %w", s.name, err)
@@ -254,30 +261,36 @@ func (cfg benchConfig) brokers(ctx context.Context, dir string, rep *benchReport
 				if err != nil {
 					return fmt.Errorf("%s on %s: %w", l, s.name, err)
 				}
-				results[s.name] = append(results[s.name], r)
+				rounds[i][s.name] = r
 			}
 		}
-		med := map[string]bench.Result{}
-		for name, rs := range results {
-			slices.SortFunc(rs, func(a, b bench.Result) int {
-				switch {
-				case a.Rate < b.Rate:
-					return -1
-				case a.Rate > b.Rate:
-					return 1
+		// ratio is the median over the rounds of a's rate over b's.
+		ratio := func(a, b string) float64 {
+			var rs []float64
+			for _, rd := range rounds {
+				if rb, ok := rd[b]; ok && rb.Rate > 0 {
+					rs = append(rs, rd[a].Rate/rb.Rate)
 				}
+			}
+			if len(rs) == 0 {
 				return 0
-			})
-			med[name] = rs[len(rs)/2]
+			}
+			slices.Sort(rs)
+			return rs[len(rs)/2]
 		}
 		for _, s := range starters {
-			r := med[s.name]
+			var rs []bench.Result
+			for _, rd := range rounds {
+				rs = append(rs, rd[s.name])
+			}
+			slices.SortFunc(rs, func(a, b bench.Result) int { return cmp.Compare(a.Rate, b.Rate) })
+			r := rs[len(rs)/2]
 			row := brokerRow{Load: l.String(), Broker: s.name, Rate: r.Rate, P50: r.P50, P99: r.P99}
-			if m, ok := med["mosquitto"]; ok {
-				row.VsMosquitto = r.Rate / m.Rate
+			if len(starters) > 2 {
+				row.VsMosquitto = ratio(s.name, "mosquitto")
 			}
 			if s.name == "emulator" {
-				row.VsMochi = r.Rate / med["mochi"].Rate
+				row.VsMochi = ratio("emulator", "mochi")
 			}
 			rep.Brokers = append(rep.Brokers, row)
 		}
@@ -311,7 +324,7 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Micros
 func (rep *benchReport) markdown(w io.Writer) {
 	fmt.Fprintf(w, "# mqtthil bench\n\nMachine: %s  \nCommand: `%s`\n", rep.Machine, strings.TrimSpace(rep.Command))
 	if len(rep.Brokers) > 0 {
-		fmt.Fprintln(w, "\n## Brokers on loopback\n\nThe same load generator for each broker; rates are medians over the rounds; latency is publish to PUBACK (QoS 1), PUBCOMP (QoS 2) or delivery (QoS 0).")
+		fmt.Fprintln(w, "\n## Brokers on loopback\n\nThe same load generator for each broker, fresh brokers for each run; rates are medians over the rounds; a ratio is the median of the ratios within each round, where the brokers ran back to back, in an order that turns from round to round; latency is publish to PUBACK (QoS 1), PUBCOMP (QoS 2) or delivery (QoS 0).")
 		if rep.Mosquitto != "" {
 			fmt.Fprintf(w, "\nmosquitto left out: %s.\n", rep.Mosquitto)
 		}
