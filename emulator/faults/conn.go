@@ -57,7 +57,7 @@ type Conn struct {
 	// goes to mochi at once, as nearly every packet does: the queue is for
 	// packets that wait.
 	slot     item
-	cur item // the packet Read is handing over, when it came off the queue
+	cur      item // the packet Read is handing over, when it came off the queue
 	slotted  bool
 	inTopic  string       // the last topic the client published to, see parse
 	deadline atomic.Int64 // read deadline, unix nanos; 0 none
@@ -92,9 +92,48 @@ type cut struct {
 }
 
 type pipe struct {
+	q fifo
+
 	mu   sync.Mutex
-	q    fifo
-	last time.Time // due time of the last item queued
+	last time.Time // due time of the last item queued, while in the future
+	// lastSet says last is set: most packets are queued with no delay and
+	// nothing held back, and they find that out without the lock.
+	lastSet atomic.Bool
+}
+
+// dueAfter is when an item queued now with delay falls due: never before
+// the item queued last; zero for at once.
+func (p *pipe) dueAfter(delay time.Duration) time.Time {
+	if delay <= 0 && !p.lastSet.Load() {
+		return time.Time{}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := time.Now()
+	if delay <= 0 && !p.last.After(now) {
+		// What was held back is due by now: nothing holds this one.
+		p.last = time.Time{}
+		p.lastSet.Store(false)
+		return time.Time{}
+	}
+	due := now.Add(delay)
+	if due.Before(p.last) {
+		due = p.last
+	}
+	p.last = due
+	p.lastSet.Store(true)
+	return due
+}
+
+// heldUntil is the due time of the last item queued, if it is still to
+// come.
+func (p *pipe) heldUntil() time.Time {
+	if !p.lastSet.Load() {
+		return time.Time{}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.last
 }
 
 func newConn(raw net.Conn, l *Listener, id uint64) *Conn {
@@ -203,10 +242,7 @@ func (c *Conn) readInline() error {
 			return err
 		}
 	}
-	c.in.mu.Lock()
-	last := c.in.last
-	c.in.mu.Unlock()
-	if c.held(last) {
+	if c.held(c.in.heldUntil()) {
 		c.async.Store(true)
 		c.raw.SetReadDeadline(time.Time{}) // Read keeps mochi's deadline now
 		go c.readLoop()
@@ -345,40 +381,26 @@ func (c *Conn) queue(dir Direction, it *item, delay time.Duration, inline bool) 
 	if dir == ToClient {
 		p = &c.out
 	}
-	p.mu.Lock()
-	var due time.Time // zero: nothing ahead holds it back, deliver at once
-	if delay > 0 || !p.last.IsZero() {
-		now := time.Now()
-		if delay > 0 || p.last.After(now) {
-			due = now.Add(delay)
-			if due.Before(p.last) {
-				due = p.last
-			}
-			p.last = due
-		}
-	}
-	it.due = due
-	if dir == ToClient {
-		// Fast path: with nothing queued ahead and nothing held back, the
-		// packet joins the batch that Write sends in one piece, as mochi
-		// would have on its own socket.
-		if due.IsZero() && it.cut == nil && c.outPending.Load() == 0 && c.notStalled() {
-			p.mu.Unlock()
-			// Journaled as it is handed to the socket, so that a client
-			// reacting to it never finds the journal behind.
-			c.l.journal.Append(&it.rec)
-			c.batch = append(c.batch, it.raw...)
-			return
-		}
-		c.flushBatch()
-		c.outPending.Add(1)
-		it.raw = bytes.Clone(it.raw) // Write's bytes are mochi's again when it returns
-	} else if inline && due.IsZero() && it.cut == nil && !c.slotted && p.q.empty() && c.notStalled() {
-		p.mu.Unlock()
+	it.due = p.dueAfter(delay) // zero: nothing holds it back, deliver at once
+	atOnce := it.due.IsZero() && it.cut == nil && c.notStalled()
+	switch {
+	case atOnce && dir == ToClient && c.outPending.Load() == 0:
+		// With nothing queued ahead, the packet joins the batch that
+		// Write sends in one piece, as mochi would have on its own
+		// socket. It is journaled as it is handed to the socket, so that
+		// a client reacting to it never finds the journal behind.
+		c.l.journal.Append(&it.rec)
+		c.batch = append(c.batch, it.raw...)
+		return
+	case atOnce && dir == ToBroker && inline && !c.slotted && p.q.empty():
 		c.slot, c.slotted = *it, true
 		return
 	}
-	p.mu.Unlock()
+	if dir == ToClient {
+		c.flushBatch()
+		c.outPending.Add(1)
+		it.raw = bytes.Clone(it.raw) // Write's bytes are mochi's again when it returns
+	}
 	c.enqueue(p, it)
 }
 

@@ -2,6 +2,7 @@ package faults
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -11,6 +12,7 @@ import (
 // waits once maxQueued items are waiting, as a writer would on a full TCP
 // window.
 type fifo struct {
+	n     atomic.Int32 // items waiting, read without the lock
 	mu    sync.Mutex
 	items []item
 	head  int
@@ -31,6 +33,7 @@ func (f *fifo) push(it *item, done <-chan struct{}) {
 		f.mu.Lock()
 		if len(f.items)-f.head < maxQueued {
 			f.items = append(f.items, *it)
+			f.n.Add(1)
 			f.mu.Unlock()
 			select {
 			case f.ready <- struct{}{}:
@@ -57,6 +60,7 @@ func (f *fifo) pop() (item, bool) {
 	it := f.items[f.head]
 	f.items[f.head] = item{}
 	f.head++
+	f.n.Add(-1)
 	if f.head == len(f.items) {
 		// Empty: start again at the front, and let a large backlog's
 		// memory go.
@@ -75,14 +79,13 @@ func (f *fifo) pop() (item, bool) {
 }
 
 // empty reports whether nothing is waiting.
-func (f *fifo) empty() bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.head == len(f.items)
-}
+func (f *fifo) empty() bool { return f.n.Load() == 0 }
 
 // peekDue reports the head's due time (zero: at once), if there is a head.
 func (f *fifo) peekDue() (time.Time, bool) {
+	if f.empty() {
+		return time.Time{}, false
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.head == len(f.items) {
