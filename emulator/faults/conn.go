@@ -71,6 +71,7 @@ type Conn struct {
 
 	corked    atomic.Bool
 	done      chan struct{}
+	closed    atomic.Bool // done is closed; cheaper to ask for every write
 	closeOnce sync.Once
 }
 
@@ -293,10 +294,14 @@ func (c *Conn) route(raw []byte, dir Direction, inline bool) {
 	}
 	o := c.l.set.Apply(&p)
 	if o.Rule == "" { // nearly every packet: described in place, no copies
-		it := item{raw: raw}
+		it := &item{}
+		if inline && !c.slotted {
+			it = &c.slot // where queue will most likely put it
+		}
+		*it = item{raw: raw}
 		describeInto(&it.rec, &p)
 		it.rec.Conn = c.id
-		c.queue(dir, &it, 0, inline)
+		c.queue(dir, it, 0, inline)
 		return
 	}
 	rec := c.record(&p)
@@ -393,7 +398,10 @@ func (c *Conn) queue(dir Direction, it *item, delay time.Duration, inline bool) 
 		c.batch = append(c.batch, it.raw...)
 		return
 	case atOnce && dir == ToBroker && inline && !c.slotted && p.q.empty():
-		c.slot, c.slotted = *it, true
+		if it != &c.slot {
+			c.slot = *it
+		}
+		c.slotted = true
 		return
 	}
 	if dir == ToClient {
@@ -622,10 +630,8 @@ func (c *Conn) deadlineC() <-chan time.Time {
 // Write takes mochi's bytes, which may hold several packets or part of
 // one, and queues each whole packet for the client.
 func (c *Conn) Write(b []byte) (int, error) {
-	select {
-	case <-c.done:
+	if c.closed.Load() {
 		return 0, net.ErrClosed
-	default:
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
@@ -709,6 +715,7 @@ func (c *Conn) doCut(k *cut) {
 func (c *Conn) closeWith(cause string) {
 	c.closeOnce.Do(func() {
 		c.noteCause(cause)
+		c.closed.Store(true)
 		close(c.done)
 		c.raw.Close()
 		c.l.forget(c)
