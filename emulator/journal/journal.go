@@ -94,7 +94,9 @@ type Journal struct {
 	mu      sync.Mutex
 	seq     uint64
 	recs    chunks
-	strs    interner
+	strs    interner // client ids, topics and the rarer strings
+	labels  interner // kinds, directions and packet types
+	extras  []extras
 	gen     uint64 // bumped by Reset, so waiters rescan
 	lost    uint64
 	sink    *bufio.Writer
@@ -187,6 +189,7 @@ func (j *Journal) Reset() {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.recs = chunks{}
+	j.extras = nil
 	j.lost = 0
 	j.gen++
 }

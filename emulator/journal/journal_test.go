@@ -6,9 +6,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 func pkt(client, typ string, id int) Record {
@@ -193,5 +195,29 @@ func TestSeqAcrossCapAndReset(t *testing.T) {
 	recs := j.Records(Filter{})
 	if len(recs) != 2 || recs[0].Seq != 6 || recs[1].Seq != 7 || recs[1].PacketID != 10 {
 		t.Fatalf("after Reset: %v", recs)
+	}
+}
+
+// A kept record stays small: at full rate the journal writes one for every
+// packet, and its size is much of what recording costs.
+func TestStoredRecordSize(t *testing.T) {
+	if n := unsafe.Sizeof(stored{}); n > 48 {
+		t.Fatalf("a kept record takes %d bytes, want at most 48", n)
+	}
+}
+
+// Kinds, directions and types come from a few dozen words; a caller that
+// makes up more than the label table holds gets a marker, not a wrong word.
+func TestLabelOverflow(t *testing.T) {
+	j := New(0)
+	for i := range maxLabels + 2 {
+		j.Add(Record{Kind: KindPacket, Type: fmt.Sprintf("T%d", i)})
+	}
+	recs := j.Records(Filter{})
+	if got := recs[100].Type; got != "T100" {
+		t.Fatalf("record 100 has type %q, want T100", got)
+	}
+	if got := recs[len(recs)-1].Type; got != overflowLabel {
+		t.Fatalf("last record has type %q, want %q", got, overflowLabel)
 	}
 }

@@ -36,25 +36,33 @@ func (h *Hash) UnmarshalText(b []byte) error {
 }
 
 // stored is a record as the journal keeps it: no pointers, strings replaced
-// by numbers in the journal's string table. A journal of a million records
+// by numbers in the journal's string tables. A journal of a million records
 // is then one block the garbage collector never has to look through, which
-// is what keeps recording cheap at full packet rate.
+// is what keeps recording cheap at full packet rate. It is kept to 48
+// bytes: at full rate the journal writes a record for every packet, and
+// the bytes written are a good part of its cost. Fields most packets leave
+// empty (properties, rule, action, cause) live in a side table.
 type stored struct {
-	conn        uint64
-	tns         int64
-	hash        uint32
-	size, psize int32
-	kind, dir   uint32
-	typ, client uint32
-	topic       uint32
-	props       uint32
-	rule        uint32
-	action      uint32
-	cause       uint32
-	packetID    uint16
-	reason      int16 // -1: none
-	qos         uint8
-	flags       uint8
+	tns      int64
+	conn     uint32 // connection numbers past 2^32 wrap: one emulator never gets near
+	hash     uint32
+	size     uint32
+	psize    uint32
+	client   uint32
+	topic    uint32
+	extra    uint32 // 0: none; else 1 + index in Journal.extras
+	kind     uint16 // kind, dir and typ: ids in the journal's label table
+	dir      uint16
+	typ      uint16
+	packetID uint16
+	reason   int16 // -1: none
+	qos      uint8
+	flags    uint8
+}
+
+// extras are the rarely set string fields of a record, as string ids.
+type extras struct {
+	props, rule, action, cause uint32
 }
 
 const (
@@ -101,17 +109,26 @@ func (in *interner) id(s string) uint32 {
 	return id
 }
 
-func (in *interner) str(id uint32) string { return in.strs[id] }
+func (in *interner) str(id uint32) string {
+	if id == 0 {
+		return "" // also before the first string is kept
+	}
+	return in.strs[id]
+}
 
 // store packs r into s; called with j.mu held.
 func (j *Journal) store(s *stored, r *Record) {
 	in := &j.strs
 	*s = stored{
-		conn: r.Conn, tns: r.TNs, hash: uint32(r.PayloadHash),
-		size: int32(r.Size), psize: int32(r.PayloadSize),
-		kind: in.id(r.Kind), dir: in.id(r.Dir), typ: in.id(r.Type), client: in.id(r.Client), topic: in.id(r.Topic),
-		props: in.id(r.Props), rule: in.id(r.Rule), action: in.id(r.Action), cause: in.id(r.Cause),
+		tns: r.TNs, conn: uint32(r.Conn), hash: uint32(r.PayloadHash),
+		size: uint32(r.Size), psize: uint32(r.PayloadSize),
+		client: in.id(r.Client), topic: in.id(r.Topic),
+		kind: j.label(r.Kind), dir: j.label(r.Dir), typ: j.label(r.Type),
 		packetID: uint16(r.PacketID), reason: -1, qos: uint8(r.QoS),
+	}
+	if r.Props != "" || r.Rule != "" || r.Action != "" || r.Cause != "" {
+		j.extras = append(j.extras, extras{props: in.id(r.Props), rule: in.id(r.Rule), action: in.id(r.Action), cause: in.id(r.Cause)})
+		s.extra = uint32(len(j.extras))
 	}
 	if r.Reason != nil {
 		s.reason = int16(*r.Reason)
@@ -127,16 +144,42 @@ func (j *Journal) store(s *stored, r *Record) {
 	}
 }
 
+// maxLabels bounds the label table: kinds, directions and packet types are
+// a few dozen words, so a table this full means a caller is misusing them.
+const maxLabels = 1<<16 - 1
+
+// label numbers a kind, direction or packet type in the label table.
+func (j *Journal) label(s string) uint16 {
+	id := j.labels.id(s)
+	if id >= maxLabels {
+		return maxLabels // read back as overflowLabel
+	}
+	return uint16(id)
+}
+
+const overflowLabel = "(too many distinct kinds, directions and types)"
+
+func (j *Journal) labelStr(id uint16) string {
+	if id == maxLabels {
+		return overflowLabel
+	}
+	return j.labels.str(uint32(id))
+}
+
 // load unpacks the i-th record kept; called with j.mu held.
 func (j *Journal) load(i int) Record {
 	s := j.recs.at(i)
 	r := Record{
-		Seq: j.recs.first + uint64(i), Conn: s.conn, TNs: s.tns, PayloadHash: Hash(s.hash),
+		Seq: j.recs.first + uint64(i), Conn: uint64(s.conn), TNs: s.tns, PayloadHash: Hash(s.hash),
 		Size: int(s.size), PayloadSize: int(s.psize),
-		Kind: j.strs.str(s.kind), Dir: j.strs.str(s.dir), Type: j.strs.str(s.typ), Client: j.strs.str(s.client),
-		Topic: j.strs.str(s.topic), Props: j.strs.str(s.props), Rule: j.strs.str(s.rule), Action: j.strs.str(s.action),
-		Cause: j.strs.str(s.cause), PacketID: int(s.packetID), QoS: int(s.qos),
+		Kind: j.labelStr(s.kind), Dir: j.labelStr(s.dir), Type: j.labelStr(s.typ),
+		Client: j.strs.str(s.client), Topic: j.strs.str(s.topic),
+		PacketID: int(s.packetID), QoS: int(s.qos),
 		Dup: s.flags&flagDup != 0, Retain: s.flags&flagRetain != 0, Dropped: s.flags&flagDropped != 0,
+	}
+	if s.extra != 0 {
+		x := &j.extras[s.extra-1]
+		r.Props, r.Rule, r.Action, r.Cause = j.strs.str(x.props), j.strs.str(x.rule), j.strs.str(x.action), j.strs.str(x.cause)
 	}
 	if s.reason >= 0 {
 		v := int(s.reason)
