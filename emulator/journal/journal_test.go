@@ -221,3 +221,22 @@ func TestLabelOverflow(t *testing.T) {
 		t.Fatalf("last record has type %q, want %q", got, overflowLabel)
 	}
 }
+
+// The fixed label numbers and the switch that finds them agree.
+func TestKnownLabels(t *testing.T) {
+	for i, s := range knownLabels {
+		if id, ok := knownLabel(s); !ok || int(id) != i {
+			t.Errorf("label %q: id %d, %t; want %d", s, id, ok, i)
+		}
+	}
+	j := New(0)
+	j.Add(Record{Kind: KindClose, Dir: "to_client", Type: "UNSUBACK"})
+	j.Add(Record{Kind: "custom", Dir: "sideways", Type: "NEWTYPE"})
+	recs := j.Records(Filter{})
+	if r := recs[0]; r.Kind != KindClose || r.Dir != "to_client" || r.Type != "UNSUBACK" {
+		t.Errorf("known labels read back as %q %q %q", r.Kind, r.Dir, r.Type)
+	}
+	if r := recs[1]; r.Kind != "custom" || r.Dir != "sideways" || r.Type != "NEWTYPE" {
+		t.Errorf("other labels read back as %q %q %q", r.Kind, r.Dir, r.Type)
+	}
+}

@@ -75,6 +75,13 @@ const (
 // guards it: one lock for a whole Add, since every connection adds to the
 // same journal.
 type interner struct {
+	// hot holds the strings interned last, compared by address alone: a
+	// connection's client id and topic are the same string values packet
+	// after packet, and this small table sits by the journal's lock, in
+	// memory the journal touches anyway.
+	hot     [4]hotStr
+	hotNext uint8
+
 	byStr map[string]uint32
 	strs  []string
 	// recent remembers strings by where they are in memory. The fault layer
@@ -87,10 +94,29 @@ type interner struct {
 	}
 }
 
+type hotStr struct {
+	p  *byte
+	n  int
+	id uint32
+}
+
 func (in *interner) id(s string) uint32 {
 	if s == "" {
 		return 0
 	}
+	p := unsafe.StringData(s)
+	for i := range in.hot {
+		if h := &in.hot[i]; h.p == p && h.n == len(s) {
+			return h.id
+		}
+	}
+	id := in.lookup(s)
+	in.hot[in.hotNext%uint8(len(in.hot))] = hotStr{p: p, n: len(s), id: id}
+	in.hotNext++
+	return id
+}
+
+func (in *interner) lookup(s string) uint32 {
 	slot := &in.recent[(uintptr(unsafe.Pointer(unsafe.StringData(s)))>>3^uintptr(len(s)))%uintptr(len(in.recent))]
 	if slot.s == s {
 		return slot.id
@@ -144,13 +170,74 @@ func (j *Journal) store(s *stored, r *Record) {
 	}
 }
 
+// knownLabels are the kinds, directions and packet types the emulator
+// writes, numbered alike in every journal and found without a table.
+var knownLabels = [...]string{"", KindPacket, KindOpen, KindClose, KindFault, "to_broker", "to_client",
+	"RESERVED", "CONNECT", "CONNACK", "PUBLISH", "PUBACK", "PUBREC", "PUBREL", "PUBCOMP",
+	"SUBSCRIBE", "SUBACK", "UNSUBSCRIBE", "UNSUBACK", "PINGREQ", "PINGRESP", "DISCONNECT", "AUTH"}
+
+func knownLabel(s string) (uint16, bool) {
+	switch s {
+	case "":
+		return 0, true
+	case KindPacket:
+		return 1, true
+	case KindOpen:
+		return 2, true
+	case KindClose:
+		return 3, true
+	case KindFault:
+		return 4, true
+	case "to_broker":
+		return 5, true
+	case "to_client":
+		return 6, true
+	case "RESERVED":
+		return 7, true
+	case "CONNECT":
+		return 8, true
+	case "CONNACK":
+		return 9, true
+	case "PUBLISH":
+		return 10, true
+	case "PUBACK":
+		return 11, true
+	case "PUBREC":
+		return 12, true
+	case "PUBREL":
+		return 13, true
+	case "PUBCOMP":
+		return 14, true
+	case "SUBSCRIBE":
+		return 15, true
+	case "SUBACK":
+		return 16, true
+	case "UNSUBSCRIBE":
+		return 17, true
+	case "UNSUBACK":
+		return 18, true
+	case "PINGREQ":
+		return 19, true
+	case "PINGRESP":
+		return 20, true
+	case "DISCONNECT":
+		return 21, true
+	case "AUTH":
+		return 22, true
+	}
+	return 0, false
+}
+
 // maxLabels bounds the label table: kinds, directions and packet types are
 // a few dozen words, so a table this full means a caller is misusing them.
 const maxLabels = 1<<16 - 1
 
 // label numbers a kind, direction or packet type in the label table.
 func (j *Journal) label(s string) uint16 {
-	id := j.labels.id(s)
+	if id, ok := knownLabel(s); ok {
+		return id
+	}
+	id := uint32(len(knownLabels)) - 1 + j.labels.id(s)
 	if id >= maxLabels {
 		return maxLabels // read back as overflowLabel
 	}
@@ -160,10 +247,13 @@ func (j *Journal) label(s string) uint16 {
 const overflowLabel = "(too many distinct kinds, directions and types)"
 
 func (j *Journal) labelStr(id uint16) string {
-	if id == maxLabels {
+	switch {
+	case int(id) < len(knownLabels):
+		return knownLabels[id]
+	case id == maxLabels:
 		return overflowLabel
 	}
-	return j.labels.str(uint32(id))
+	return j.labels.str(uint32(id) + 1 - uint32(len(knownLabels)))
 }
 
 // load unpacks the i-th record kept; called with j.mu held.
