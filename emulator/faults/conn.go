@@ -59,12 +59,14 @@ type Conn struct {
 	slot     item
 	cur      item // the packet Read is handing over, when it came off the queue
 	slotted  bool
+	rclock   int64        // journal time of the packets this Read hands over, 0 until read
 	inTopic  string       // the last topic the client published to, see parse
 	deadline atomic.Int64 // read deadline, unix nanos; 0 none
 	rtimer   *time.Timer
 
 	wmu      sync.Mutex // everything queued towards the client, in order
 	framer   Framer
+	wclock   int64      // journal time of the batch being gathered, 0 until read
 	outTopic string     // the last topic published to the client
 	batch    []byte     // packets for the client written through at the end of Write
 	rawmu    sync.Mutex // writes to the socket
@@ -394,7 +396,7 @@ func (c *Conn) queue(dir Direction, it *item, delay time.Duration, inline bool) 
 		// Write sends in one piece, as mochi would have on its own
 		// socket. It is journaled as it is handed to the socket, so that
 		// a client reacting to it never finds the journal behind.
-		c.l.journal.Append(&it.rec)
+		c.l.journal.AppendAt(&it.rec, c.clock(&c.wclock))
 		c.batch = append(c.batch, it.raw...)
 		return
 	case atOnce && dir == ToBroker && inline && !c.slotted && p.q.empty():
@@ -412,8 +414,18 @@ func (c *Conn) queue(dir Direction, it *item, delay time.Duration, inline bool) 
 	c.enqueue(p, it)
 }
 
+// clock reads the journal's clock once per batch: *t holds the reading
+// until the batch is handed over.
+func (c *Conn) clock(t *int64) int64 {
+	if *t == 0 {
+		*t = c.l.journal.Clock()
+	}
+	return *t
+}
+
 // flushBatch writes what the fast path gathered; called with wmu held.
 func (c *Conn) flushBatch() {
+	c.wclock = 0 // the next batch reads the clock afresh
 	if len(c.batch) == 0 {
 		return
 	}
@@ -502,6 +514,7 @@ func (c *Conn) dueAt(it *item) time.Time {
 
 // Read hands mochi the client's packets as they fall due.
 func (c *Conn) Read(b []byte) (int, error) {
+	c.rclock = 0 // the packets this call hands over share one reading
 	n := 0
 	for n < len(b) {
 		if len(c.rbuf) == 0 {
@@ -548,7 +561,7 @@ func (c *Conn) nextPacket() ([]byte, error) {
 	if it.err != nil {
 		return nil, it.err
 	}
-	c.l.journal.Append(&it.rec)
+	c.l.journal.AppendAt(&it.rec, c.clock(&c.rclock))
 	return it.raw, nil
 }
 

@@ -143,9 +143,17 @@ func (j *Journal) Add(r Record) Record {
 
 // Append is Add stamping *r in place: the fault layer records every packet,
 // and a record is too large to copy in and out for each.
-func (j *Journal) Append(r *Record) {
+func (j *Journal) Append(r *Record) { j.AppendAt(r, j.Clock()) }
+
+// Clock reads the journal's clock, the time Record.TNs counts.
+func (j *Journal) Clock() int64 {
 	// time.Since reads only the monotonic clock, half the cost of Now.
-	tns := int64(time.Since(j.start))
+	return int64(time.Since(j.start))
+}
+
+// AppendAt is Append at a time read from Clock: packets that cross the
+// wire together, in one write or one read, share one reading of it.
+func (j *Journal) AppendAt(r *Record, tns int64) {
 	j.mu.Lock()
 	j.seq++
 	r.Seq, r.TNs = j.seq, tns
