@@ -14,7 +14,7 @@ import (
 // BenchmarkRoute measures what the fault layer adds to one packet on its
 // way to the client: parse, ten idle rules, journal, batch.
 func BenchmarkRoute(b *testing.B) {
-	for _, rules := range []int{0, 10} {
+	for _, rules := range []int{0, 10, 100} {
 		b.Run(fmt.Sprintf("rules=%d", rules), func(b *testing.B) {
 			set := NewSet(1)
 			for i := range rules / 2 {
