@@ -33,6 +33,14 @@ type Load struct {
 	Window   int
 }
 
+// BrokerLoad is the load `mqtthil bench` puts on each broker: messages in
+// all, shared among pairs publishers, each with up to 128/pairs messages
+// unfinished. Benchmarks that compare brokers use it, so that their numbers
+// and the bench's describe the same load.
+func BrokerLoad(qos byte, size, pairs, messages int) Load {
+	return Load{QoS: qos, Size: size, Pairs: pairs, Messages: messages / pairs, Window: 128 / pairs}
+}
+
 func (l Load) String() string {
 	return fmt.Sprintf("QoS %d, %d B, %d to %d", l.QoS, l.Size, l.Pairs, l.Pairs)
 }

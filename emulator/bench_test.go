@@ -25,7 +25,7 @@ import (
 // also checks that the journal kept every packet at that rate.
 func BenchmarkQoS1EmulatorVsMochi(b *testing.B) {
 	const perRound = 20000
-	load := bench.Load{QoS: 1, Size: 256, Pairs: 1, Messages: perRound, Window: 64}
+	load := bench.BrokerLoad(1, 256, 1, perRound) // as mqtthil bench puts it
 	ctx := context.Background()
 	var mochiRates, emuRates, ratios []float64
 	round := 0

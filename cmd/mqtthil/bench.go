@@ -235,7 +235,7 @@ func (cfg benchConfig) brokers(ctx context.Context, dir string, rep *benchReport
 	for _, qos := range []byte{0, 1, 2} {
 		for _, size := range []int{256, 4096} {
 			for _, pairs := range []int{1, 10} {
-				loads = append(loads, bench.Load{QoS: qos, Size: size, Pairs: pairs, Messages: cfg.messages / pairs, Window: 64 / pairs * 2})
+				loads = append(loads, bench.BrokerLoad(qos, size, pairs, cfg.messages))
 			}
 		}
 	}
