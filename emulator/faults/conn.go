@@ -296,12 +296,14 @@ func (c *Conn) route(raw []byte, dir Direction, inline bool) {
 	}
 	o := c.l.set.Apply(&p)
 	if o.Rule == "" { // nearly every packet: described in place, no copies
-		it := &item{}
+		var local item
+		it := &local
 		if inline && !c.slotted {
 			it = &c.slot // where queue will most likely put it
+			it.due, it.cut, it.err = time.Time{}, nil, nil
 		}
-		*it = item{raw: raw}
-		describeInto(&it.rec, &p)
+		it.raw = raw
+		describeInto(&it.rec, &p) // sets the whole record
 		it.rec.Conn = c.id
 		c.queue(dir, it, 0, inline)
 		return
