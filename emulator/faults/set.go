@@ -38,9 +38,28 @@ type snapshot struct {
 type quick struct {
 	lit    string // with a topic filter: what the topic must start with
 	client string // the client id, or its prefix, per cmode
-	topic  bool
-	cmode  uint8
-	a      *armed
+	// The first eight bytes of lit and client, and a mask over the bytes
+	// there are: most packets differ from a rule within them, and are
+	// turned away without reading the strings themselves.
+	litHead, litMask       uint64
+	clientHead, clientMask uint64
+	topic                  bool
+	cmode                  uint8
+	a                      *armed
+}
+
+// head8 is the first eight bytes of s, little-endian, zero past its end,
+// and the mask of the bytes s has.
+func head8(s string) (v, mask uint64) {
+	if len(s) >= 8 {
+		return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+			uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56, ^uint64(0)
+	}
+	for i := range len(s) {
+		v |= uint64(s[i]) << (8 * i)
+		mask |= 0xff << (8 * i)
+	}
+	return v, mask
 }
 
 const (
@@ -50,16 +69,17 @@ const (
 	clientGlob // decided by the full match
 )
 
-// rejects reports whether the quick fields alone turn p away.
-func (q *quick) rejects(p *Packet) bool {
-	if q.topic && (p.Type != 3 || !strings.HasPrefix(p.Topic, q.lit)) {
+// rejects reports whether the quick fields alone turn p away; topic and
+// client are head8 of the packet's topic and client id.
+func (q *quick) rejects(p *Packet, topic, client uint64) bool {
+	if q.topic && (p.Type != 3 || topic&q.litMask != q.litHead || !strings.HasPrefix(p.Topic, q.lit)) {
 		return true
 	}
 	switch q.cmode {
 	case clientExact:
-		return p.ClientID != q.client
+		return client&q.clientMask != q.clientHead || p.ClientID != q.client
 	case clientPrefix:
-		return !strings.HasPrefix(p.ClientID, q.client)
+		return client&q.clientMask != q.clientHead || !strings.HasPrefix(p.ClientID, q.client)
 	}
 	return false
 }
@@ -75,6 +95,8 @@ func quickOf(a *armed) quick {
 	default:
 		q.cmode = clientGlob
 	}
+	q.litHead, q.litMask = head8(q.lit)
+	q.clientHead, q.clientMask = head8(q.client)
 	return q
 }
 
@@ -301,10 +323,15 @@ func (s *Set) Apply(p *Packet) Outcome {
 		return o
 	}
 	rules := sn.candidates(p.Direction, p.Type)
+	if len(rules) == 0 {
+		return o
+	}
+	topic, _ := head8(p.Topic)
+	client, _ := head8(p.ClientID)
 	var now time.Time // read only when a rule has a time window
 	for i := range rules {
 		q := &rules[i]
-		if q.rejects(p) {
+		if q.rejects(p, topic, client) {
 			continue
 		}
 		a := q.a

@@ -47,3 +47,29 @@ func TestValidateRefuses(t *testing.T) {
 		}
 	}
 }
+
+// Topic rules through Apply, whose quick test compares the first eight
+// bytes of topic and filter before the whole: literals shorter and longer
+// than eight bytes, topics shorter than the literal.
+func TestTopicRuleMatch(t *testing.T) {
+	cases := []struct {
+		filter, topic string
+		want          bool
+	}{
+		{"abc/+", "abc/x", true}, {"abc/+", "abd/x", false}, {"abc/+", "ab", false}, {"abc/#", "abc", true},
+		{"abcdefgh/#", "abcdefgh/1", true}, {"abcdefgh/#", "abcdefgX/1", false},
+		{"kitchen/oven/temp", "kitchen/oven/temp", true}, {"kitchen/oven/temp", "kitchen/oven/tempo", false},
+		{"kitchen/oven/temp", "kitchen/oveX/temp", false}, {"kitchen/oven/temp", "kitchen", false},
+		{"+/oven", "kitchen/oven", true}, {"#", "anything/at/all", true}, {"a", "", false},
+	}
+	for _, c := range cases {
+		s := NewSet(1)
+		if err := s.Add(Rule{Name: "r", Match: Match{Topic: c.filter}, Action: Drop{}}); err != nil {
+			t.Fatal(err)
+		}
+		p := Packet{Type: 3, Direction: ToClient, Topic: c.topic, ClientID: "dev", PacketID: -1}
+		if got := s.Apply(&p).Drop; got != c.want {
+			t.Errorf("filter %q on topic %q: %t, want %t", c.filter, c.topic, got, c.want)
+		}
+	}
+}
