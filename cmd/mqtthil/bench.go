@@ -98,7 +98,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		return 2
 	}
-	cfg := benchConfig{rounds: 5, messages: 20000, publishes: 200000, controllers: 1000, scaleFor: 30 * time.Second, sections: map[string]bool{}}
+	cfg := benchConfig{rounds: 6, messages: 20000, publishes: 200000, controllers: 1000, scaleFor: 30 * time.Second, sections: map[string]bool{}}
 	if *quick {
 		cfg = benchConfig{quick: true, rounds: 1, messages: 3000, publishes: 70000, controllers: 200, scaleFor: 5 * time.Second, sections: map[string]bool{}}
 	}
@@ -241,6 +241,11 @@ func (cfg benchConfig) brokers(ctx context.Context, dir string, rep *benchReport
 			}
 		}
 	}
+	// The rounds go through every order of the brokers in turn, so that each
+	// runs as often first, second and last, and as often right after each
+	// of the others: a run straight after mosquitto's exit, say, is not
+	// always the same broker's.
+	orders := permutations(len(starters))
 	for _, l := range loads {
 		n := cfg.rounds
 		if isTargetLoad(l) {
@@ -251,8 +256,8 @@ func (cfg benchConfig) brokers(ctx context.Context, dir string, rep *benchReport
 		rounds := make([]map[string]bench.Result, n)
 		for i := range rounds {
 			rounds[i] = map[string]bench.Result{}
-			for k := range starters {
-				s := starters[(i+k)%len(starters)]
+			for _, k := range orders[i%len(orders)] {
+				s := starters[k]
 				progress("%s on %s", l, s.name)
 				runtime.GC() // start from a collected heap, not the last run's garbage
 				b, err := s.start(ctx)
@@ -331,6 +336,21 @@ func (rep *benchReport) targets() []benchTargetResult {
 	return out
 }
 
+// permutations lists every order of 0..n-1.
+func permutations(n int) [][]int {
+	if n == 0 {
+		return [][]int{nil}
+	}
+	var out [][]int
+	for _, p := range permutations(n - 1) {
+		for at := range n {
+			q := append(append(slices.Clone(p[:at]), n-1), p[at:]...)
+			out = append(out, q)
+		}
+	}
+	return out
+}
+
 // targetLoad is the load the broker targets are stated for.
 var targetLoad = bench.BrokerLoad(1, 256, 1, 1)
 
@@ -351,7 +371,7 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Micros
 func (rep *benchReport) markdown(w io.Writer) {
 	fmt.Fprintf(w, "# mqtthil bench\n\nMachine: %s  \nCommand: `%s`\n", rep.Machine, strings.TrimSpace(rep.Command))
 	if len(rep.Brokers) > 0 {
-		fmt.Fprintln(w, "\n## Brokers on loopback\n\nThe same load generator for each broker, fresh brokers for each run; rates are medians over the rounds; a ratio is the median of the ratios within each round, where the brokers ran back to back, in an order that turns from round to round, with the lowest and highest round in brackets; the load the targets are about runs three times the rounds; latency is publish to PUBACK (QoS 1), PUBCOMP (QoS 2) or delivery (QoS 0).")
+		fmt.Fprintln(w, "\n## Brokers on loopback\n\nThe same load generator for each broker, fresh brokers for each run; rates are medians over the rounds; a ratio is the median of the ratios within each round, where the brokers ran back to back, in every order in turn, with the lowest and highest round in brackets; the load the targets are about runs three times the rounds; latency is publish to PUBACK (QoS 1), PUBCOMP (QoS 2) or delivery (QoS 0).")
 		if rep.Mosquitto != "" {
 			fmt.Fprintf(w, "\nmosquitto left out: %s.\n", rep.Mosquitto)
 		}
