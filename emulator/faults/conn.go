@@ -71,7 +71,6 @@ type Conn struct {
 	batch    []byte     // packets for the client written through at the end of Write
 	rawmu    sync.Mutex // writes to the socket
 
-	corked    atomic.Bool
 	done      chan struct{}
 	closed    atomic.Bool // done is closed; cheaper to ask for every write
 	closeOnce sync.Once
