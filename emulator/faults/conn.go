@@ -66,10 +66,12 @@ type Conn struct {
 
 	wmu      sync.Mutex // everything queued towards the client, in order
 	framer   Framer
-	wclock   int64      // journal time of the batch being gathered, 0 until read
-	outTopic string     // the last topic published to the client
-	batch    []byte     // packets for the client written through at the end of Write
-	rawmu    sync.Mutex // writes to the socket
+	wclock   int64          // journal time of the batch being gathered, 0 until read
+	outTopic string         // the last topic published to the client
+	wrec     journal.Record // the record of the packet being sent, see route
+	pend     [][]byte       // packets for the client to write at the end of Write, in order
+	batch    []byte         // pend in one piece, when it holds more than one
+	rawmu    sync.Mutex     // writes to the socket
 
 	done      chan struct{}
 	closed    atomic.Bool // done is closed; cheaper to ask for every write
@@ -294,6 +296,15 @@ func (c *Conn) route(raw []byte, dir Direction, inline bool) {
 		c.noteDup(&p)
 	}
 	o := c.l.set.Apply(&p)
+	if o.Rule == "" && dir == ToClient && c.sendsNow() {
+		// Nearly every packet for the client: journaled and written with
+		// no queue item at all.
+		describeInto(&c.wrec, &p)
+		c.wrec.Conn = c.id
+		c.l.journal.AppendAt(&c.wrec, c.clock(&c.wclock))
+		c.pend = append(c.pend, raw)
+		return
+	}
 	if o.Rule == "" { // nearly every packet: described in place, no copies
 		var local item
 		it := &local
@@ -398,7 +409,7 @@ func (c *Conn) queue(dir Direction, it *item, delay time.Duration, inline bool) 
 		// socket. It is journaled as it is handed to the socket, so that
 		// a client reacting to it never finds the journal behind.
 		c.l.journal.AppendAt(&it.rec, c.clock(&c.wclock))
-		c.batch = append(c.batch, it.raw...)
+		c.pend = append(c.pend, it.raw)
 		return
 	case atOnce && dir == ToBroker && inline && !c.slotted && p.q.empty():
 		if it != &c.slot {
@@ -424,18 +435,35 @@ func (c *Conn) clock(t *int64) int64 {
 	return *t
 }
 
-// flushBatch writes what the fast path gathered; called with wmu held.
+// sendsNow reports whether a packet for the client goes out in this write:
+// nothing queued ahead of it, held back or stalled. Called with wmu held.
+func (c *Conn) sendsNow() bool {
+	return c.outPending.Load() == 0 && c.out.dueAfter(0).IsZero() && c.notStalled()
+}
+
+// flushBatch writes what the fast path gathered; called with wmu held,
+// before Write returns: pend may hold slices of mochi's bytes.
 func (c *Conn) flushBatch() {
 	c.wclock = 0 // the next batch reads the clock afresh
-	if len(c.batch) == 0 {
+	var err error
+	switch len(c.pend) {
+	case 0:
 		return
+	case 1: // mostly: one packet a write, sent from mochi's own bytes
+		err = c.writeRaw(c.pend[0])
+	default:
+		for _, raw := range c.pend {
+			c.batch = append(c.batch, raw...)
+		}
+		err = c.writeRaw(c.batch)
+		if cap(c.batch) > 64<<10 {
+			c.batch = nil
+		} else {
+			c.batch = c.batch[:0]
+		}
 	}
-	err := c.writeRaw(c.batch)
-	if cap(c.batch) > 64<<10 {
-		c.batch = nil
-	} else {
-		c.batch = c.batch[:0]
-	}
+	clear(c.pend)
+	c.pend = c.pend[:0]
 	if err != nil {
 		c.noteCause("writing to the client: " + err.Error())
 		c.closeWith("")

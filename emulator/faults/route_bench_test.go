@@ -38,7 +38,8 @@ func BenchmarkRoute(b *testing.B) {
 			c.wmu.Lock()
 			for b.Loop() {
 				c.route(raw, ToClient, false)
-				c.batch = c.batch[:0]
+				clear(c.pend)
+				c.pend = c.pend[:0]
 			}
 			c.wmu.Unlock()
 		})
