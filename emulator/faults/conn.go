@@ -305,7 +305,7 @@ func (c *Conn) route(raw []byte, dir Direction, inline bool) {
 		c.pend = append(c.pend, raw)
 		return
 	}
-	if o.Rule == "" { // nearly every packet: described in place, no copies
+	if o.Rule == "" { // a client's packet, or one for the client that waits: described in place
 		var local item
 		it := &local
 		if inline && !c.slotted {
