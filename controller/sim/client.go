@@ -474,33 +474,46 @@ func (c *Client) Subscribe(sub string, qos int, props controller.Props) controll
 	if qos < 0 || qos > 2 {
 		return ret(errInval)
 	}
+	if rc := c.checkFilter(cmdSubscribe, sub, pl); rc != 0 {
+		return ret(rc)
+	}
+	return c.sendFilter(packets.Subscribe, packets.Subscription{Filter: sub, Qos: byte(qos)}, 1, pl)
+}
+
+// checkFilter makes the checks Subscribe and Unsubscribe share, after
+// their own and in libmosquitto's order; called with mu held.
+func (c *Client) checkFilter(cmd byte, sub string, pl propList) int {
 	if c.conn == nil {
-		return ret(errNoConn)
+		return errNoConn
 	}
 	if pl != nil {
-		if rc := pl.check(cmdSubscribe); rc != 0 {
-			return ret(rc)
+		if rc := pl.check(cmd); rc != 0 {
+			return rc
 		}
 	}
 	if !subTopicOK(sub) {
-		return ret(errInval)
+		return errInval
 	}
-	if rc := utf8Code(sub); rc != 0 {
-		return ret(rc)
+	return utf8Code(sub)
+}
+
+// sendFilter sends a SUBSCRIBE or UNSUBSCRIBE of one filter; extra is
+// what the filter takes on the wire besides its name (the options byte
+// of a SUBSCRIBE). Called with mu held.
+func (c *Client) sendFilter(typ byte, f packets.Subscription, extra int, pl propList) controller.Ret {
+	if c.oversize(2 + 2 + len(f.Filter) + extra + c.propsWireLen(pl)) {
+		return ret(errOversizePacket)
 	}
+	mid := c.nextMid()
 	pk := packets.Packet{
-		FixedHeader:     packets.FixedHeader{Type: packets.Subscribe, Qos: 1},
+		FixedHeader:     packets.FixedHeader{Type: typ, Qos: 1},
 		ProtocolVersion: c.protocol,
-		Filters:         packets.Subscriptions{{Filter: sub, Qos: byte(qos)}},
+		PacketID:        mid,
+		Filters:         packets.Subscriptions{f},
 	}
 	if pl != nil {
 		pk.Properties = pl.packets()
 	}
-	if c.oversize(2 + 2 + len(sub) + 1 + c.propsWireLen(pl)) {
-		return ret(errOversizePacket)
-	}
-	mid := c.nextMid()
-	pk.PacketID = mid
 	c.conn.enqueue(c.encode(&pk), wpOther, 0)
 	return retMid(mid)
 }
@@ -519,35 +532,10 @@ func (c *Client) Unsubscribe(sub string, props controller.Props) controller.Ret 
 	if pl != nil && c.protocol != mqtt5 {
 		return ret(errNotSupported)
 	}
-	if c.conn == nil {
-		return ret(errNoConn)
-	}
-	if pl != nil {
-		if rc := pl.check(cmdUnsubscribe); rc != 0 {
-			return ret(rc)
-		}
-	}
-	if !subTopicOK(sub) {
-		return ret(errInval)
-	}
-	if rc := utf8Code(sub); rc != 0 {
+	if rc := c.checkFilter(cmdUnsubscribe, sub, pl); rc != 0 {
 		return ret(rc)
 	}
-	if c.oversize(2 + 2 + len(sub) + c.propsWireLen(pl)) {
-		return ret(errOversizePacket)
-	}
-	mid := c.nextMid()
-	pk := packets.Packet{
-		FixedHeader:     packets.FixedHeader{Type: packets.Unsubscribe, Qos: 1},
-		ProtocolVersion: c.protocol,
-		PacketID:        mid,
-		Filters:         packets.Subscriptions{{Filter: sub}},
-	}
-	if pl != nil {
-		pk.Properties = pl.packets()
-	}
-	c.conn.enqueue(c.encode(&pk), wpOther, 0)
-	return retMid(mid)
+	return c.sendFilter(packets.Unsubscribe, packets.Subscription{Filter: sub}, 0, pl)
 }
 
 // Destroy closes the connection without callbacks, drops every queued
