@@ -85,3 +85,37 @@ func PropPairs(v any) ([][2]string, bool) {
 	sort.Slice(out, func(i, j int) bool { return out[i][0] < out[j][0] })
 	return out, true
 }
+
+// PropNumber reads the value of a byte, two-byte, four-byte or
+// variable-length integer property: a whole number from 0 to the most its
+// kind holds.
+func PropNumber(kind PropKind, v any) (uint32, bool) {
+	n, ok := PropInt(v)
+	if !ok {
+		return 0, false
+	}
+	limit := int64(math.MaxUint32)
+	switch kind {
+	case KindByte:
+		limit = math.MaxUint8
+	case KindU16:
+		limit = math.MaxUint16
+	case KindVarint:
+		limit = 268435455
+	}
+	if n < 0 || n > limit {
+		return 0, false
+	}
+	return uint32(n), true
+}
+
+// PropKeys lists a table's keys sorted: the controller's binding adds
+// properties in that order, which decides which of two clashing keys wins.
+func PropKeys(p Props) []string {
+	keys := make([]string, 0, len(p))
+	for k := range p {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

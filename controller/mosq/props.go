@@ -9,8 +9,6 @@ package mosq
 import "C"
 
 import (
-	"math"
-	"sort"
 	"strings"
 	"unsafe"
 
@@ -42,17 +40,12 @@ func cProps(p controller.Props) (*C.mosquitto_property, int) {
 	if len(p) == 0 {
 		return nil, 0
 	}
-	keys := make([]string, 0, len(p))
-	for k := range p {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	var list *C.mosquitto_property
 	fail := func(rc int) (*C.mosquitto_property, int) {
 		freeProps(list)
 		return nil, rc
 	}
-	for _, k := range keys {
+	for _, k := range controller.PropKeys(p) {
 		def, ok := controller.LookupProp(k)
 		if !ok {
 			continue
@@ -62,20 +55,8 @@ func cProps(p controller.Props) (*C.mosquitto_property, int) {
 		var rc C.int
 		switch def.Kind {
 		case kByte, kU16, kU32, kVarint:
-			n, ok := controller.PropInt(v)
+			n, ok := controller.PropNumber(def.Kind, v)
 			if !ok {
-				return fail(controller.ErrInval)
-			}
-			limit := int64(math.MaxUint32)
-			switch def.Kind {
-			case kByte:
-				limit = math.MaxUint8
-			case kU16:
-				limit = math.MaxUint16
-			case kVarint:
-				limit = 268435455
-			}
-			if n < 0 || n > limit {
 				return fail(controller.ErrInval)
 			}
 			switch def.Kind {

@@ -1,9 +1,6 @@
 package sim
 
 import (
-	"math"
-	"sort"
-
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/mqtthil/mqtthil/controller"
@@ -87,13 +84,8 @@ func buildProps(p controller.Props) (propList, int) {
 	if len(p) == 0 {
 		return nil, 0
 	}
-	keys := make([]string, 0, len(p))
-	for k := range p {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	var out propList
-	for _, k := range keys {
+	for _, k := range controller.PropKeys(p) {
 		def, ok := controller.LookupProp(k)
 		if !ok {
 			continue
@@ -101,23 +93,11 @@ func buildProps(p controller.Props) (propList, int) {
 		v := p[k]
 		switch def.Kind {
 		case kByte, kU16, kU32, kVarint:
-			n, ok := controller.PropInt(v)
+			n, ok := controller.PropNumber(def.Kind, v)
 			if !ok {
 				return nil, errInval
 			}
-			limit := int64(math.MaxUint32)
-			switch def.Kind {
-			case kByte:
-				limit = math.MaxUint8
-			case kU16:
-				limit = math.MaxUint16
-			case kVarint:
-				limit = maxPayload
-			}
-			if n < 0 || n > limit {
-				return nil, errInval
-			}
-			out = append(out, prop{def: def, num: uint32(n)})
+			out = append(out, prop{def: def, num: n})
 		case kString:
 			s, ok := controller.PropString(v)
 			if !ok || len(s) > 65535 {
