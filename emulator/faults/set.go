@@ -335,7 +335,7 @@ func (s *Set) Apply(p *Packet) Outcome {
 			continue
 		}
 		a := q.a
-		if !a.matches(p, &now) {
+		if !a.matches(p, &now) { // the rest of the rule
 			continue
 		}
 		a.mu.Lock()
@@ -362,13 +362,12 @@ func (s *Set) Apply(p *Packet) Outcome {
 	return o
 }
 
-// matches checks everything but occurrence; it reads only fields that never
-// change after Add.
+// matches checks what a candidate that passed the quick test may still
+// fail, occurrence aside; it reads only fields that never change after Add.
 func (a *armed) matches(p *Packet, now *time.Time) bool {
+	// Direction and type are the candidate list's; the topic's literal
+	// prefix and an exact or prefix client id were the quick test's.
 	m := &a.Match
-	if m.Direction&p.Direction == 0 || a.types&(1<<p.Type) == 0 {
-		return false
-	}
 	if m.QoS != nil && (p.Type != 3 || p.QoS != *m.QoS) {
 		return false
 	}
@@ -378,20 +377,15 @@ func (a *armed) matches(p *Packet, now *time.Time) bool {
 	if m.PacketID != nil && p.PacketID != *m.PacketID {
 		return false
 	}
-	if a.filter != nil && (p.Type != 3 || !strings.HasPrefix(p.Topic, a.lit) || !topicMatch(a.filter, p.Topic)) {
+	if a.filter != nil && !topicMatch(a.filter, p.Topic) {
 		return false
 	}
 	switch {
-	case m.Client == "":
-	case a.exact:
-		if p.ClientID != m.Client {
-			return false
-		}
 	case a.prefix != "":
-		if !strings.HasPrefix(p.ClientID, a.prefix) || strings.Contains(p.ClientID[len(a.prefix):], "/") {
+		if strings.Contains(p.ClientID[len(a.prefix):], "/") { // * stops at a slash
 			return false
 		}
-	default:
+	case m.Client != "" && !a.exact:
 		if ok, _ := path.Match(m.Client, p.ClientID); !ok {
 			return false
 		}
