@@ -7,6 +7,7 @@ package bench
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -379,3 +380,11 @@ func (c *conn) receive(ctx context.Context, l Load, delivered chan<- struct{}) (
 }
 
 var errNoMosquitto = errors.New("mosquitto is not installed (Debian package mosquitto)")
+
+// Median is the middle value of v (the upper one of an even count); v is
+// left as it was. It panics on an empty v.
+func Median[T cmp.Ordered](v []T) T {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)/2]
+}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
-	"sort"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -69,9 +68,9 @@ func BenchmarkQoS1EmulatorVsMochi(b *testing.B) {
 		mochiRates = append(mochiRates, mochiRate)
 		ratios = append(ratios, emuRate/mochiRate)
 	}
-	b.ReportMetric(median(mochiRates), "mochi-msg/s")
-	b.ReportMetric(median(emuRates), "emulator-msg/s")
-	b.ReportMetric(median(ratios), "ratio")
+	b.ReportMetric(bench.Median(mochiRates), "mochi-msg/s")
+	b.ReportMetric(bench.Median(emuRates), "emulator-msg/s")
+	b.ReportMetric(bench.Median(ratios), "ratio")
 	b.ReportMetric(0, "ns/op")
 }
 
@@ -120,7 +119,7 @@ func BenchmarkDelayFidelity(b *testing.B) {
 			b.Fatal(err)
 		}
 		lat := ackLatencies(b, w, 51, msgs, 2*time.Millisecond)
-		rtt := medianDur(base)
+		rtt := bench.Median(base)
 		for _, l := range lat {
 			d := l - delay - rtt
 			if d < 0 {
@@ -179,16 +178,4 @@ func ackLatencies(tb testing.TB, w *wire, firstID, n int, gap time.Duration) []t
 		tb.Fatal(err)
 	}
 	return got
-}
-
-func median(v []float64) float64 {
-	s := slices.Clone(v)
-	sort.Float64s(s)
-	return s[len(s)/2]
-}
-
-func medianDur(v []time.Duration) time.Duration {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	return s[len(s)/2]
 }

@@ -290,7 +290,7 @@ func (cfg benchConfig) brokers(ctx context.Context, dir string, rep *benchReport
 		}
 		ratio := func(a, b string) float64 {
 			if rs := ratios(a, b); len(rs) > 0 {
-				return rs[len(rs)/2]
+				return bench.Median(rs)
 			}
 			return 0
 		}

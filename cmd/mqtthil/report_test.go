@@ -11,13 +11,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mqtthil/mqtthil/report"
+
+	"github.com/mqtthil/mqtthil/bench"
 )
 
 // runWithFailure runs testdata/report (a lost PUBACK seen by an observer,
@@ -260,7 +261,7 @@ func TestLargeReportLoadTime(t *testing.T) {
 		}
 		large = append(large, p.LoadMs)
 	}
-	s, l := median(small), median(large)
+	s, l := bench.Median(small), bench.Median(large)
 	ratio := l / s
 	t.Logf("load to layout: 1 scenario %.0f ms %v, 500 scenarios %.0f ms %v, ratio %.1f", s, small, l, large, ratio)
 	// The budget is 2 s for 500 scenarios; a 1-scenario report loads in
@@ -269,12 +270,6 @@ func TestLargeReportLoadTime(t *testing.T) {
 	if ratio > 20 {
 		t.Errorf("the 500-scenario report takes %.1f times as long as a 1-scenario one to load (%.0f ms vs %.0f ms), want at most 20", ratio, l, s)
 	}
-}
-
-func median(xs []float64) float64 {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	return s[len(s)/2]
 }
 
 // synthRun makes a run folder of n scenarios from the failed and passed
