@@ -299,10 +299,8 @@ func (c *Conn) route(raw []byte, dir Direction, inline bool) {
 	if o.Rule == "" && dir == ToClient && c.sendsNow() {
 		// Nearly every packet for the client: journaled and written with
 		// no queue item at all.
-		describeInto(&c.wrec, &p)
-		c.wrec.Conn = c.id
-		c.l.journal.AppendAt(&c.wrec, c.clock(&c.wclock))
-		c.pend = append(c.pend, raw)
+		c.describe(&c.wrec, &p)
+		c.gather(&c.wrec, raw)
 		return
 	}
 	if o.Rule == "" { // a client's packet, or one for the client that waits: described in place
@@ -313,8 +311,7 @@ func (c *Conn) route(raw []byte, dir Direction, inline bool) {
 			it.due, it.cut, it.err = time.Time{}, nil, nil
 		}
 		it.raw = raw
-		describeInto(&it.rec, &p) // sets the whole record
-		it.rec.Conn = c.id
+		c.describe(&it.rec, &p) // sets the whole record
 		c.queue(dir, it, 0, inline)
 		return
 	}
@@ -381,9 +378,15 @@ func (c *Conn) route(raw []byte, dir Direction, inline bool) {
 }
 
 func (c *Conn) record(p *Packet) journal.Record {
-	r := describe(p)
-	r.Conn = c.id
+	var r journal.Record
+	c.describe(&r, p)
 	return r
+}
+
+// describe writes the journal record of a packet on this connection into r.
+func (c *Conn) describe(r *journal.Record, p *Packet) {
+	describeInto(r, p)
+	r.Conn = c.id
 }
 
 // drop journals a packet that the fault layer kept from its receiver.
@@ -404,12 +407,7 @@ func (c *Conn) queue(dir Direction, it *item, delay time.Duration, inline bool) 
 	atOnce := it.due.IsZero() && it.cut == nil && c.notStalled()
 	switch {
 	case atOnce && dir == ToClient && c.outPending.Load() == 0:
-		// With nothing queued ahead, the packet joins the batch that
-		// Write sends in one piece, as mochi would have on its own
-		// socket. It is journaled as it is handed to the socket, so that
-		// a client reacting to it never finds the journal behind.
-		c.l.journal.AppendAt(&it.rec, c.clock(&c.wclock))
-		c.pend = append(c.pend, it.raw)
+		c.gather(&it.rec, it.raw)
 		return
 	case atOnce && dir == ToBroker && inline && !c.slotted && p.q.empty():
 		if it != &c.slot {
@@ -433,6 +431,16 @@ func (c *Conn) clock(t *int64) int64 {
 		*t = c.l.journal.Clock()
 	}
 	return *t
+}
+
+// gather journals a packet for the client and adds it to the batch that
+// Write sends in one piece, as mochi would have on its own socket; called
+// with wmu held when nothing is queued ahead of it. It is journaled as it
+// is handed to the socket, so that a client reacting to it never finds the
+// journal behind.
+func (c *Conn) gather(rec *journal.Record, raw []byte) {
+	c.l.journal.AppendAt(rec, c.clock(&c.wclock))
+	c.pend = append(c.pend, raw)
 }
 
 // sendsNow reports whether a packet for the client goes out in this write:
