@@ -64,16 +64,12 @@ func init() {
 	def("wire", "the broker receives that message in a packet of {count} bytes",
 		"The whole PUBLISH packet of the last message, fixed header included, has this size.",
 		"the broker receives that message in a packet of 31 bytes", "", func(w *World, size int) error {
-			m, err := w.thatMessage()
+			m, pub, err := w.thatMessageReceived()
 			if err != nil {
 				return err
 			}
-			recs, err := w.waitPublishes(m, 1)
-			if err != nil {
-				return err
-			}
-			if recs[0].Size != size {
-				return fmt.Errorf("the PUBLISH of %s is %d bytes long, expected %d", m, recs[0].Size, size)
+			if pub.Size != size {
+				return fmt.Errorf("the PUBLISH of %s is %d bytes long, expected %d", m, pub.Size, size)
 			}
 			return nil
 		})
@@ -100,20 +96,16 @@ func init() {
 	def("wire", "the broker receives that message before it sends CONNACK",
 		"The PUBLISH of the last message was on the wire before the broker's CONNACK (it was written as soon as TCP was up).",
 		"the broker receives that message before it sends CONNACK", "", func(w *World) error {
-			m, err := w.thatMessage()
+			m, pub, err := w.thatMessageReceived()
 			if err != nil {
 				return err
 			}
-			pubs, err := w.waitPublishes(m, 1)
+			acks, err := w.waitWire(w.ctx, journal.Filter{Kind: journal.KindPacket, Dir: "to_client", Type: "CONNACK", Client: m.cl.id, Conn: pub.Conn}, nil, 1)
 			if err != nil {
 				return err
 			}
-			acks, err := w.waitWire(w.ctx, journal.Filter{Kind: journal.KindPacket, Dir: "to_client", Type: "CONNACK", Client: m.cl.id, Conn: pubs[0].Conn}, nil, 1)
-			if err != nil {
-				return err
-			}
-			if pubs[0].Seq > acks[0].Seq {
-				return fmt.Errorf("the PUBLISH of %s came after CONNACK\n%s", m, describeRecords(append(acks, pubs[0]), w))
+			if pub.Seq > acks[0].Seq {
+				return fmt.Errorf("the PUBLISH of %s came after CONNACK\n%s", m, describeRecords(append(acks, pub), w))
 			}
 			return nil
 		})
@@ -333,21 +325,31 @@ func (w *World) matching(f journal.Filter, pred func(journal.Record) bool) []jou
 	return out
 }
 
-func (w *World) expectRetain(want bool) error {
+// thatMessageReceived is the last message published and the first PUBLISH
+// of it the broker received.
+func (w *World) thatMessageReceived() (*message, journal.Record, error) {
 	m, err := w.thatMessage()
 	if err != nil {
-		return err
+		return nil, journal.Record{}, err
 	}
 	recs, err := w.waitPublishes(m, 1)
 	if err != nil {
+		return nil, journal.Record{}, err
+	}
+	return m, recs[0], nil
+}
+
+func (w *World) expectRetain(want bool) error {
+	m, pub, err := w.thatMessageReceived()
+	if err != nil {
 		return err
 	}
-	if recs[0].Retain != want {
+	if pub.Retain != want {
 		flag := "without"
-		if recs[0].Retain {
+		if pub.Retain {
 			flag = "with"
 		}
-		return fmt.Errorf("the broker received %s %s the retain flag\n%s", m, flag, describeRecords(recs, w))
+		return fmt.Errorf("the broker received %s %s the retain flag\n%s", m, flag, describeRecords([]journal.Record{pub}, w))
 	}
 	return nil
 }
