@@ -171,61 +171,23 @@ func (j *Journal) store(s *stored, r *Record) {
 }
 
 // knownLabels are the kinds, directions and packet types the emulator
-// writes, numbered alike in every journal and found without a table.
+// writes, numbered alike in every journal by their place here.
 var knownLabels = [...]string{"", KindPacket, KindOpen, KindClose, KindFault, "to_broker", "to_client",
 	"RESERVED", "CONNECT", "CONNACK", "PUBLISH", "PUBACK", "PUBREC", "PUBREL", "PUBCOMP",
 	"SUBSCRIBE", "SUBACK", "UNSUBSCRIBE", "UNSUBACK", "PINGREQ", "PINGRESP", "DISCONNECT", "AUTH"}
 
-func knownLabel(s string) (uint16, bool) {
-	switch s {
-	case "":
-		return 0, true
-	case KindPacket:
-		return 1, true
-	case KindOpen:
-		return 2, true
-	case KindClose:
-		return 3, true
-	case KindFault:
-		return 4, true
-	case "to_broker":
-		return 5, true
-	case "to_client":
-		return 6, true
-	case "RESERVED":
-		return 7, true
-	case "CONNECT":
-		return 8, true
-	case "CONNACK":
-		return 9, true
-	case "PUBLISH":
-		return 10, true
-	case "PUBACK":
-		return 11, true
-	case "PUBREC":
-		return 12, true
-	case "PUBREL":
-		return 13, true
-	case "PUBCOMP":
-		return 14, true
-	case "SUBSCRIBE":
-		return 15, true
-	case "SUBACK":
-		return 16, true
-	case "UNSUBSCRIBE":
-		return 17, true
-	case "UNSUBACK":
-		return 18, true
-	case "PINGREQ":
-		return 19, true
-	case "PINGRESP":
-		return 20, true
-	case "DISCONNECT":
-		return 21, true
-	case "AUTH":
-		return 22, true
+// knownLabelIDs numbers knownLabels, by their place in it.
+var knownLabelIDs = func() map[string]uint16 {
+	m := make(map[string]uint16, len(knownLabels))
+	for i, s := range knownLabels {
+		m[s] = uint16(i)
 	}
-	return 0, false
+	return m
+}()
+
+func knownLabel(s string) (uint16, bool) {
+	id, ok := knownLabelIDs[s]
+	return id, ok
 }
 
 // maxLabels bounds the label table: kinds, directions and packet types are
