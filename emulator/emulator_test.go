@@ -2,6 +2,7 @@ package emulator_test
 
 import (
 	"context"
+	"runtime"
 	"testing"
 	"time"
 
@@ -95,5 +96,43 @@ func TestLossPoints(t *testing.T) {
 				t.Fatalf("dropped records: %v", dropped)
 			}
 		})
+	}
+}
+
+// A closed broker lets go of its memory at once. The fault layer's
+// safety-net timer on each closed connection must not keep the connection,
+// and through it the journal, alive: a process that runs broker after
+// broker (scenarios, benchmark rounds) would carry each one's journal into
+// the next.
+func TestClosedBrokerReleasesJournal(t *testing.T) {
+	b, err := emulator.Start(waitCtx(t), emulator.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := dial(t, b.DUTAddr, 4)
+	pub.connect("pub")
+	pub.publish("a/b", 1, 1, "x")
+	pub.expect(packets.Puback)
+	pub.conn.Close()
+	if _, err := b.Journal.WaitFor(waitCtx(t), journal.Filter{Kind: journal.KindClose}, 1); err != nil {
+		t.Fatal(err)
+	}
+	collected := make(chan struct{})
+	runtime.AddCleanup(b.Journal, func(ch chan struct{}) { close(ch) }, collected)
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b = nil
+	// Well inside the fault layer's two-second grace for closing.
+	deadline := time.After(time.Second)
+	for {
+		runtime.GC()
+		select {
+		case <-collected:
+			return
+		case <-deadline:
+			t.Fatal("the journal of a closed broker is still reachable a second after Close")
+		case <-time.After(20 * time.Millisecond): // give the cleanup goroutine its turn
+		}
 	}
 }

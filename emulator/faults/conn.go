@@ -76,6 +76,10 @@ type Conn struct {
 	done      chan struct{}
 	closed    atomic.Bool // done is closed; cheaper to ask for every write
 	closeOnce sync.Once
+	// backstop closes the connection if what mochi wrote before Close is
+	// still stuck after the grace period. Stopped once closed: a pending
+	// timer would keep the connection, and through it the journal, alive.
+	backstop atomic.Pointer[time.Timer]
 }
 
 // item is one entry of a direction's queue: a packet to deliver, a cut to
@@ -767,6 +771,9 @@ func (c *Conn) closeWith(cause string) {
 		c.noteCause(cause)
 		c.closed.Store(true)
 		close(c.done)
+		if t := c.backstop.Load(); t != nil {
+			t.Stop()
+		}
 		c.raw.Close()
 		c.l.forget(c)
 		clientID, _ := c.info()
@@ -794,7 +801,14 @@ func (c *Conn) Close() error {
 		return nil
 	default:
 	}
-	time.AfterFunc(grace, func() { c.closeWith("") })
+	t := time.AfterFunc(grace, func() { c.closeWith("") })
+	if !c.backstop.CompareAndSwap(nil, t) {
+		t.Stop() // mochi and the listener both close: one backstop and one cut do
+		return nil
+	}
+	if c.closed.Load() { // closed meanwhile, maybe before the timer was stored
+		t.Stop()
+	}
 	c.out.q.push(&item{cut: k}, c.done)
 	return nil
 }
