@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unsafe"
@@ -161,6 +162,22 @@ func BenchmarkAdd(b *testing.B) {
 	}
 }
 
+// BenchmarkAppendParallel records packets from several goroutines at once,
+// as the fault layer does: every connection's reading and writing side
+// appends to the one journal.
+func BenchmarkAppendParallel(b *testing.B) {
+	j := New(0)
+	var next atomic.Int32
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		r := pkt(fmt.Sprintf("client-%d", next.Add(1)), "PUBLISH", 1)
+		r.Topic = "home/kitchen/temp"
+		for pb.Next() {
+			j.AppendAt(&r, j.Clock())
+		}
+	})
+}
+
 // Records past one storage block keep their order and content.
 func TestManyRecords(t *testing.T) {
 	j := New(0)
@@ -222,11 +239,17 @@ func TestLabelOverflow(t *testing.T) {
 	}
 }
 
-// The fixed label numbers and the switch that finds them agree.
+// The fixed label numbers and the table that finds them agree, and words
+// that only look like known labels are not taken for them.
 func TestKnownLabels(t *testing.T) {
 	for i, s := range knownLabels {
 		if id, ok := knownLabel(s); !ok || int(id) != i {
 			t.Errorf("label %q: id %d, %t; want %d", s, id, ok, i)
+		}
+	}
+	for _, s := range []string{"puback", "PUBACK ", "PUBLICH", "P", "to_bXoker", "custom"} {
+		if id, ok := knownLabel(s); ok {
+			t.Errorf("label %q taken for known label %d (%q)", s, id, knownLabels[id])
 		}
 	}
 	j := New(0)

@@ -176,18 +176,38 @@ var knownLabels = [...]string{"", KindPacket, KindOpen, KindClose, KindFault, "t
 	"RESERVED", "CONNECT", "CONNACK", "PUBLISH", "PUBACK", "PUBREC", "PUBREL", "PUBCOMP",
 	"SUBSCRIBE", "SUBACK", "UNSUBSCRIBE", "UNSUBACK", "PINGREQ", "PINGRESP", "DISCONNECT", "AUTH"}
 
-// knownLabelIDs numbers knownLabels, by their place in it.
-var knownLabelIDs = func() map[string]uint16 {
-	m := make(map[string]uint16, len(knownLabels))
-	for i, s := range knownLabels {
-		m[s] = uint16(i)
+// labelTable finds a known label without hashing it for a map: every
+// record names three labels, each looked up under the journal's lock, and a
+// map lookup there costs more than the rest of storing the record.
+// labelSlot gives each known label a slot of its own (the init check below
+// panics otherwise), so one comparison confirms the find.
+var labelTable = func() (t [labelSlots]uint16) {
+	for i, s := range knownLabels[1:] {
+		slot := labelSlot(s)
+		if t[slot] != 0 {
+			panic("journal: known labels " + knownLabels[t[slot]] + " and " + s + " share a slot: change labelSlot")
+		}
+		t[slot] = uint16(i + 1)
 	}
-	return m
+	return t
 }()
 
+// labelSlot places a non-empty label in labelTable by its length and its
+// first and last bytes: enough to tell the known labels apart.
+func labelSlot(s string) int {
+	return (len(s)*24 + int(s[0])*2 + int(s[len(s)-1])) % labelSlots
+}
+
+const labelSlots = 64
+
 func knownLabel(s string) (uint16, bool) {
-	id, ok := knownLabelIDs[s]
-	return id, ok
+	if s == "" {
+		return 0, true
+	}
+	if id := labelTable[labelSlot(s)]; id != 0 && knownLabels[id] == s {
+		return id, true
+	}
+	return 0, false
 }
 
 // maxLabels bounds the label table: kinds, directions and packet types are
