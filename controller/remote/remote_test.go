@@ -215,6 +215,35 @@ func startFake(t *testing.T, addr, station string, answer func(req map[string]an
 	})
 }
 
+// booted answers hello and create as a probe that booted as "b1" and sends
+// no heartbeats, and leaves every other request to answer.
+func booted(answer func(req map[string]any) (string, []string)) func(req map[string]any) (string, []string) {
+	return func(req map[string]any) (string, []string) {
+		switch req["op"] {
+		case "hello":
+			return `{"identity":{"probe_version":"t"},"boot":"b1","heartbeat_s":0}`, nil
+		case "create":
+			return `{"obj":1}`, nil
+		}
+		return answer(req)
+	}
+}
+
+// fakeClient dials the fake probe of station and makes client "x" on it.
+func fakeClient(t *testing.T, addr, station string) (*Controller, controller.Client) {
+	t.Helper()
+	c, err := Dial(t.Context(), Config{Addr: addr, Station: station, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	cl, err := c.NewClient("x", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, cl
+}
+
 func splitAddr(t *testing.T, addr string) (string, int) {
 	t.Helper()
 	h, p, err := net.SplitHostPort(addr)
@@ -231,13 +260,8 @@ func splitAddr(t *testing.T, addr string) (string, int) {
 func TestEventGapIsBenchError(t *testing.T) {
 	b := emulator.StartTest(t, emulator.Options{})
 	station := "gap"
-	startFake(t, b.ControlAddr, station, func(req map[string]any) (string, []string) {
-		switch req["op"] {
-		case "hello":
-			return `{"identity":{"probe_version":"t"},"boot":"b1","heartbeat_s":0}`, nil
-		case "create":
-			return `{"obj":1}`, nil
-		case "call":
+	startFake(t, b.ControlAddr, station, booted(func(req map[string]any) (string, []string) {
+		if req["op"] == "call" {
 			// The call emits event 1; event 2 never arrives; 3 does.
 			return `{"ret":[0],"n":1}`, []string{
 				`{"v":1,"type":"callback","seq":1,"boot":"b1","obj":1,"cb":"onLog","args":[1,"a"],"n":2}`,
@@ -245,16 +269,8 @@ func TestEventGapIsBenchError(t *testing.T) {
 			}
 		}
 		return `{}`, nil
-	})
-	c, err := Dial(context.Background(), Config{Addr: b.ControlAddr, Station: station, Timeout: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	cl, err := c.NewClient("x", true)
-	if err != nil {
-		t.Fatal(err)
-	}
+	}))
+	c, cl := fakeClient(t, b.ControlAddr, station)
 	rec := controller.NewRecorder(cl)
 	r := cl.ClearWill()
 	// The call returned what the probe answered, or the gap already
@@ -264,7 +280,7 @@ func TestEventGapIsBenchError(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the gap went unnoticed")
 	}
-	err = c.Err()
+	err := c.Err()
 	if !errors.Is(err, ErrBench) || !strings.Contains(err.Error(), "1 event(s) lost") {
 		t.Fatalf("ret %+v, err = %v", r, err)
 	}
@@ -300,24 +316,10 @@ func TestSilentAndRestartedProbe(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 
-	startFake(t, b.ControlAddr, "reboot", func(req map[string]any) (string, []string) {
-		switch req["op"] {
-		case "hello":
-			return `{"identity":{"probe_version":"t"},"boot":"b1","heartbeat_s":0}`, nil
-		case "create":
-			return `{"obj":1}`, nil
-		}
+	startFake(t, b.ControlAddr, "reboot", booted(func(req map[string]any) (string, []string) {
 		return `{"ret":[0],"n":1}`, []string{`{"v":1,"type":"hello","seq":1,"boot":"b2","identity":{}}`}
-	})
-	c2, err := Dial(t.Context(), Config{Addr: b.ControlAddr, Station: "reboot", Timeout: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c2.Close()
-	cl, err := c2.NewClient("x", true)
-	if err != nil {
-		t.Fatal(err)
-	}
+	}))
+	c2, cl := fakeClient(t, b.ControlAddr, "reboot")
 	go func() {
 		for range cl.Events() {
 		}
@@ -354,29 +356,16 @@ func TestHealthCheckFails(t *testing.T) {
 // the call returns.
 func TestEventsBeforeTheReturn(t *testing.T) {
 	b := emulator.StartTest(t, emulator.Options{})
-	startFake(t, b.ControlAddr, "order", func(req map[string]any) (string, []string) {
-		switch req["op"] {
-		case "hello":
-			return `{"identity":{"probe_version":"t"},"boot":"b1","heartbeat_s":0}`, nil
-		case "create":
-			return `{"obj":1}`, nil
-		case "call":
+	startFake(t, b.ControlAddr, "order", booted(func(req map[string]any) (string, []string) {
+		if req["op"] == "call" {
 			return `{"ret":[0,7],"n":2}`, []string{
 				`{"v":1,"type":"callback","seq":1,"boot":"b1","obj":1,"cb":"onPublish","args":[6,0,"Success",null],"n":4}`,
 				`{"v":1,"type":"callback","seq":2,"boot":"b1","obj":1,"cb":"onMessage","args":[0,{"hex":"612f62"},{"hex":"00ff"},0,true,{"USER_PROPERTY":{"k":"v"},"MESSAGE_EXPIRY_INTERVAL":9}],"n":6}`,
 			}
 		}
 		return `{}`, nil
-	})
-	c, err := Dial(t.Context(), Config{Addr: b.ControlAddr, Station: "order", Timeout: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	cl, err := c.NewClient("x", true)
-	if err != nil {
-		t.Fatal(err)
-	}
+	}))
+	c, cl := fakeClient(t, b.ControlAddr, "order")
 	r := cl.Publish("t", []byte("p"), 1, false, nil)
 	if r != (controller.Ret{Code: 0, MsgID: 7}) {
 		t.Fatalf("Publish returned %+v", r)
