@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -93,10 +92,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fl.PrintDefaults()
 	}
 	if err := fl.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+		return parseExit(err)
 	}
 	cfg := benchConfig{rounds: 6, messages: 20000, publishes: 200000, controllers: 1000, scaleFor: 30 * time.Second, sections: map[string]bool{}}
 	if *quick {

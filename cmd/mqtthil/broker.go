@@ -237,10 +237,7 @@ func runBroker(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	var f brokerFlags
 	fs := brokerFlagSet(&f, stderr)
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+		return parseExit(err)
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "mqtthil broker: unexpected argument %q\n", fs.Arg(0))

@@ -63,10 +63,7 @@ func runLua(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var positional []string
 	for {
 		if err := fl.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return 0
-			}
-			return 2
+			return parseExit(err)
 		}
 		if fl.NArg() == 0 {
 			break

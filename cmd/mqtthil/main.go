@@ -5,6 +5,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -31,6 +33,15 @@ func register(c command) {
 		panic("mqtthil: subcommand " + c.name + " registered twice")
 	}
 	commands[c.name] = c
+}
+
+// parseExit is a command's exit code when its flags do not parse: 0 when
+// they asked for help, 2 otherwise (flag has printed why, and the usage).
+func parseExit(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	return 2
 }
 
 func main() {

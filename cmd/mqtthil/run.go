@@ -97,10 +97,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// Flags may come after the feature paths too.
 	for rest := args; ; {
 		if err := fl.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return 0
-			}
-			return 2
+			return parseExit(err)
 		}
 		if fl.NArg() == 0 {
 			break

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -47,10 +46,7 @@ func runStationWith(ctx context.Context, args []string, stdout, stderr io.Writer
 		fl.PrintDefaults()
 	}
 	if err := fl.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+		return parseExit(err)
 	}
 	if !*virtual || fl.NArg() > 0 {
 		fl.Usage()
