@@ -15,20 +15,6 @@ import (
 	"github.com/mqtthil/mqtthil/controller"
 )
 
-// The property table is the controller package's; these short names keep
-// the conversions readable.
-type propDef = controller.PropDef
-
-const (
-	kByte   = controller.KindByte
-	kU16    = controller.KindU16
-	kU32    = controller.KindU32
-	kVarint = controller.KindVarint
-	kString = controller.KindString
-	kBinary = controller.KindBinary
-	kPair   = controller.KindPair
-)
-
 // cProps builds a libmosquitto property list from the driver's table, as
 // the controller's binding does before it calls the library: keys are API
 // names or decimal property identifiers, keys that name no property are
@@ -54,22 +40,22 @@ func cProps(p controller.Props) (*C.mosquitto_property, int) {
 		id := C.int(def.ID)
 		var rc C.int
 		switch def.Kind {
-		case kByte, kU16, kU32, kVarint:
+		case controller.KindByte, controller.KindU16, controller.KindU32, controller.KindVarint:
 			n, ok := controller.PropNumber(def.Kind, v)
 			if !ok {
 				return fail(controller.ErrInval)
 			}
 			switch def.Kind {
-			case kByte:
+			case controller.KindByte:
 				rc = C.mosquitto_property_add_byte(&list, id, C.uint8_t(n))
-			case kU16:
+			case controller.KindU16:
 				rc = C.mosquitto_property_add_int16(&list, id, C.uint16_t(n))
-			case kU32:
+			case controller.KindU32:
 				rc = C.mosquitto_property_add_int32(&list, id, C.uint32_t(n))
-			case kVarint:
+			case controller.KindVarint:
 				rc = C.mosquitto_property_add_varint(&list, id, C.uint32_t(n))
 			}
-		case kString:
+		case controller.KindString:
 			s, ok := controller.PropString(v)
 			if !ok || len(s) > 65535 {
 				return fail(controller.ErrInval)
@@ -80,7 +66,7 @@ func cProps(p controller.Props) (*C.mosquitto_property, int) {
 			cs := C.CString(s)
 			rc = C.mosquitto_property_add_string(&list, id, cs)
 			C.free(unsafe.Pointer(cs))
-		case kBinary:
+		case controller.KindBinary:
 			s, ok := controller.PropString(v)
 			if !ok || len(s) > 65535 {
 				return fail(controller.ErrInval)
@@ -93,7 +79,7 @@ func cProps(p controller.Props) (*C.mosquitto_property, int) {
 			if ptr != nil {
 				C.free(ptr)
 			}
-		case kPair:
+		case controller.KindPair:
 			pairs, ok := controller.PropPairs(v)
 			if !ok {
 				return fail(controller.ErrInval)
@@ -142,34 +128,34 @@ func goProps(list *C.mosquitto_property) controller.Props {
 		if !ok {
 			continue
 		}
-		if _, seen := out[def.Name]; seen && def.Kind != kPair {
+		if _, seen := out[def.Name]; seen && def.Kind != controller.KindPair {
 			continue
 		}
 		cid := C.int(id)
 		switch def.Kind {
-		case kByte:
+		case controller.KindByte:
 			var v C.uint8_t
 			C.mosquitto_property_read_byte(p, cid, &v, false)
 			out[def.Name] = int(v)
-		case kU16:
+		case controller.KindU16:
 			var v C.uint16_t
 			C.mosquitto_property_read_int16(p, cid, &v, false)
 			out[def.Name] = int(v)
-		case kU32:
+		case controller.KindU32:
 			var v C.uint32_t
 			C.mosquitto_property_read_int32(p, cid, &v, false)
 			out[def.Name] = int(v)
-		case kVarint:
+		case controller.KindVarint:
 			var v C.uint32_t
 			C.mosquitto_property_read_varint(p, cid, &v, false)
 			out[def.Name] = int(v)
-		case kString:
+		case controller.KindString:
 			var s *C.char
 			if C.mosquitto_property_read_string(p, cid, &s, false) != nil && s != nil {
 				out[def.Name] = C.GoString(s)
 				C.free(unsafe.Pointer(s))
 			}
-		case kBinary:
+		case controller.KindBinary:
 			var b unsafe.Pointer
 			var n C.uint16_t
 			if C.mosquitto_property_read_binary(p, cid, &b, &n, false) != nil {
@@ -178,7 +164,7 @@ func goProps(list *C.mosquitto_property) controller.Props {
 					C.free(b)
 				}
 			}
-		case kPair:
+		case controller.KindPair:
 			var k, v *C.char
 			if C.mosquitto_property_read_string_pair(p, cid, &k, &v, false) != nil {
 				if user == nil {

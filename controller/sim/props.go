@@ -6,20 +6,6 @@ import (
 	"github.com/mqtthil/mqtthil/controller"
 )
 
-// The property table is the controller package's; these short names keep
-// the model's code readable.
-type propDef = controller.PropDef
-
-const (
-	kByte   = controller.KindByte
-	kU16    = controller.KindU16
-	kU32    = controller.KindU32
-	kVarint = controller.KindVarint
-	kString = controller.KindString
-	kBinary = controller.KindBinary
-	kPair   = controller.KindPair
-)
-
 // Commands for the property checks (CMD_WILL is not a packet type).
 const (
 	cmdConnect     = packets.Connect
@@ -63,7 +49,7 @@ var allowedOn = map[byte][]byte{
 
 // prop is one property as the driver built it.
 type prop struct {
-	def  propDef
+	def  controller.PropDef
 	num  uint32
 	str  string
 	bin  []byte
@@ -92,13 +78,13 @@ func buildProps(p controller.Props) (propList, int) {
 		}
 		v := p[k]
 		switch def.Kind {
-		case kByte, kU16, kU32, kVarint:
+		case controller.KindByte, controller.KindU16, controller.KindU32, controller.KindVarint:
 			n, ok := controller.PropNumber(def.Kind, v)
 			if !ok {
 				return nil, errInval
 			}
 			out = append(out, prop{def: def, num: n})
-		case kString:
+		case controller.KindString:
 			s, ok := controller.PropString(v)
 			if !ok || len(s) > 65535 {
 				return nil, errInval
@@ -107,13 +93,13 @@ func buildProps(p controller.Props) (propList, int) {
 				return nil, errMalformedUTF8
 			}
 			out = append(out, prop{def: def, str: s})
-		case kBinary:
+		case controller.KindBinary:
 			s, ok := controller.PropString(v)
 			if !ok || len(s) > 65535 {
 				return nil, errInval
 			}
 			out = append(out, prop{def: def, bin: []byte(s)})
-		case kPair:
+		case controller.KindPair:
 			pairs, ok := controller.PropPairs(v)
 			if !ok {
 				return nil, errInval
@@ -194,19 +180,19 @@ func (l propList) wireLen() int {
 	for _, p := range l {
 		n++
 		switch p.def.Kind {
-		case kByte:
+		case controller.KindByte:
 			n++
-		case kU16:
+		case controller.KindU16:
 			n += 2
-		case kU32:
+		case controller.KindU32:
 			n += 4
-		case kVarint:
+		case controller.KindVarint:
 			n += varintLen(int(p.num))
-		case kString:
+		case controller.KindString:
 			n += 2 + len(p.str)
-		case kBinary:
+		case controller.KindBinary:
 			n += 2 + len(p.bin)
-		case kPair:
+		case controller.KindPair:
 			n += 4 + len(p.k) + len(p.v)
 		}
 	}
