@@ -74,7 +74,6 @@ type Runtime struct {
 	labels   map[string]int
 	timers   map[*timer]struct{}
 	dispatch *controller.Event // the sim event being delivered, while a callback runs
-	errfn    *glua.LFunction
 
 	mu     sync.Mutex
 	q      []task
@@ -92,7 +91,6 @@ type Runtime struct {
 	errMu    sync.Mutex
 	errs     []error // errors in callbacks and timers, in order
 	errsSeen int
-	errCh    chan struct{} // closed and replaced on every new error
 
 	propMu  sync.Mutex
 	updated map[string]string // C4:UpdateProperty values
@@ -110,7 +108,6 @@ func New(opts Options) (*Runtime, error) {
 		wake:    make(chan struct{}, 1),
 		quit:    make(chan struct{}),
 		done:    make(chan struct{}),
-		errCh:   make(chan struct{}),
 		updated: map[string]string{},
 	}
 	r.trace = newTrace(r.start, opts.TraceSink)
@@ -271,10 +268,6 @@ func (r *Runtime) Close() error {
 	if r.driver != nil && r.driver.tmp != "" {
 		os.RemoveAll(r.driver.tmp)
 	}
-	r.errMu.Lock()
-	close(r.errCh)
-	r.errCh = make(chan struct{})
-	r.errMu.Unlock()
 	return err
 }
 
@@ -283,8 +276,6 @@ func (r *Runtime) Close() error {
 func (r *Runtime) addAsyncError(err error) {
 	r.errMu.Lock()
 	r.errs = append(r.errs, err)
-	close(r.errCh)
-	r.errCh = make(chan struct{})
 	r.errMu.Unlock()
 	r.logLine("ERROR: " + err.Error())
 }
@@ -304,13 +295,6 @@ func (r *Runtime) NewErrors() error {
 	errs := r.errs[r.errsSeen:]
 	r.errsSeen = len(r.errs)
 	return errors.Join(errs...)
-}
-
-// errorsChanged returns a channel closed at the next asynchronous error.
-func (r *Runtime) errorsChanged() <-chan struct{} {
-	r.errMu.Lock()
-	defer r.errMu.Unlock()
-	return r.errCh
 }
 
 // Await evaluates cond on the loop goroutine now and again after each

@@ -147,9 +147,6 @@ func (x *h) rule(r faults.Rule) {
 // count counts recorded events matching pred.
 func (x *h) count(pred func(controller.Event) bool) int { return len(x.r.Filter(pred)) }
 
-func intp(i int) *int    { return &i }
-func boolp(b bool) *bool { return &b }
-
 var (
 	toBroker = journal.Filter{Kind: journal.KindPacket, Dir: "to_broker"}
 	toClient = journal.Filter{Kind: journal.KindPacket, Dir: "to_client"}
