@@ -68,7 +68,7 @@ type Conn struct {
 	framer   Framer
 	wclock   int64          // journal time of the batch being gathered, 0 until read
 	outTopic string         // the last topic published to the client
-	wrec     journal.Record // the record of the packet being sent, see route
+	wout     item           // the packet for the client being routed, see route
 	pend     [][]byte       // packets for the client to write at the end of Write, in order
 	batch    []byte         // pend in one piece, when it holds more than one
 	rawmu    sync.Mutex     // writes to the socket
@@ -300,21 +300,18 @@ func (c *Conn) route(raw []byte, dir Direction, inline bool) {
 		c.noteDup(&p)
 	}
 	o := c.l.set.Apply(&p)
-	if o.Rule == "" && dir == ToClient && c.sendsNow() {
-		// Nearly every packet for the client: journaled and written with
-		// no queue item at all.
-		c.describe(&c.wrec, &p)
-		c.gather(&c.wrec, raw)
-		return
-	}
-	if o.Rule == "" { // a client's packet, or one for the client that waits: described in place
+	if o.Rule == "" {
+		// Nearly every packet: described in place, in an item of the
+		// connection's own, since queue copies only the few that wait.
 		var local item
 		it := &local
-		if inline && !c.slotted {
+		switch {
+		case dir == ToClient:
+			it = &c.wout // under wmu
+		case inline && !c.slotted:
 			it = &c.slot // where queue will most likely put it
-			it.due, it.cut, it.err = time.Time{}, nil, nil
 		}
-		it.raw = raw
+		it.raw, it.due, it.cut, it.err = raw, time.Time{}, nil, nil
 		c.describe(&it.rec, &p) // sets the whole record
 		c.queue(dir, it, 0, inline)
 		return
@@ -445,12 +442,6 @@ func (c *Conn) clock(t *int64) int64 {
 func (c *Conn) gather(rec *journal.Record, raw []byte) {
 	c.l.journal.AppendAt(rec, c.clock(&c.wclock))
 	c.pend = append(c.pend, raw)
-}
-
-// sendsNow reports whether a packet for the client goes out in this write:
-// nothing queued ahead of it, held back or stalled. Called with wmu held.
-func (c *Conn) sendsNow() bool {
-	return c.outPending.Load() == 0 && c.out.dueAfter(0).IsZero() && c.notStalled()
 }
 
 // flushBatch writes what the fast path gathered; called with wmu held,
