@@ -284,11 +284,11 @@ func (cfg benchConfig) brokers(ctx context.Context, dir string, rep *benchReport
 			slices.Sort(rs)
 			return rs
 		}
-		ratio := func(a, b string) float64 {
-			if rs := ratios(a, b); len(rs) > 0 {
-				return bench.Median(rs)
+		median := func(rs []float64) float64 {
+			if len(rs) == 0 {
+				return 0
 			}
-			return 0
+			return bench.Median(rs)
 		}
 		for _, s := range starters {
 			var rs []bench.Result
@@ -299,11 +299,11 @@ func (cfg benchConfig) brokers(ctx context.Context, dir string, rep *benchReport
 			r := rs[len(rs)/2]
 			row := brokerRow{Load: l.String(), Broker: s.name, Rate: r.Rate, P50: r.P50, P99: r.P99}
 			if len(starters) > 2 {
-				row.VsMosquitto = ratio(s.name, "mosquitto")
+				row.VsMosquitto = median(ratios(s.name, "mosquitto"))
 			}
 			if s.name == "emulator" {
-				row.VsMochi = ratio("emulator", "mochi")
 				row.VsMochiRounds = ratios("emulator", "mochi")
+				row.VsMochi = median(row.VsMochiRounds)
 			}
 			rep.Brokers = append(rep.Brokers, row)
 		}
@@ -315,9 +315,9 @@ func (rep *benchReport) targets() []benchTargetResult {
 	var out []benchTargetResult
 	for _, r := range rep.Brokers {
 		if r.Broker == "emulator" && r.Load == targetLoad.String() {
-			out = append(out, benchTargetResult{"emulator ≥ 0.90 × bare mochi, QoS 1, 256 B, 1 to 1", fmt.Sprintf("%.2f (rounds %s)", r.VsMochi, spread(r.VsMochiRounds)), r.VsMochi >= 0.90})
+			out = append(out, benchTargetResult{"emulator ≥ 0.90 × bare mochi, " + targetLoad.String(), fmt.Sprintf("%.2f (rounds %s)", r.VsMochi, spread(r.VsMochiRounds)), r.VsMochi >= 0.90})
 			if r.VsMosquitto > 0 {
-				out = append(out, benchTargetResult{"emulator ≥ 1.0 × mosquitto, QoS 1, 256 B, 1 to 1", fmt.Sprintf("%.2f", r.VsMosquitto), r.VsMosquitto >= 1.0})
+				out = append(out, benchTargetResult{"emulator ≥ 1.0 × mosquitto, " + targetLoad.String(), fmt.Sprintf("%.2f", r.VsMosquitto), r.VsMosquitto >= 1.0})
 			}
 		}
 	}
