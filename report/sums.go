@@ -22,38 +22,40 @@ const SumsFile = "SHA256SUMS"
 // WriteSums writes SumsFile for every file below dir (paths with forward
 // slashes, sorted).
 func WriteSums(dir string) error {
-	var lines []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	names, err := folderFiles(dir)
+	if err != nil {
+		return fmt.Errorf("SHA256SUMS: %w", err)
+	}
+	var b bytes.Buffer
+	for _, name := range names {
+		sum, err := fileSum(filepath.Join(dir, filepath.FromSlash(name)))
 		if err != nil {
-			return err
+			return fmt.Errorf("SHA256SUMS: %w", err)
 		}
-		if d.IsDir() {
-			return nil
+		b.WriteString(sum + "  " + name + "\n")
+	}
+	return os.WriteFile(filepath.Join(dir, SumsFile), b.Bytes(), 0o644)
+}
+
+// folderFiles lists the files below dir but SumsFile, by their paths in
+// it with forward slashes, sorted.
+func folderFiles(dir string) ([]string, error) {
+	var names []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
 		}
 		rel, err := filepath.Rel(dir, p)
 		if err != nil {
 			return err
 		}
-		rel = filepath.ToSlash(rel)
-		if rel == SumsFile {
-			return nil
+		if rel = filepath.ToSlash(rel); rel != SumsFile {
+			names = append(names, rel)
 		}
-		sum, err := fileSum(p)
-		if err != nil {
-			return err
-		}
-		lines = append(lines, sum+"  "+rel)
 		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("SHA256SUMS: %w", err)
-	}
-	sort.Slice(lines, func(i, j int) bool { return lines[i][66:] < lines[j][66:] })
-	var b bytes.Buffer
-	for _, l := range lines {
-		b.WriteString(l + "\n")
-	}
-	return os.WriteFile(filepath.Join(dir, SumsFile), b.Bytes(), 0o644)
+	sort.Strings(names)
+	return names, err
 }
 
 func fileSum(p string) (string, error) {
@@ -101,19 +103,11 @@ func VerifySums(dir string) (problems []string, err error) {
 	if err := sc.Err(); err != nil {
 		return nil, err
 	}
-	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
+	names, err := folderFiles(dir)
+	for _, name := range names {
+		if !listed[name] {
+			problems = append(problems, name+": not in "+SumsFile)
 		}
-		rel, err := filepath.Rel(dir, p)
-		if err != nil {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
-		if rel != SumsFile && !listed[rel] {
-			problems = append(problems, rel+": not in "+SumsFile)
-		}
-		return nil
-	})
+	}
 	return problems, err
 }
