@@ -66,12 +66,12 @@ type Conn struct {
 
 	wmu      sync.Mutex // everything queued towards the client, in order
 	framer   Framer
-	wclock   int64          // journal time of the batch being gathered, 0 until read
-	outTopic string         // the last topic published to the client
-	wout     item           // the packet for the client being routed, see route
-	pend     [][]byte       // packets for the client to write at the end of Write, in order
-	batch    []byte         // pend in one piece, when it holds more than one
-	rawmu    sync.Mutex     // writes to the socket
+	wclock   int64      // journal time of the batch being gathered, 0 until read
+	outTopic string     // the last topic published to the client
+	wout     item       // the packet for the client being routed, see route
+	pend     [][]byte   // packets for the client to write at the end of Write, in order
+	batch    []byte     // pend in one piece, when it holds more than one
+	rawmu    sync.Mutex // writes to the socket
 
 	done      chan struct{}
 	closed    atomic.Bool // done is closed; cheaper to ask for every write
