@@ -26,6 +26,7 @@ Feature: Publishing through a misbehaving broker
     And the broker drops the next PUBREC to "sensor"
     When client "sensor" publishes "21.5" to "home/kitchen/temp" with QoS 2
     Then the broker receives that message 1 time
+    And the broker drops PUBREC for that message 1 time
     When client "sensor" disconnects
     And client "sensor" reconnects
     Then the broker receives that message 2 times, the last with the DUP flag

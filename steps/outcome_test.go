@@ -2,6 +2,7 @@ package steps_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -69,3 +70,34 @@ func TestOutcomes(t *testing.T) {
 type brokenBench struct{ controller.Controller }
 
 func (brokenBench) BenchErr() error { return errors.New("control channel: event 7 lost") }
+
+// "the broker drops {packet} for that message" counts only packets a fault
+// kept from their receiver: it passes for a dropped PUBREC and fails for
+// one that was delivered.
+func TestDroppedForThatMessage(t *testing.T) {
+	const src = `Feature: drops
+  Scenario: %s
+    Given a client "c"
+    And client "c" is connected
+    %s
+    When client "c" publishes "x" to "a/b" with QoS 2
+    Then the broker drops PUBREC for that message 1 time
+    When client "c" disconnects
+    And client "c" reconnects
+    Then onPublish reports that message with reason 0
+`
+	for _, tc := range []struct {
+		name, fault, status, err string
+	}{
+		{"dropped", `And the broker drops the next PUBREC to "c"`, "passed", ""},
+		{"delivered", `And the broker drops the next PUBREC to "someone-else"`, "failed", "dropped PUBREC for"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			recs := runSource(t, fmt.Sprintf(src, tc.name, tc.fault), simOptions())
+			if len(recs) != 1 || recs[0].Status != tc.status || !strings.Contains(recs[0].Error, tc.err) {
+				t.Fatalf("record %+v", *recs[0])
+			}
+		})
+	}
+}

@@ -112,12 +112,17 @@ func init() {
 	def("wire", "the broker receives {packet} for that message {count} time(s)",
 		"Waits until that many packets of the type with the last message's id have reached the broker (PUBREL, PUBLISH…), and checks it is not more.",
 		"the broker receives PUBREL for that message 2 times", "", func(w *World, typ string, n int) error {
-			return w.expectPacketsForMessage("to_broker", typ, n)
+			return w.expectPacketsForMessage("to_broker", typ, false, n)
 		})
 	def("wire", "the broker sends {packet} for that message {count} time(s)",
 		"Waits until the broker has sent that many packets of the type with the last message's id (PUBACK, PUBREC, PUBCOMP), and checks it is not more.",
 		"the broker sends PUBREC for that message 1 time", "", func(w *World, typ string, n int) error {
-			return w.expectPacketsForMessage("to_client", typ, n)
+			return w.expectPacketsForMessage("to_client", typ, false, n)
+		})
+	def("wire", "the broker drops {packet} for that message {count} time(s)",
+		"Waits until a fault has kept that many packets of the type with the last message's id from their receiver, either way (a PUBREC lost on its way to the client, a PUBREL on its way to the broker), and checks it is not more. A scenario that goes on after a lost ack waits for it here: the broker may not have sent it yet when the client's packet arrived.",
+		"the broker drops PUBREC for that message 1 time", "", func(w *World, typ string, n int) error {
+			return w.expectPacketsForMessage("", typ, true, n)
 		})
 	def("wire", "the broker receives {count} {packet} packet(s) from {name}",
 		"Waits until the broker has received that many packets of the type from the client, and checks it is not more.",
@@ -407,7 +412,10 @@ func (w *World) expectWireProps(t *godog.Table) error {
 	return nil
 }
 
-func (w *World) expectPacketsForMessage(dir, typ string, n int) error {
+// expectPacketsForMessage waits for exactly n packets of type typ with the
+// last message's id going dir (either way when empty): delivered ones, or
+// with dropped, ones a fault kept from their receiver.
+func (w *World) expectPacketsForMessage(dir, typ string, dropped bool, n int) error {
 	m, err := w.thatMessage()
 	if err != nil {
 		return err
@@ -416,7 +424,11 @@ func (w *World) expectPacketsForMessage(dir, typ string, n int) error {
 		return fmt.Errorf("%s got no message id", m)
 	}
 	f := journal.Filter{Kind: journal.KindPacket, Dir: dir, Type: typ, Client: m.cl.id, PacketID: m.ret.MsgID, Dropped: "no"}
-	return w.expectExactly(f, n, fmt.Sprintf("%s for %s", typ, m))
+	what := fmt.Sprintf("%s for %s", typ, m)
+	if dropped {
+		f.Dropped, what = "yes", "dropped "+what
+	}
+	return w.expectExactly(f, n, what)
 }
 
 func (w *World) expectExactly(f journal.Filter, n int, what string) error {
