@@ -13,6 +13,7 @@ Feature: Publishing through a misbehaving broker
     And the broker drops the next PUBACK to "sensor"
     When client "sensor" publishes "21.5" to "home/kitchen/temp" with QoS 1
     Then the broker receives that message 1 time
+    And the broker drops PUBACK for that message 1 time
     And onPublish does not report that message within 200 milliseconds
     When client "sensor" disconnects
     Then client "sensor" gets onDisconnect with code 0
@@ -36,7 +37,8 @@ Feature: Publishing through a misbehaving broker
     Given client "sensor" is connected
     And the broker drops the next PUBLISH from "sensor"
     When client "sensor" publishes "21.5" to "home/kitchen/temp" with QoS 1
-    Then onPublish does not report that message within 200 milliseconds
+    Then the broker drops PUBLISH for that message 1 time
+    And onPublish does not report that message within 200 milliseconds
     When client "sensor" disconnects
     And client "sensor" reconnects
     Then the broker receives that message 1 time, the last with the DUP flag
@@ -153,6 +155,7 @@ Feature: Publishing through a misbehaving broker
     And the broker drops the next PUBCOMP to "sensor"
     When client "sensor" publishes "21.5" to "home/kitchen/temp" with QoS 2
     Then the observer receives that message
+    And the broker drops PUBCOMP for that message 1 time
     When client "sensor" disconnects
     Then client "sensor" gets onDisconnect with code 0
     When client "sensor" reconnects
