@@ -1,6 +1,6 @@
 // Package sim is the simulated controller: a pure-Go model of the
 // controller's MQTT client, following libmosquitto 2.0.11 as described in
-// spec/publish-semantics.md. It speaks MQTT 3.1, 3.1.1 and 5 over TCP or
+// docs/publish-semantics.md. It speaks MQTT 3.1, 3.1.1 and 5 over TCP or
 // TLS, written on mochi-mqtt's packets codec.
 //
 // Calls return first; callbacks follow on the client's own event loop, one
