@@ -19,9 +19,11 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/mqtthil/mqtthil/controller"
+	_ "github.com/mqtthil/mqtthil/controller/lua"
 	"github.com/mqtthil/mqtthil/controller/mosq"
 	"github.com/mqtthil/mqtthil/controller/sim"
 	"github.com/mqtthil/mqtthil/emulator/journal"
+	"github.com/mqtthil/mqtthil/record"
 	"github.com/mqtthil/mqtthil/steps"
 )
 
@@ -119,7 +121,7 @@ func runSuite(kind controllerKind, path string, scale float64, skip map[string]b
 		TimeScale:     scale,
 		FixtureDir:    "../fixtures",
 		Seed:          1,
-		OnScenarioEnd: func(r *steps.ScenarioRecord) {
+		OnScenarioEnd: func(r *record.Scenario) {
 			settle(r.Journal)
 			k := key(r.URI, r.Name)
 			seen[k]++
@@ -179,7 +181,7 @@ func key(uri, name string) string {
 // reason and whether a fault dropped them. Times, texts, the broker's
 // connection numbers and keep-alive pings are left out; client ids that
 // the scenario did not choose show as "(no id)".
-func normalise(r *steps.ScenarioRecord) []string {
+func normalise(r *record.Scenario) []string {
 	var l []string
 	st := "status " + r.Status
 	if r.FailedStep != nil {

@@ -11,17 +11,19 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/mqtthil/mqtthil/record"
 )
 
 // Outcomes a scenario can end with. They are kept apart on purpose: a
 // failed scenario is the controller breaking a promise; an error is the
 // harness or the bench breaking; a time-out is a wait that ran out.
 const (
-	Passed   = "passed"
-	Failed   = "failed"
-	Error    = "error"
-	TimedOut = "timed out"
-	Skipped  = "skipped"
+	Passed   = record.Passed
+	Failed   = record.Failed
+	Error    = record.Error
+	TimedOut = record.TimedOut
+	Skipped  = record.Skipped
 )
 
 // Scenario is one scenario's result, as the reports need it.

@@ -12,7 +12,7 @@ import (
 
 	"github.com/mqtthil/mqtthil/controller"
 	"github.com/mqtthil/mqtthil/emulator/journal"
-	"github.com/mqtthil/mqtthil/steps"
+	"github.com/mqtthil/mqtthil/record"
 )
 
 func reason(n int) *int { return &n }
@@ -41,12 +41,12 @@ func sampleRun(t *testing.T) string {
 	} {
 		j.Add(r)
 	}
-	failed := &steps.ScenarioRecord{
+	failed := &record.Scenario{
 		Name: "lost </script> PUBACK & more", URI: "features/faults.feature", Status: "failed", Tags: []string{"@mqtt5"},
 		Error:      "features/faults.feature:9: onPublish reports that message with reason 0: got 16",
-		FailedStep: &steps.StepRef{File: "features/faults.feature", Line: 9, Text: "onPublish reports that message with reason 0", Status: "failed"},
+		FailedStep: &record.StepRef{File: "features/faults.feature", Line: 9, Text: "onPublish reports that message with reason 0", Status: "failed"},
 		Seed:       3, Identity: controller.Identity{Kind: "sim"}, Started: start, Ended: at(50),
-		Calls: []steps.Call{
+		Calls: []record.Call{
 			{At: at(1), Client: "sensor", Call: "Connect", Args: "keep-alive 60"},
 			{At: at(2), Client: "sensor", Call: "Publish", Args: `"21.5" QoS 1`, Ret: controller.Ret{MsgID: 1}},
 			{At: at(3), Client: "sensor", Call: "Publish", Args: `"22" QoS 1`, Ret: controller.Ret{MsgID: 2}},
@@ -59,8 +59,8 @@ func sampleRun(t *testing.T) string {
 		Observer: []controller.Event{{Kind: controller.OnMessage, At: at(5), Client: "observer", Topic: "home/t", Payload: make([]byte, 1000)}},
 		Journal:  j,
 	}
-	passed := &steps.ScenarioRecord{Name: "fine", URI: "features/a.feature", Status: "passed", Started: start, Ended: at(5)}
-	for _, r := range []*steps.ScenarioRecord{failed, passed} {
+	passed := &record.Scenario{Name: "fine", URI: "features/a.feature", Status: "passed", Started: start, Ended: at(5)}
+	for _, r := range []*record.Scenario{failed, passed} {
 		if _, err := sw.Write(r); err != nil {
 			t.Fatal(err)
 		}

@@ -16,7 +16,7 @@ import (
 
 	"github.com/mqtthil/mqtthil/controller"
 	"github.com/mqtthil/mqtthil/emulator/journal"
-	"github.com/mqtthil/mqtthil/steps"
+	"github.com/mqtthil/mqtthil/record"
 )
 
 // Files and folders of a run folder. See README.md in this package.
@@ -48,7 +48,7 @@ type Manifest struct {
 // scenarios/NNNN-<feature>--<name>.json; its wire journal is the .jsonl
 // file of the same name.
 type ScenarioFile struct {
-	steps.ScenarioRecord
+	record.Scenario
 	// Outcome is one of Passed, Failed, Error, TimedOut, Skipped.
 	Outcome string `json:"outcome"`
 	// Journal is the journal file's name inside scenarios/; empty when the
@@ -65,19 +65,7 @@ type ScenarioFile struct {
 }
 
 // OutcomeOf sorts a scenario record's status into one of the outcomes.
-func OutcomeOf(r *steps.ScenarioRecord) string {
-	switch r.Status {
-	case "passed":
-		return Passed
-	case "skipped":
-		return Skipped
-	case "error":
-		return Error
-	case "timed out":
-		return TimedOut
-	}
-	return Failed
-}
+func OutcomeOf(r *record.Scenario) string { return r.Outcome() }
 
 // ScenarioWriter saves scenario records into a run folder as they end. It is
 // safe for concurrent use.
@@ -108,9 +96,9 @@ func SafeName(uri, name string) string {
 
 // Write saves r and its journal; files are numbered in the order scenarios
 // end. It returns the file's name inside scenarios/.
-func (sw *ScenarioWriter) Write(r *steps.ScenarioRecord) (string, error) {
+func (sw *ScenarioWriter) Write(r *record.Scenario) (string, error) {
 	base := fmt.Sprintf("%04d-%s", sw.n.Add(1), SafeName(r.URI, r.Name))
-	sf := ScenarioFile{ScenarioRecord: *r, Outcome: OutcomeOf(r)}
+	sf := ScenarioFile{Scenario: *r, Outcome: OutcomeOf(r)}
 	sf.Events = cutPayloads(r.Events)
 	sf.Observer = cutPayloads(r.Observer)
 	var errs error
@@ -224,7 +212,7 @@ func loadScenario(path string) (*ScenarioFile, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if sf.Outcome == "" {
-		sf.Outcome = OutcomeOf(&sf.ScenarioRecord)
+		sf.Outcome = OutcomeOf(&sf.Scenario)
 	}
 	if sf.JournalFile == "" {
 		return sf, nil
@@ -310,7 +298,7 @@ func (run *Run) loadSteps(path string) error {
 		found := false
 		if sf.FailedStep != nil {
 			for i, st := range cands[k] {
-				if slices.ContainsFunc(st, func(s Step) bool { return s.Line == sf.FailedStep.Line && s.Status != "passed" }) {
+				if slices.ContainsFunc(st, func(s Step) bool { return s.Line == sf.FailedStep.Line && s.Status != Passed }) {
 					run.Steps[sf.File] = take(k, i)
 					found = true
 					break

@@ -8,6 +8,7 @@ import (
 
 	"github.com/cucumber/godog"
 
+	"github.com/mqtthil/mqtthil/record"
 	"github.com/mqtthil/mqtthil/steps"
 )
 
@@ -83,13 +84,13 @@ func TestCheckReportsFileAndLine(t *testing.T) {
 // runFeature runs one feature file against the simulated controller without
 // a testing.T, and returns godog's status, its output and each scenario's
 // record.
-func runFeature(t *testing.T, path string) (int, string, map[string]*steps.ScenarioRecord) {
+func runFeature(t *testing.T, path string) (int, string, map[string]*record.Scenario) {
 	t.Helper()
 	var out bytes.Buffer
 	var mu sync.Mutex
-	recs := map[string]*steps.ScenarioRecord{}
+	recs := map[string]*record.Scenario{}
 	opts := simOptions()
-	opts.OnScenarioEnd = func(r *steps.ScenarioRecord) {
+	opts.OnScenarioEnd = func(r *record.Scenario) {
 		mu.Lock()
 		recs[r.Name] = r
 		mu.Unlock()

@@ -8,6 +8,7 @@ import (
 	"github.com/cucumber/godog"
 
 	"github.com/mqtthil/mqtthil/controller"
+	"github.com/mqtthil/mqtthil/record"
 	"github.com/mqtthil/mqtthil/steps"
 )
 
@@ -48,8 +49,8 @@ func TestInvariantsCatchADoubleOnPublish(t *testing.T) {
 	}
 	opts.Deadline = 300e6
 	var mu sync.Mutex
-	var rec *steps.ScenarioRecord
-	opts.OnScenarioEnd = func(r *steps.ScenarioRecord) { mu.Lock(); rec = r; mu.Unlock() }
+	var rec *record.Scenario
+	opts.OnScenarioEnd = func(r *record.Scenario) { mu.Lock(); rec = r; mu.Unlock() }
 	status := godog.TestSuite{
 		ScenarioInitializer: func(sc *godog.ScenarioContext) { steps.Register(sc, opts) },
 		Options:             &godog.Options{Format: "progress", Output: &strings.Builder{}, Paths: []string{"testdata/invariants.feature"}, Strict: true},

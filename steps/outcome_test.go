@@ -10,14 +10,15 @@ import (
 	"github.com/cucumber/godog"
 
 	"github.com/mqtthil/mqtthil/controller"
+	"github.com/mqtthil/mqtthil/record"
 	"github.com/mqtthil/mqtthil/steps"
 )
 
 // runSource runs one feature's text with opts and returns its records.
-func runSource(t *testing.T, src string, opts steps.Options) []*steps.ScenarioRecord {
+func runSource(t *testing.T, src string, opts steps.Options) []*record.Scenario {
 	t.Helper()
-	var recs []*steps.ScenarioRecord
-	opts.OnScenarioEnd = func(r *steps.ScenarioRecord) { recs = append(recs, r) }
+	var recs []*record.Scenario
+	opts.OnScenarioEnd = func(r *record.Scenario) { recs = append(recs, r) }
 	suite := godog.TestSuite{
 		ScenarioInitializer: func(sc *godog.ScenarioContext) { steps.Register(sc, opts) },
 		Options: &godog.Options{Format: "progress", Output: testWriter{t}, Strict: true,

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cucumber/godog"
 
+	"github.com/mqtthil/mqtthil/record"
 	"github.com/mqtthil/mqtthil/steps"
 )
 
@@ -23,7 +24,7 @@ func BenchmarkScenarioOverhead(b *testing.B) {
 	}
 	var took []time.Duration
 	opts := simOptions()
-	opts.OnScenarioEnd = func(r *steps.ScenarioRecord) { took = append(took, r.Ended.Sub(r.Started)) }
+	opts.OnScenarioEnd = func(r *record.Scenario) { took = append(took, r.Ended.Sub(r.Started)) }
 	start := time.Now()
 	status := godog.TestSuite{
 		ScenarioInitializer: func(sc *godog.ScenarioContext) { steps.Register(sc, opts) },

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/mqtthil/mqtthil/controller"
+	"github.com/mqtthil/mqtthil/record"
 )
 
 // Assertions on what a call returned: its code, its error text, its
@@ -17,7 +18,7 @@ func init() {
 			if err != nil {
 				return err
 			}
-			return c.expectCode(code)
+			return expectCode(c, code)
 		})
 	def("returns", "the call returns {int} and a message id",
 		"The last call returned this code and a message id.",
@@ -26,7 +27,7 @@ func init() {
 			if err != nil {
 				return err
 			}
-			if err := c.expectCode(code); err != nil {
+			if err := expectCode(c, code); err != nil {
 				return err
 			}
 			if c.Ret.MsgID == 0 {
@@ -41,7 +42,7 @@ func init() {
 			if err != nil {
 				return err
 			}
-			if err := c.expectCode(code); err != nil {
+			if err := expectCode(c, code); err != nil {
 				return err
 			}
 			if c.Ret.MsgID != 0 {
@@ -191,15 +192,8 @@ func joinInts(ids []int) string {
 	return strings.Join(s, ", ")
 }
 
-func (c *Call) String() string {
-	s := fmt.Sprintf("%s of client %q", c.Call, c.Client)
-	if c.Args != "" {
-		s = fmt.Sprintf("%s(%s) of client %q", c.Call, c.Args, c.Client)
-	}
-	return s
-}
-
-func (c *Call) expectCode(code int) error {
+// expectCode checks the code a call returned.
+func expectCode(c *record.Call, code int) error {
 	if c.Ret.Code != code {
 		got := fmt.Sprintf("%d", c.Ret.Code)
 		if c.Ret.Err != "" {

@@ -28,6 +28,7 @@ import (
 	"github.com/mqtthil/mqtthil/controller"
 	"github.com/mqtthil/mqtthil/emulator"
 	"github.com/mqtthil/mqtthil/emulator/journal"
+	"github.com/mqtthil/mqtthil/record"
 )
 
 // Options bind the steps to a controller under test.
@@ -78,9 +79,15 @@ type Options struct {
 	// then ends as timed out. 0 means 2 minutes.
 	ScenarioTimeout time.Duration
 
+	// DriverRuntime names the registered driver runtime
+	// (controller.RegisterDriver) that "the driver ... is running" loads
+	// drivers into. Empty means "lua"; the program must import the
+	// runtime's package for it to be registered.
+	DriverRuntime string
+
 	// OnScenarioEnd receives each scenario's records once it has ended,
 	// before the broker and controller are released.
-	OnScenarioEnd func(*ScenarioRecord)
+	OnScenarioEnd func(*record.Scenario)
 }
 
 // Needs that scenario tags name.
@@ -125,6 +132,9 @@ func (o Options) withDefaults() Options {
 	if o.ScenarioTimeout <= 0 {
 		o.ScenarioTimeout = 2 * time.Minute
 	}
+	if o.DriverRuntime == "" {
+		o.DriverRuntime = "lua"
+	}
 	if o.ObserverController == nil {
 		o.ObserverController = o.NewController
 	}
@@ -135,45 +145,6 @@ func (o Options) withDefaults() Options {
 // or the broker would not start), not of the controller under test. Such a
 // scenario ends as "error".
 var ErrHarness = errors.New("harness problem")
-
-// ScenarioRecord is what a scenario leaves behind, for reports: the wire
-// journal, every call and its return, every callback.
-type ScenarioRecord struct {
-	Name string   `json:"name"`
-	URI  string   `json:"uri"`
-	Tags []string `json:"tags,omitempty"`
-	// Status is the outcome: passed, failed (the controller broke a
-	// promise), error (the harness or the bench broke: ErrHarness), timed
-	// out (the scenario ran past Options.ScenarioTimeout), skipped.
-	Status string `json:"status"`
-	Error  string `json:"error,omitempty"`
-	// FailedStep is where the scenario failed, when a step did.
-	FailedStep *StepRef            `json:"failed_step,omitempty"`
-	Skipped    string              `json:"skipped,omitempty"` // why
-	Seed       int64               `json:"seed"`
-	Identity   controller.Identity `json:"identity"`
-	Started    time.Time           `json:"started"`
-	Ended      time.Time           `json:"ended"`
-	Calls      []Call              `json:"calls"`
-	Events     []controller.Event  `json:"events"`
-	// Clients maps the scenario's client names (as Calls name them) to
-	// their MQTT client ids (as Events and the journal name them).
-	Clients map[string]string `json:"clients,omitempty"`
-	// Observer is what the observer on the control listener received, if
-	// the scenario used one.
-	Observer []controller.Event `json:"observer,omitempty"`
-	// Journal is the broker's wire journal; nil when no broker was started.
-	Journal *journal.Journal `json:"-"`
-}
-
-// Call is one call on a client object and what it returned.
-type Call struct {
-	At     time.Time      `json:"at"`
-	Client string         `json:"client"`
-	Call   string         `json:"call"`
-	Args   string         `json:"args,omitempty"`
-	Ret    controller.Ret `json:"ret"`
-}
 
 type worldKey struct{}
 
@@ -197,8 +168,8 @@ type World struct {
 	order   []*client
 
 	mu    sync.Mutex
-	calls []Call
-	last  *Call
+	calls []record.Call
+	last  *record.Call
 
 	msgs  []*message
 	burst []*message
@@ -211,7 +182,8 @@ type World struct {
 	// endChecks are further end-of-scenario invariants (a driver's own
 	// calls), run after checkInvariants.
 	endChecks []func() error
-	failed    *StepRef // the first step that did not pass
+	failed    *record.StepRef // the first step that did not pass
+	driver    *driverRun      // the scenario's driver, once a step starts one
 }
 
 // client is a named controller client object.
@@ -297,7 +269,7 @@ func Register(sc *godog.ScenarioContext, opts Options) {
 		if w == nil || w.failed != nil || (status != godog.StepFailed && status != godog.StepUndefined && status != godog.StepAmbiguous) {
 			return ctx, nil
 		}
-		w.failed = &StepRef{File: w.sc.Uri, Text: st.Text, Status: status.String()}
+		w.failed = &record.StepRef{File: w.sc.Uri, Text: st.Text, Status: status.String()}
 		for i, s := range w.sc.Steps {
 			if s.Id == st.Id {
 				w.failed.Line = stepLine(w.sc, i)
@@ -309,16 +281,6 @@ func Register(sc *godog.ScenarioContext, opts Options) {
 		sc.Step(d.re, d.godogHandler())
 	}
 }
-
-// StepRef points at a step in a feature file.
-type StepRef struct {
-	File   string `json:"file"`
-	Line   int    `json:"line"`
-	Text   string `json:"text"`
-	Status string `json:"status"`
-}
-
-func (s StepRef) String() string { return fmt.Sprintf("%s:%d: %s", s.File, s.Line, s.Text) }
 
 func newWorld(opts Options, s *godog.Scenario) *World {
 	ctx, cancel := context.WithTimeout(context.Background(), opts.ScenarioTimeout)
@@ -388,19 +350,19 @@ func (w *World) finish(stepErr error) error {
 	return err
 }
 
-func (w *World) record(err error) *ScenarioRecord {
-	r := &ScenarioRecord{
+func (w *World) record(err error) *record.Scenario {
+	r := &record.Scenario{
 		Name: w.sc.Name, URI: w.sc.Uri, Seed: w.opts.Seed, Identity: w.identity,
-		Started: w.started, Ended: time.Now(), Status: "passed",
+		Started: w.started, Ended: time.Now(), Status: record.Passed,
 	}
 	for _, t := range w.sc.Tags {
 		r.Tags = append(r.Tags, t.Name)
 	}
 	switch {
 	case w.skip != "":
-		r.Status, r.Skipped = "skipped", w.skip
+		r.Status, r.Skipped = record.Skipped, w.skip
 	case err != nil:
-		r.Status, r.Error = "failed", err.Error()
+		r.Status, r.Error = record.Failed, err.Error()
 		if w.failed != nil {
 			f := *w.failed
 			r.FailedStep = &f
@@ -408,9 +370,9 @@ func (w *World) record(err error) *ScenarioRecord {
 		}
 		switch {
 		case w.harness != nil || errors.Is(err, ErrHarness):
-			r.Status = "error"
+			r.Status = record.Error
 		case errors.Is(w.ctx.Err(), context.DeadlineExceeded):
-			r.Status = "timed out"
+			r.Status = record.TimedOut
 			r.Error = fmt.Sprintf("the scenario ran past its limit of %s: %s", w.opts.ScenarioTimeout, r.Error)
 		}
 	}
@@ -520,14 +482,14 @@ func (w *World) clientID(name string) string {
 func (w *World) note(cl *client, call, args string, r controller.Ret) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.calls = append(w.calls, Call{At: time.Now(), Client: cl.name, Call: call, Args: args, Ret: r})
+	w.calls = append(w.calls, record.Call{At: time.Now(), Client: cl.name, Call: call, Args: args, Ret: r})
 	w.last = &w.calls[len(w.calls)-1]
 	if r.Code == 0 && r.MsgID != 0 {
 		cl.idCalls = append(cl.idCalls, r.MsgID)
 	}
 }
 
-func (w *World) lastCall() (*Call, error) {
+func (w *World) lastCall() (*record.Call, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.last == nil {

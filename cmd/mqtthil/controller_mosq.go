@@ -7,12 +7,10 @@ import (
 	"github.com/mqtthil/mqtthil/controller/mosq"
 )
 
-// The libmosquitto reference client, in builds with the libmosquitto tag.
-// Its keep-alive runs on libmosquitto's own clock: --time-scale shortens
-// the features' times but not its keep-alive seconds.
+// The libmosquitto reference client, in builds with the libmosquitto tag;
+// the import registers it as "mosq". Its keep-alive runs on libmosquitto's
+// own clock: --time-scale shortens the features' times but not its
+// keep-alive seconds.
 func init() {
-	controllers["mosq"] = func(float64) func() (controller.Controller, error) {
-		return func() (controller.Controller, error) { return mosq.New(), nil }
-	}
 	benchClients["mosq"] = func() controller.Controller { return mosq.New() }
 }

@@ -34,11 +34,6 @@ import (
 // identity, a publish round trip on a DUT listener); if it fails, no
 // scenario runs.
 func init() {
-	controllers["remote"] = func(float64) func() (controller.Controller, error) {
-		return func() (controller.Controller, error) {
-			return nil, fmt.Errorf("the remote controller needs --station")
-		}
-	}
 	configured["remote"] = remoteController
 }
 

@@ -15,7 +15,6 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,8 +23,8 @@ import (
 	"github.com/cucumber/godog"
 
 	"github.com/mqtthil/mqtthil/controller"
-	"github.com/mqtthil/mqtthil/controller/sim"
 	"github.com/mqtthil/mqtthil/emulator/journal"
+	"github.com/mqtthil/mqtthil/record"
 	"github.com/mqtthil/mqtthil/report"
 	"github.com/mqtthil/mqtthil/steps"
 )
@@ -36,15 +35,6 @@ func init() {
 		summary: "run feature files against a controller and write the run's reports",
 		run:     runRun,
 	})
-}
-
-// controllers the run command can drive, by --controller name.
-var controllers = map[string]func(timeScale float64) func() (controller.Controller, error){
-	"sim": func(timeScale float64) func() (controller.Controller, error) {
-		return func() (controller.Controller, error) {
-			return sim.New(sim.Options{KeepAliveUnit: time.Duration(timeScale * float64(time.Second))}), nil
-		}
-	},
 }
 
 // configured sets a run up for a controller that needs more of the run's
@@ -144,17 +134,12 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 1
 }
 
-func controllerNames() []string {
-	names := make([]string, 0, len(controllers))
-	for n := range controllers {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
+// controllerNames are the controllers this build offers, by --controller
+// name: those whose packages main imports, each registering itself.
+func controllerNames() []string { return controller.Names() }
 
 func (c *runConfig) check() error {
-	if _, ok := controllers[c.controller]; !ok {
+	if _, ok := controller.Lookup(c.controller); !ok {
 		return fmt.Errorf("--controller %q: this build has %s", c.controller, strings.Join(controllerNames(), ", "))
 	}
 	if c.concurrency < 1 {
@@ -205,7 +190,9 @@ func execute(ctx context.Context, cfg runConfig, stdout io.Writer) (*runResult, 
 	res := &runResult{cfg: cfg, started: time.Now(), counts: map[string]int{}}
 	var mu sync.Mutex
 	var writeErr error
-	newController := controllers[cfg.controller](cfg.timeScale)
+	newController := func() (controller.Controller, error) {
+		return controller.New(cfg.controller, controller.Options{KeepAliveUnit: time.Duration(cfg.timeScale * float64(time.Second))})
+	}
 	var setup configuredRun
 	if f := configured[cfg.controller]; f != nil {
 		if setup, err = f(cfg); err != nil {
@@ -223,7 +210,7 @@ func execute(ctx context.Context, cfg runConfig, stdout io.Writer) (*runResult, 
 		TimeScale:          cfg.timeScale,
 		FixtureDir:         cfg.fixtures,
 		ScenarioTimeout:    cfg.scenarioTimeout,
-		OnScenarioEnd: func(r *steps.ScenarioRecord) {
+		OnScenarioEnd: func(r *record.Scenario) {
 			_, err := sw.Write(r)
 			outcome := report.OutcomeOf(r)
 			if outcome != report.Passed && outcome != report.Skipped && r.Journal != nil {
@@ -262,7 +249,7 @@ func execute(ctx context.Context, cfg runConfig, stdout io.Writer) (*runResult, 
 
 // writeJournal saves a failed scenario's wire journal as JSON lines in
 // journals/, beside the copy in scenarios/, for a quick look at failures.
-func writeJournal(out string, r *steps.ScenarioRecord) error {
+func writeJournal(out string, r *record.Scenario) error {
 	f, err := os.Create(filepath.Join(out, report.JournalsDir, report.SafeName(r.URI, r.Name)+".jsonl"))
 	if err != nil {
 		return err

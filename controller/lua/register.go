@@ -1,0 +1,17 @@
+// Registers the Lua runtime by name, as a controller (every client call made
+// by Lua code against the C4 shim) and as the runtime drivers run in.
+package lua
+
+import (
+	"github.com/mqtthil/mqtthil/controller"
+	"github.com/mqtthil/mqtthil/controller/sim"
+)
+
+func init() {
+	controller.Register("lua", func(o controller.Options) (controller.Controller, error) {
+		return NewController(Options{Sim: sim.Options{KeepAliveUnit: o.KeepAliveUnit}})
+	})
+	controller.RegisterDriver("lua", func(o controller.DriverOptions) (controller.Driver, error) {
+		return NewDriverHost(o)
+	})
+}
