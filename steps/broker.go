@@ -16,126 +16,152 @@ import (
 func init() {
 	def("broker", "a broker",
 		"Starts the scenario's broker now (it also starts by itself when first needed).",
-		"a broker", "", func(w *World) error {
-			_, err := w.broker()
-			return err
-		})
+		"a broker", "", (*World).aBroker)
 	def("broker", "the broker allows at most QoS {qos}",
 		"The broker's Maximum QoS, told to MQTT 5 clients in CONNACK.",
-		"the broker allows at most QoS 1", "", func(w *World, qos int) error {
-			if err := w.brokerNotStarted("the broker's maximum QoS"); err != nil {
-				return err
-			}
-			w.bopts.Profile.MaximumQoS = &qos
-			return nil
-		})
+		"the broker allows at most QoS 1", "", (*World).brokerAllowsMostQoS)
 	def("broker", "the broker accepts at most {count} messages in flight per client",
 		"The broker's Receive Maximum, told to MQTT 5 clients in CONNACK.",
-		"the broker accepts at most 3 messages in flight per client", "", func(w *World, n int) error {
-			if err := w.brokerNotStarted("the broker's receive maximum"); err != nil {
-				return err
-			}
-			if n < 1 || n > 65535 {
-				return fmt.Errorf("a receive maximum of %d is out of range: expected 1 to 65535", n)
-			}
-			w.bopts.Profile.ReceiveMaximum = n
-			return nil
-		})
+		"the broker accepts at most 3 messages in flight per client", "", (*World).brokerAcceptsMostMessagesFlightPerClient)
 	def("broker", "the broker does not keep retained messages",
 		"The broker says Retain Available = 0 in CONNACK.",
-		"the broker does not keep retained messages", "", func(w *World) error {
-			if err := w.brokerNotStarted("retain available"); err != nil {
-				return err
-			}
-			f := false
-			w.bopts.Profile.RetainAvailable = &f
-			return nil
-		})
+		"the broker does not keep retained messages", "", (*World).brokerDoesNotKeepRetainedMessages)
 	def("broker", "the broker accepts packets of at most {count} bytes",
 		"The broker's Maximum Packet Size, told to MQTT 5 clients in CONNACK.",
-		"the broker accepts packets of at most 30 bytes", "", func(w *World, n int) error {
-			if err := w.brokerNotStarted("the broker's maximum packet size"); err != nil {
-				return err
-			}
-			if n < 1 {
-				return errors.New("a maximum packet size must be 1 byte or more")
-			}
-			w.bopts.Profile.MaximumPacketSize = n
-			return nil
-		})
+		"the broker accepts packets of at most 30 bytes", "", (*World).brokerAcceptsPacketsMostBytes)
 	def("broker", "the broker lets in only user {name} with password {text}",
 		"Credentials on the device-under-test listener; other clients are refused.",
-		`the broker lets in only user "driver" with password "secret"`, "", func(w *World, user, pass string) error {
-			if err := w.brokerNotStarted("the broker's credentials"); err != nil {
-				return err
-			}
-			if w.bopts.DUTAuth == nil {
-				w.bopts.DUTAuth = map[string]string{}
-			}
-			w.bopts.DUTAuth[user] = pass
-			return nil
-		})
+		`the broker lets in only user "driver" with password "secret"`, "", (*World).brokerLetsOnlyUserPassword)
 	def("broker", "the broker speaks TLS",
 		"The device-under-test listener speaks TLS with a certificate for 127.0.0.1 from a throw-away CA; clients find the CA as \"broker-tls/ca.pem\" (a stranger's CA as \"broker-tls/other-ca.pem\").",
-		"the broker speaks TLS", "", func(w *World) error {
-			return w.brokerTLS(func(s *testcerts.Set) *tls.Config { return s.Server(false) })
-		})
+		"the broker speaks TLS", "", (*World).brokerSpeaksTLS)
 	def("broker", "the broker speaks TLS and requires a client certificate",
 		"As above, and clients must present a certificate from the same CA: \"broker-tls/client.pem\" with the key \"broker-tls/client-key.pem\".",
-		"the broker speaks TLS and requires a client certificate", "", func(w *World) error {
-			return w.brokerTLS(func(s *testcerts.Set) *tls.Config { return s.Server(true) })
-		})
+		"the broker speaks TLS and requires a client certificate", "", (*World).brokerSpeaksTLSRequiresClientCertificate)
 	def("broker", "the broker speaks TLS with a certificate for another host name",
 		"TLS with a certificate from the same CA but for another host: only a client that skips the host name check connects.",
-		"the broker speaks TLS with a certificate for another host name", "", func(w *World) error {
-			return w.brokerTLS(func(s *testcerts.Set) *tls.Config { return s.WrongName })
-		})
+		"the broker speaks TLS with a certificate for another host name", "", (*World).brokerSpeaksTLSCertificateAnotherHostName)
 	def("broker", "the broker restarts and stays down for {duration}",
 		"Restarts the broker now: every connection closes, sessions are kept, new connections wait until it is back.",
-		"the broker restarts and stays down for 500 milliseconds", "", func(w *World, d time.Duration) error {
-			b, err := w.broker()
-			if err != nil {
-				return err
-			}
-			return b.Restart(w.scaled(d))
-		})
+		"the broker restarts and stays down for 500 milliseconds", "", (*World).brokerRestartsNow)
 	def("broker", "the broker is back",
 		"Waits until the broker accepts connections again after a restart.",
-		"the broker is back", "", func(w *World) error {
-			return w.brokerBack()
-		})
+		"the broker is back", "", (*World).brokerIsBack)
 	def("broker", "the broker behaves again",
 		"Disarms every fault rule.",
-		"the broker behaves again", "", func(w *World) error {
-			b, err := w.broker()
-			if err != nil {
-				return err
-			}
-			b.Faults.Reset()
-			return nil
-		})
+		"the broker behaves again", "", (*World).brokerBehavesAgain)
 	def("broker", "the broker follows the fault plan {name}",
 		"Arms the rules of a fault plan file (YAML) from the fixtures folder.",
-		`the broker follows the fault plan "plans/slow-acks.yaml"`, "", func(w *World, file string) error {
-			plan, err := faults.LoadPlan(w.fixture(file))
-			if err != nil {
-				return err
-			}
-			b, err := w.broker()
-			if err != nil {
-				return err
-			}
-			for _, r := range plan.Rules {
-				if plan.HasSeed && r.Seed == nil {
-					seed := plan.Seed
-					r.Seed = &seed
-				}
-				if err := b.Faults.Add(r); err != nil {
-					return fmt.Errorf("%s: rule %s: %w", file, r.Name, err)
-				}
-			}
-			return nil
-		})
+		`the broker follows the fault plan "plans/slow-acks.yaml"`, "", (*World).brokerFollowsFaultPlan)
+}
+
+func (w *World) aBroker() error {
+	_, err := w.broker()
+	return err
+}
+
+func (w *World) brokerAllowsMostQoS(qos int) error {
+	if err := w.brokerNotStarted("the broker's maximum QoS"); err != nil {
+		return err
+	}
+	w.bopts.Profile.MaximumQoS = &qos
+	return nil
+}
+
+func (w *World) brokerAcceptsMostMessagesFlightPerClient(n int) error {
+	if err := w.brokerNotStarted("the broker's receive maximum"); err != nil {
+		return err
+	}
+	if n < 1 || n > 65535 {
+		return fmt.Errorf("a receive maximum of %d is out of range: expected 1 to 65535", n)
+	}
+	w.bopts.Profile.ReceiveMaximum = n
+	return nil
+}
+
+func (w *World) brokerDoesNotKeepRetainedMessages() error {
+	if err := w.brokerNotStarted("retain available"); err != nil {
+		return err
+	}
+	f := false
+	w.bopts.Profile.RetainAvailable = &f
+	return nil
+}
+
+func (w *World) brokerAcceptsPacketsMostBytes(n int) error {
+	if err := w.brokerNotStarted("the broker's maximum packet size"); err != nil {
+		return err
+	}
+	if n < 1 {
+		return errors.New("a maximum packet size must be 1 byte or more")
+	}
+	w.bopts.Profile.MaximumPacketSize = n
+	return nil
+}
+
+func (w *World) brokerLetsOnlyUserPassword(user, pass string) error {
+	if err := w.brokerNotStarted("the broker's credentials"); err != nil {
+		return err
+	}
+	if w.bopts.DUTAuth == nil {
+		w.bopts.DUTAuth = map[string]string{}
+	}
+	w.bopts.DUTAuth[user] = pass
+	return nil
+}
+
+func (w *World) brokerSpeaksTLS() error {
+	return w.brokerTLS(func(s *testcerts.Set) *tls.Config { return s.Server(false) })
+}
+
+func (w *World) brokerSpeaksTLSRequiresClientCertificate() error {
+	return w.brokerTLS(func(s *testcerts.Set) *tls.Config { return s.Server(true) })
+}
+
+func (w *World) brokerSpeaksTLSCertificateAnotherHostName() error {
+	return w.brokerTLS(func(s *testcerts.Set) *tls.Config { return s.WrongName })
+}
+
+func (w *World) brokerRestartsNow(d time.Duration) error {
+	b, err := w.broker()
+	if err != nil {
+		return err
+	}
+	return b.Restart(w.scaled(d))
+}
+
+func (w *World) brokerIsBack() error {
+	return w.brokerBack()
+}
+
+func (w *World) brokerBehavesAgain() error {
+	b, err := w.broker()
+	if err != nil {
+		return err
+	}
+	b.Faults.Reset()
+	return nil
+}
+
+func (w *World) brokerFollowsFaultPlan(file string) error {
+	plan, err := faults.LoadPlan(w.fixture(file))
+	if err != nil {
+		return err
+	}
+	b, err := w.broker()
+	if err != nil {
+		return err
+	}
+	for _, r := range plan.Rules {
+		if plan.HasSeed && r.Seed == nil {
+			seed := plan.Seed
+			r.Seed = &seed
+		}
+		if err := b.Faults.Add(r); err != nil {
+			return fmt.Errorf("%s: rule %s: %w", file, r.Name, err)
+		}
+	}
+	return nil
 }
 
 func (w *World) brokerBack() error {

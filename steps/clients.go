@@ -16,237 +16,268 @@ import (
 func init() {
 	def("clients", "a client {name}",
 		"Creates a client object whose client id is its name, with a clean session.",
-		`a client "sensor"`, "", func(w *World, name string) error {
-			return w.newClient(name, name, true)
-		})
+		`a client "sensor"`, "", (*World).aClient)
 	def("clients", "a client {name} with client id {name}",
 		"Creates a client object with the given client id.",
-		`a client "sensor" with client id "kitchen-sensor-1"`, "", func(w *World, name, id string) error {
-			return w.newClient(name, id, true)
-		})
+		`a client "sensor" with client id "kitchen-sensor-1"`, "", (*World).aClientWithClientID)
 	def("clients", "a client {name} without a client id",
 		"Creates a client object without a client id (the broker or library picks one).",
-		`a client "anonymous" without a client id`, "", func(w *World, name string) error {
-			return w.newClient(name, "", true)
-		})
+		`a client "anonymous" without a client id`, "", (*World).aClientWithoutClientID)
 	def("clients", "a client {name} that keeps its session",
 		"Creates a client object with cleanSession false: the broker keeps its session across connections.",
-		`a client "sensor" that keeps its session`, "", func(w *World, name string) error {
-			return w.newClient(name, name, false)
-		})
+		`a client "sensor" that keeps its session`, "", (*World).aClientThatKeepsSession)
 	def("clients", "client {name} speaks MQTT {version}",
 		"ForceMqttVersion: 3.1, 3.1.1 (the default) or 5.",
-		`client "sensor" speaks MQTT 5`, "", func(w *World, name string, v int) error {
-			cl, err := w.client(name)
-			if err != nil {
-				return err
-			}
-			r := cl.c.ForceMqttVersion(v)
-			w.note(cl, "ForceMqttVersion", fmt.Sprint(v), r)
-			if r.Code == 0 {
-				cl.version = v
-			}
-			return nil
-		})
+		`client "sensor" speaks MQTT 5`, "", (*World).clientSpeaksMQTT)
 	def("clients", "client {name} logs in as {name} with password {text}",
 		"SetUsernameAndPassword for the next connect.",
-		`client "sensor" logs in as "driver" with password "secret"`, "", func(w *World, name, user, pass string) error {
-			cl, err := w.client(name)
-			if err != nil {
-				return err
-			}
-			w.note(cl, "SetUsernameAndPassword", user, cl.c.SetUsernameAndPassword(user, &pass))
-			return nil
-		})
+		`client "sensor" logs in as "driver" with password "secret"`, "", (*World).clientLogsAsPassword)
 	def("clients", "client {name} logs in as {name} without a password",
 		"SetUsernameAndPassword with no password.",
-		`client "sensor" logs in as "driver" without a password`, "", func(w *World, name, user string) error {
-			cl, err := w.client(name)
-			if err != nil {
-				return err
-			}
-			w.note(cl, "SetUsernameAndPassword", user, cl.c.SetUsernameAndPassword(user, nil))
-			return nil
-		})
+		`client "sensor" logs in as "driver" without a password`, "", (*World).clientLogsAsWithoutPassword)
 	def("clients", "client {name} leaves the will {text} on {text} with QoS {int}",
 		"SetWill: the broker publishes this message if the client vanishes without disconnecting.",
-		`client "sensor" leaves the will "offline" on "sensors/kitchen/status" with QoS 1`, "", func(w *World, name, payload, topic string, qos int) error {
-			cl, err := w.client(name)
-			if err != nil {
-				return err
-			}
-			w.note(cl, "SetWill", topic, cl.c.SetWill(topic, []byte(payload), qos, false, nil))
-			return nil
-		})
+		`client "sensor" leaves the will "offline" on "sensors/kitchen/status" with QoS 1`, "", (*World).clientLeavesWillQoS)
 	def("clients", "client {name} forgets its will",
 		"ClearWill.",
-		`client "sensor" forgets its will`, "", func(w *World, name string) error {
-			cl, err := w.client(name)
-			if err != nil {
-				return err
-			}
-			w.note(cl, "ClearWill", "", cl.c.ClearWill())
-			return nil
-		})
+		`client "sensor" forgets its will`, "", (*World).clientForgetsWill)
 	def("clients", "client {name} allows {int} messages in flight",
 		"SetMaxInflightMessages: how many QoS 1 and 2 messages may await their ack at once (0 means 65535).",
-		`client "sensor" allows 1 messages in flight`, "", func(w *World, name string, n int) error {
-			cl, err := w.client(name)
-			if err != nil {
-				return err
-			}
-			w.note(cl, "SetMaxInflightMessages", fmt.Sprint(n), cl.c.SetMaxInflightMessages(n))
-			return nil
-		})
+		`client "sensor" allows 1 messages in flight`, "", (*World).clientAllowsMessagesFlight)
 	def("clients", "client {name} retries messages {int} times",
 		"SetMessageRetries.",
-		`client "sensor" retries messages 3 times`, "", func(w *World, name string, n int) error {
-			cl, err := w.client(name)
-			if err != nil {
-				return err
-			}
-			w.note(cl, "SetMessageRetries", fmt.Sprint(n), cl.c.SetMessageRetries(n))
-			return nil
-		})
+		`client "sensor" retries messages 3 times`, "", (*World).clientRetriesMessagesTimes)
 	def("clients", "client {name} uses the TLS pre-shared key {text} with identity {text}",
 		"SetTlsPsk; the key is written as the driver writes it, hexadecimal digits in quotes.",
-		`client "sensor" uses the TLS pre-shared key "0102ABCD0405" with identity "sensor"`, "", func(w *World, name, psk, identity string) error {
-			cl, err := w.client(name)
-			if err != nil {
-				return err
-			}
-			w.note(cl, "SetTlsPsk", identity, cl.c.SetTlsPsk(psk, identity, ""))
-			return nil
-		})
+		`client "sensor" uses the TLS pre-shared key "0102ABCD0405" with identity "sensor"`, "", (*World).clientUsesTLSPreSharedKeyIdentity)
 	def("clients", "client {name} trusts the certificate authority in {name}",
 		"SetTlsCertificates with a CA file only (an encrypted connection, no client certificate).",
-		`client "sensor" trusts the certificate authority in "certs/ca.pem"`, "", func(w *World, name, ca string) error {
-			cl, err := w.client(name)
-			if err != nil {
-				return err
-			}
-			w.note(cl, "SetTlsCertificates", ca, cl.c.SetTlsCertificates(w.fixture(ca), "", "", ""))
-			return nil
-		})
+		`client "sensor" trusts the certificate authority in "certs/ca.pem"`, "", (*World).clientTrustsCertificateAuthority)
 	def("clients", "client {name} presents the certificate {name} with the key {name}, trusting {name}",
 		"SetTlsCertificates with a client certificate and key (mutual authentication).",
-		`client "sensor" presents the certificate "certs/client.pem" with the key "certs/client.key", trusting "certs/ca.pem"`, "", func(w *World, name, cert, key, ca string) error {
-			cl, err := w.client(name)
-			if err != nil {
-				return err
-			}
-			w.note(cl, "SetTlsCertificates", ca+" "+cert, cl.c.SetTlsCertificates(w.fixture(ca), w.fixture(cert), w.fixture(key), ""))
-			return nil
-		})
+		`client "sensor" presents the certificate "certs/client.pem" with the key "certs/client.key", trusting "certs/ca.pem"`, "", (*World).clientPresentsCertificateKeyTrusting)
 	def("clients", "client {name} skips the TLS host name check",
 		"SetTlsInsecure(true).",
-		`client "sensor" skips the TLS host name check`, "", func(w *World, name string) error {
-			cl, err := w.client(name)
-			if err != nil {
-				return err
-			}
-			w.note(cl, "SetTlsInsecure", "true", cl.c.SetTlsInsecure(true))
-			return nil
-		})
-
-	connect := func(w *World, name string, keepalive int, props controller.Props, wait bool) error {
-		cl, err := w.client(name)
-		if err != nil {
-			return err
-		}
-		host, port, err := w.dutHostPort()
-		if err != nil {
-			return err
-		}
-		cl.keepalive = keepalive
-		r := cl.c.Connect(host, port, keepalive, props)
-		w.note(cl, "Connect", fmt.Sprintf("keep-alive %d", keepalive), r)
-		if !wait {
-			return nil
-		}
-		if r.Code != 0 {
-			return fmt.Errorf("Connect returned %d (%s)", r.Code, r.Err)
-		}
-		return w.awaitConnected(cl)
-	}
+		`client "sensor" skips the TLS host name check`, "", (*World).clientSkipsTLSHostNameCheck)
 	def("clients", "client {name} is connected",
 		"Connects to the broker (keep-alive 60 seconds) and waits for onConnect with success.",
-		`client "sensor" is connected`, "", func(w *World, name string) error {
-			return connect(w, name, 60, nil, true)
-		})
+		`client "sensor" is connected`, "", (*World).clientIsConnected)
 	def("clients", "client {name} connects",
 		"Connect, then wait for onConnect with success.",
-		`client "sensor" connects`, "", func(w *World, name string) error {
-			return connect(w, name, 60, nil, true)
-		})
+		`client "sensor" connects`, "", (*World).clientConnects)
 	def("clients", "client {name} connects with a keep-alive of {count} seconds",
 		"Connect with that keep-alive, then wait for onConnect with success.",
-		`client "sensor" connects with a keep-alive of 5 seconds`, "", func(w *World, name string, ka int) error {
-			return connect(w, name, ka, nil, true)
-		})
+		`client "sensor" connects with a keep-alive of 5 seconds`, "", (*World).clientConnectsKeepAliveSeconds)
 	def("clients", "client {name} connects with the properties:",
 		"Connect with MQTT 5 properties (a table of name and value), then wait for onConnect with success.",
-		`client "sensor" connects with the properties:`, "table", func(w *World, name string, t *godog.Table) error {
-			props, err := propsFromTable(t)
-			if err != nil {
-				return err
-			}
-			return connect(w, name, 60, props, true)
-		})
+		`client "sensor" connects with the properties:`, "table", (*World).clientConnectsProperties)
 	def("clients", "client {name} starts connecting",
 		"Connect, without waiting for onConnect: what happens next is up to later steps.",
-		`client "sensor" starts connecting`, "", func(w *World, name string) error {
-			return connect(w, name, 60, nil, false)
-		})
+		`client "sensor" starts connecting`, "", (*World).clientStartsConnecting)
 	def("clients", "client {name} starts connecting with a keep-alive of {int} seconds",
 		"Connect with that keep-alive (passed on as it is), without waiting for onConnect.",
-		`client "sensor" starts connecting with a keep-alive of 3 seconds`, "", func(w *World, name string, ka int) error {
-			return connect(w, name, ka, nil, false)
-		})
+		`client "sensor" starts connecting with a keep-alive of 3 seconds`, "", (*World).clientStartsConnectingKeepAliveSeconds)
 	def("clients", "client {name} disconnects",
 		"Disconnect; onDisconnect follows.",
-		`client "sensor" disconnects`, "", func(w *World, name string) error {
-			cl, err := w.client(name)
-			if err != nil {
-				return err
-			}
-			w.note(cl, "Disconnect", "", cl.c.Disconnect(nil))
-			return nil
-		})
+		`client "sensor" disconnects`, "", (*World).clientDisconnects)
 	def("clients", "client {name} reconnects",
 		"Reconnect with the settings of the last connect, then wait for onConnect with success.",
-		`client "sensor" reconnects`, "", func(w *World, name string) error {
-			return w.reconnect(name, true)
-		})
+		`client "sensor" reconnects`, "", (*World).clientReconnects)
 	def("clients", "client {name} starts reconnecting",
 		"Reconnect, without waiting for onConnect.",
-		`client "sensor" starts reconnecting`, "", func(w *World, name string) error {
-			return w.reconnect(name, false)
-		})
+		`client "sensor" starts reconnecting`, "", (*World).clientStartsReconnecting)
 	def("clients", "client {name} reconnects once the broker is back",
 		"Waits for the broker to accept connections again, then Reconnect and wait for onConnect with success.",
-		`client "sensor" reconnects once the broker is back`, "", func(w *World, name string) error {
-			if err := w.brokerBack(); err != nil {
-				return err
-			}
-			return w.reconnect(name, true)
-		})
+		`client "sensor" reconnects once the broker is back`, "", (*World).clientReconnectsOnceBrokerBack)
 	def("clients", "client {name} is destroyed",
 		"The driver drops the client object: messages still queued are dropped without callbacks.",
-		`client "sensor" is destroyed`, "", func(w *World, name string) error {
-			cl, err := w.client(name)
-			if err != nil {
-				return err
-			}
-			cl.c.Destroy()
-			cl.destroyed = true
-			for _, m := range w.msgs {
-				if m.cl == cl && m.lost == "" {
-					m.lost = "the client was destroyed"
-				}
-			}
-			return nil
-		})
+		`client "sensor" is destroyed`, "", (*World).clientIsDestroyed)
+}
+
+func (w *World) aClient(name string) error {
+	return w.newClient(name, name, true)
+}
+
+func (w *World) aClientWithClientID(name, id string) error {
+	return w.newClient(name, id, true)
+}
+
+func (w *World) aClientWithoutClientID(name string) error {
+	return w.newClient(name, "", true)
+}
+
+func (w *World) aClientThatKeepsSession(name string) error {
+	return w.newClient(name, name, false)
+}
+
+func (w *World) clientSpeaksMQTT(name string, v int) error {
+	cl, err := w.client(name)
+	if err != nil {
+		return err
+	}
+	r := cl.c.ForceMqttVersion(v)
+	w.note(cl, "ForceMqttVersion", fmt.Sprint(v), r)
+	if r.Code == 0 {
+		cl.version = v
+	}
+	return nil
+}
+
+func (w *World) clientLogsAsPassword(name, user, pass string) error {
+	cl, err := w.client(name)
+	if err != nil {
+		return err
+	}
+	w.note(cl, "SetUsernameAndPassword", user, cl.c.SetUsernameAndPassword(user, &pass))
+	return nil
+}
+
+func (w *World) clientLogsAsWithoutPassword(name, user string) error {
+	cl, err := w.client(name)
+	if err != nil {
+		return err
+	}
+	w.note(cl, "SetUsernameAndPassword", user, cl.c.SetUsernameAndPassword(user, nil))
+	return nil
+}
+
+func (w *World) clientLeavesWillQoS(name, payload, topic string, qos int) error {
+	cl, err := w.client(name)
+	if err != nil {
+		return err
+	}
+	w.note(cl, "SetWill", topic, cl.c.SetWill(topic, []byte(payload), qos, false, nil))
+	return nil
+}
+
+func (w *World) clientForgetsWill(name string) error {
+	cl, err := w.client(name)
+	if err != nil {
+		return err
+	}
+	w.note(cl, "ClearWill", "", cl.c.ClearWill())
+	return nil
+}
+
+func (w *World) clientAllowsMessagesFlight(name string, n int) error {
+	cl, err := w.client(name)
+	if err != nil {
+		return err
+	}
+	w.note(cl, "SetMaxInflightMessages", fmt.Sprint(n), cl.c.SetMaxInflightMessages(n))
+	return nil
+}
+
+func (w *World) clientRetriesMessagesTimes(name string, n int) error {
+	cl, err := w.client(name)
+	if err != nil {
+		return err
+	}
+	w.note(cl, "SetMessageRetries", fmt.Sprint(n), cl.c.SetMessageRetries(n))
+	return nil
+}
+
+func (w *World) clientUsesTLSPreSharedKeyIdentity(name, psk, identity string) error {
+	cl, err := w.client(name)
+	if err != nil {
+		return err
+	}
+	w.note(cl, "SetTlsPsk", identity, cl.c.SetTlsPsk(psk, identity, ""))
+	return nil
+}
+
+func (w *World) clientTrustsCertificateAuthority(name, ca string) error {
+	cl, err := w.client(name)
+	if err != nil {
+		return err
+	}
+	w.note(cl, "SetTlsCertificates", ca, cl.c.SetTlsCertificates(w.fixture(ca), "", "", ""))
+	return nil
+}
+
+func (w *World) clientPresentsCertificateKeyTrusting(name, cert, key, ca string) error {
+	cl, err := w.client(name)
+	if err != nil {
+		return err
+	}
+	w.note(cl, "SetTlsCertificates", ca+" "+cert, cl.c.SetTlsCertificates(w.fixture(ca), w.fixture(cert), w.fixture(key), ""))
+	return nil
+}
+
+func (w *World) clientSkipsTLSHostNameCheck(name string) error {
+	cl, err := w.client(name)
+	if err != nil {
+		return err
+	}
+	w.note(cl, "SetTlsInsecure", "true", cl.c.SetTlsInsecure(true))
+	return nil
+}
+
+func (w *World) clientIsConnected(name string) error {
+	return w.connect(name, 60, nil, true)
+}
+
+func (w *World) clientConnects(name string) error {
+	return w.connect(name, 60, nil, true)
+}
+
+func (w *World) clientConnectsKeepAliveSeconds(name string, ka int) error {
+	return w.connect(name, ka, nil, true)
+}
+
+func (w *World) clientConnectsProperties(name string, t *godog.Table) error {
+	props, err := propsFromTable(t)
+	if err != nil {
+		return err
+	}
+	return w.connect(name, 60, props, true)
+}
+
+func (w *World) clientStartsConnecting(name string) error {
+	return w.connect(name, 60, nil, false)
+}
+
+func (w *World) clientStartsConnectingKeepAliveSeconds(name string, ka int) error {
+	return w.connect(name, ka, nil, false)
+}
+
+func (w *World) clientDisconnects(name string) error {
+	cl, err := w.client(name)
+	if err != nil {
+		return err
+	}
+	w.note(cl, "Disconnect", "", cl.c.Disconnect(nil))
+	return nil
+}
+
+func (w *World) clientReconnects(name string) error {
+	return w.reconnect(name, true)
+}
+
+func (w *World) clientStartsReconnecting(name string) error {
+	return w.reconnect(name, false)
+}
+
+func (w *World) clientReconnectsOnceBrokerBack(name string) error {
+	if err := w.brokerBack(); err != nil {
+		return err
+	}
+	return w.reconnect(name, true)
+}
+
+func (w *World) clientIsDestroyed(name string) error {
+	cl, err := w.client(name)
+	if err != nil {
+		return err
+	}
+	cl.c.Destroy()
+	cl.destroyed = true
+	for _, m := range w.msgs {
+		if m.cl == cl && m.lost == "" {
+			m.lost = "the client was destroyed"
+		}
+	}
+	return nil
 }
 
 func (w *World) newClient(name, id string, clean bool) error {
@@ -343,3 +374,26 @@ func describeEvent(ev controller.Event, t0 time.Time) string {
 }
 
 var errNoTable = errors.New("the step needs a table of property names and values below it")
+
+// connect calls Connect on a client, and waits for its onConnect when
+// wait says so.
+func (w *World) connect(name string, keepalive int, props controller.Props, wait bool) error {
+	cl, err := w.client(name)
+	if err != nil {
+		return err
+	}
+	host, port, err := w.dutHostPort()
+	if err != nil {
+		return err
+	}
+	cl.keepalive = keepalive
+	r := cl.c.Connect(host, port, keepalive, props)
+	w.note(cl, "Connect", fmt.Sprintf("keep-alive %d", keepalive), r)
+	if !wait {
+		return nil
+	}
+	if r.Code != 0 {
+		return fmt.Errorf("Connect returned %d (%s)", r.Code, r.Err)
+	}
+	return w.awaitConnected(cl)
+}

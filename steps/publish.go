@@ -18,118 +18,146 @@ import (
 func init() {
 	def("publish", "client {name} publishes {text} to {text} with QoS {int}",
 		"Publish a text payload; QoS is passed on as written, even out of range.",
-		`client "sensor" publishes "21.5" to "home/kitchen/temp" with QoS 1`, "", func(w *World, name, payload, topic string, qos int) error {
-			return w.publish(name, topic, []byte(payload), qos, false, nil)
-		})
+		`client "sensor" publishes "21.5" to "home/kitchen/temp" with QoS 1`, "", (*World).clientPublishesQoS)
 	def("publish", "client {name} publishes {text} to {text} with QoS {int}, retained",
 		"Publish with the retain flag set.",
-		`client "sensor" publishes "on" to "home/kitchen/light" with QoS 0, retained`, "", func(w *World, name, payload, topic string, qos int) error {
-			return w.publish(name, topic, []byte(payload), qos, true, nil)
-		})
+		`client "sensor" publishes "on" to "home/kitchen/light" with QoS 0, retained`, "", (*World).clientPublishesQoSRetained)
 	def("publish", "client {name} publishes to {text} with QoS {int}:",
 		"Publish the doc string below the step as the payload.",
-		`client "sensor" publishes to "home/kitchen/state" with QoS 1:`, "doc string", func(w *World, name, topic string, qos int, doc string) error {
-			return w.publish(name, topic, []byte(doc), qos, false, nil)
-		})
+		`client "sensor" publishes to "home/kitchen/state" with QoS 1:`, "doc string", (*World).clientPublishesDocString)
 	def("publish", "client {name} publishes the file {name} to {text} with QoS {int}",
 		"Publish the contents of a file from the fixtures folder.",
-		`client "sensor" publishes the file "payloads/reading.json" to "home/kitchen/state" with QoS 1`, "", func(w *World, name, file, topic string, qos int) error {
-			data, err := os.ReadFile(w.fixture(file))
-			if err != nil {
-				return fmt.Errorf("the payload file: %w", err)
-			}
-			return w.publish(name, topic, data, qos, false, nil)
-		})
+		`client "sensor" publishes the file "payloads/reading.json" to "home/kitchen/state" with QoS 1`, "", (*World).clientPublishesFileQoS)
 	def("publish", "client {name} publishes {count} bytes to {text} with QoS {int}",
 		"Publish a payload of that many bytes.",
-		`client "sensor" publishes 1000 bytes to "home/kitchen/blob" with QoS 1`, "", func(w *World, name string, n int, topic string, qos int) error {
-			return w.publish(name, topic, make([]byte, n), qos, false, nil)
-		})
+		`client "sensor" publishes 1000 bytes to "home/kitchen/blob" with QoS 1`, "", (*World).clientPublishesBytesQoS)
 	def("publish", "client {name} publishes an empty message to {text} with QoS {int}",
 		"Publish with an empty payload.",
-		`client "sensor" publishes an empty message to "home/kitchen/ping" with QoS 0`, "", func(w *World, name, topic string, qos int) error {
-			return w.publish(name, topic, nil, qos, false, nil)
-		})
+		`client "sensor" publishes an empty message to "home/kitchen/ping" with QoS 0`, "", (*World).clientPublishesEmptyMessageQoS)
 	def("publish", "client {name} publishes {text} to {text} with QoS {int} and the properties:",
 		"Publish with MQTT 5 properties: a table of name and value (USER_PROPERTY values are written key=value).",
-		`client "sensor" publishes "21.5" to "home/kitchen/temp" with QoS 1 and the properties:`, "table", func(w *World, name, payload, topic string, qos int, t *godog.Table) error {
-			props, err := propsFromTable(t)
-			if err != nil {
-				return err
-			}
-			return w.publish(name, topic, []byte(payload), qos, false, props)
-		})
+		`client "sensor" publishes "21.5" to "home/kitchen/temp" with QoS 1 and the properties:`, "table", (*World).clientPublishesQoSProperties)
 	def("publish", "client {name} publishes {text} to a topic of {count} characters with QoS {int}",
 		"Publish to a topic made of that many letters.",
-		`client "sensor" publishes "x" to a topic of 65536 characters with QoS 0`, "", func(w *World, name, payload string, n int, qos int) error {
-			return w.publish(name, strings.Repeat("a", n), []byte(payload), qos, false, nil)
-		})
+		`client "sensor" publishes "x" to a topic of 65536 characters with QoS 0`, "", (*World).clientPublishesTopicCharactersQoS)
 	def("publish", "client {name} publishes {text} to a topic containing {name} with QoS {int}",
 		"Publish to a topic that is not proper UTF-8 text; the flaw is named in words: "+badTextNames()+".",
-		`client "sensor" publishes "x" to a topic containing "a control character" with QoS 0`, "", func(w *World, name, payload, flaw string, qos int) error {
-			bad, ok := badText[flaw]
-			if !ok {
-				return fmt.Errorf("%q is not a flaw the step knows: expected one of %s", flaw, badTextNames())
-			}
-			return w.publish(name, "home/"+bad+"/x", []byte(payload), qos, false, nil)
-		})
+		`client "sensor" publishes "x" to a topic containing "a control character" with QoS 0`, "", (*World).clientPublishesTopicContainingQoS)
 	def("publish", "client {name} publishes {count} messages to {text} with QoS {int}",
 		`A burst: that many publishes, one right after the other, with payloads "message 1", "message 2", …`,
-		`client "sensor" publishes 6 messages to "home/kitchen/temp" with QoS 1`, "", func(w *World, name string, n int, topic string, qos int) error {
-			var burst []*message
-			for i := 1; i <= n; i++ {
-				if err := w.publish(name, topic, []byte("message "+strconv.Itoa(i)), qos, false, nil); err != nil {
-					return err
-				}
-				burst = append(burst, w.msgs[len(w.msgs)-1])
-			}
-			w.burst = burst
-			return nil
-		})
+		`client "sensor" publishes 6 messages to "home/kitchen/temp" with QoS 1`, "", (*World).clientPublishesMessagesQoS)
 	def("publish", "client {name} makes {count} QoS 0 publishes before connecting",
 		"Uses up message ids: each publish while not connected returns 4 and takes an id, and nothing is sent.",
-		`client "sensor" makes 65533 QoS 0 publishes before connecting`, "", func(w *World, name string, n int) error {
-			cl, err := w.client(name)
-			if err != nil {
-				return err
-			}
-			for i := 0; i < n; i++ {
-				if r := cl.c.Publish("burn", nil, 0, false, nil); r.Code != controller.ErrNoConn {
-					return fmt.Errorf("publish %d of %d returned %d (%s), expected 4: is the client connected?", i+1, n, r.Code, r.Err)
-				}
-			}
-			w.note(cl, "Publish", fmt.Sprintf("%d times while not connected", n), controller.Ret{Code: controller.ErrNoConn, Err: controller.ErrorString(controller.ErrNoConn)})
-			return nil
-		})
+		`client "sensor" makes 65533 QoS 0 publishes before connecting`, "", (*World).clientMakesQoS0PublishesBeforeConnecting)
 	def("publish", "client {name} subscribes to {text} with QoS {int}",
 		"Subscribe; onSubscribe follows. The message id comes from the same counter as Publish.",
-		`client "sensor" subscribes to "home/+/temp" with QoS 1`, "", func(w *World, name, topic string, qos int) error {
-			cl, err := w.client(name)
-			if err != nil {
-				return err
-			}
-			r := cl.c.Subscribe(topic, qos, nil)
-			w.note(cl, "Subscribe", topic, r)
-			w.subs = append(w.subs, &subscription{cl: cl, topic: topic, ret: r})
-			return nil
-		})
+		`client "sensor" subscribes to "home/+/temp" with QoS 1`, "", (*World).clientSubscribesQoS)
 	def("publish", "client {name} unsubscribes from {text}",
 		"Unsubscribe; onUnsubscribe follows.",
-		`client "sensor" unsubscribes from "home/+/temp"`, "", func(w *World, name, topic string) error {
-			cl, err := w.client(name)
-			if err != nil {
-				return err
-			}
-			r := cl.c.Unsubscribe(topic, nil)
-			w.note(cl, "Unsubscribe", topic, r)
-			w.subs = append(w.subs, &subscription{cl: cl, topic: topic, ret: r, unsub: true})
-			return nil
-		})
+		`client "sensor" unsubscribes from "home/+/temp"`, "", (*World).clientUnsubscribesFrom)
 	def("publish", "an observer subscribed to {text}",
 		"A harness-side client on the broker's control listener (no faults, not journaled) that subscribes with QoS 2 and records what it receives.",
-		`an observer subscribed to "home/#"`, "", func(w *World, topic string) error {
-			return w.observe(topic)
-		})
+		`an observer subscribed to "home/#"`, "", (*World).observerSubscribed)
+}
+
+func (w *World) clientPublishesQoS(name, payload, topic string, qos int) error {
+	return w.publish(name, topic, []byte(payload), qos, false, nil)
+}
+
+func (w *World) clientPublishesQoSRetained(name, payload, topic string, qos int) error {
+	return w.publish(name, topic, []byte(payload), qos, true, nil)
+}
+
+func (w *World) clientPublishesDocString(name, topic string, qos int, doc string) error {
+	return w.publish(name, topic, []byte(doc), qos, false, nil)
+}
+
+func (w *World) clientPublishesFileQoS(name, file, topic string, qos int) error {
+	data, err := os.ReadFile(w.fixture(file))
+	if err != nil {
+		return fmt.Errorf("the payload file: %w", err)
+	}
+	return w.publish(name, topic, data, qos, false, nil)
+}
+
+func (w *World) clientPublishesBytesQoS(name string, n int, topic string, qos int) error {
+	return w.publish(name, topic, make([]byte, n), qos, false, nil)
+}
+
+func (w *World) clientPublishesEmptyMessageQoS(name, topic string, qos int) error {
+	return w.publish(name, topic, nil, qos, false, nil)
+}
+
+func (w *World) clientPublishesQoSProperties(name, payload, topic string, qos int, t *godog.Table) error {
+	props, err := propsFromTable(t)
+	if err != nil {
+		return err
+	}
+	return w.publish(name, topic, []byte(payload), qos, false, props)
+}
+
+func (w *World) clientPublishesTopicCharactersQoS(name, payload string, n int, qos int) error {
+	return w.publish(name, strings.Repeat("a", n), []byte(payload), qos, false, nil)
+}
+
+func (w *World) clientPublishesTopicContainingQoS(name, payload, flaw string, qos int) error {
+	bad, ok := badText[flaw]
+	if !ok {
+		return fmt.Errorf("%q is not a flaw the step knows: expected one of %s", flaw, badTextNames())
+	}
+	return w.publish(name, "home/"+bad+"/x", []byte(payload), qos, false, nil)
+}
+
+func (w *World) clientPublishesMessagesQoS(name string, n int, topic string, qos int) error {
+	var burst []*message
+	for i := 1; i <= n; i++ {
+		if err := w.publish(name, topic, []byte("message "+strconv.Itoa(i)), qos, false, nil); err != nil {
+			return err
+		}
+		burst = append(burst, w.msgs[len(w.msgs)-1])
+	}
+	w.burst = burst
+	return nil
+}
+
+func (w *World) clientMakesQoS0PublishesBeforeConnecting(name string, n int) error {
+	cl, err := w.client(name)
+	if err != nil {
+		return err
+	}
+	for i := 0; i < n; i++ {
+		if r := cl.c.Publish("burn", nil, 0, false, nil); r.Code != controller.ErrNoConn {
+			return fmt.Errorf("publish %d of %d returned %d (%s), expected 4: is the client connected?", i+1, n, r.Code, r.Err)
+		}
+	}
+	w.note(cl, "Publish", fmt.Sprintf("%d times while not connected", n), controller.Ret{Code: controller.ErrNoConn, Err: controller.ErrorString(controller.ErrNoConn)})
+	return nil
+}
+
+func (w *World) clientSubscribesQoS(name, topic string, qos int) error {
+	cl, err := w.client(name)
+	if err != nil {
+		return err
+	}
+	r := cl.c.Subscribe(topic, qos, nil)
+	w.note(cl, "Subscribe", topic, r)
+	w.subs = append(w.subs, &subscription{cl: cl, topic: topic, ret: r})
+	return nil
+}
+
+func (w *World) clientUnsubscribesFrom(name, topic string) error {
+	cl, err := w.client(name)
+	if err != nil {
+		return err
+	}
+	r := cl.c.Unsubscribe(topic, nil)
+	w.note(cl, "Unsubscribe", topic, r)
+	w.subs = append(w.subs, &subscription{cl: cl, topic: topic, ret: r, unsub: true})
+	return nil
+}
+
+func (w *World) observerSubscribed(topic string) error {
+	return w.observe(topic)
 }
 
 // badText names the flaws a topic can have, in words.

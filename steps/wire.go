@@ -20,192 +20,230 @@ import (
 func init() {
 	def("wire", "the broker receives that message {count} time(s)",
 		"Waits until the broker has received the PUBLISH of the last message that many times, and checks it is not more.",
-		"the broker receives that message 2 times", "", func(w *World, n int) error {
-			m, err := w.thatMessage()
-			if err != nil {
-				return err
-			}
-			_, err = w.expectPublishes(m, n)
-			return err
-		})
+		"the broker receives that message 2 times", "", (*World).brokerReceivesThatMessageTimes)
 	def("wire", "the broker receives that message {count} time(s), the last with the DUP flag",
 		"As above, and the last copy is marked as a resend (DUP) under the same message id.",
-		"the broker receives that message 2 times, the last with the DUP flag", "", func(w *World, n int) error {
-			m, err := w.thatMessage()
-			if err != nil {
-				return err
-			}
-			recs, err := w.expectPublishes(m, n)
-			if err != nil {
-				return err
-			}
-			if len(recs) == 0 {
-				return fmt.Errorf("%s never reached the broker", m)
-			}
-			last := recs[len(recs)-1]
-			if !last.Dup {
-				return fmt.Errorf("the last PUBLISH of %s has no DUP flag\n%s", m, describeRecords(recs, w))
-			}
-			if len(recs) > 1 && recs[0].Dup && m.ret.MsgID != 0 {
-				return fmt.Errorf("the first PUBLISH of %s already has the DUP flag\n%s", m, describeRecords(recs, w))
-			}
-			return nil
-		})
+		"the broker receives that message 2 times, the last with the DUP flag", "", (*World).brokerReceivesThatMessageTimesLastDUPFlag)
 	def("wire", "the broker receives that message with the retain flag",
 		"The PUBLISH of the last message reached the broker with the retain flag set.",
-		"the broker receives that message with the retain flag", "", func(w *World) error {
-			return w.expectRetain(true)
-		})
+		"the broker receives that message with the retain flag", "", (*World).brokerReceivesThatMessageRetainFlag)
 	def("wire", "the broker receives that message without the retain flag",
 		"The PUBLISH of the last message reached the broker with the retain flag clear.",
-		"the broker receives that message without the retain flag", "", func(w *World) error {
-			return w.expectRetain(false)
-		})
+		"the broker receives that message without the retain flag", "", (*World).brokerReceivesThatMessageWithoutRetainFlag)
 	def("wire", "the broker receives that message in a packet of {count} bytes",
 		"The whole PUBLISH packet of the last message, fixed header included, has this size.",
-		"the broker receives that message in a packet of 31 bytes", "", func(w *World, size int) error {
-			m, pub, err := w.thatMessageReceived()
-			if err != nil {
-				return err
-			}
-			if pub.Size != size {
-				return fmt.Errorf("the PUBLISH of %s is %d bytes long, expected %d", m, pub.Size, size)
-			}
-			return nil
-		})
+		"the broker receives that message in a packet of 31 bytes", "", (*World).brokerReceivesThatMessagePacketBytes)
 	def("wire", "the broker receives that message with the properties:",
 		"The MQTT 5 properties of the last message's PUBLISH, as a table of name and value, are on the wire exactly (correlation data written as text).",
-		"the broker receives that message with the properties:", "table", func(w *World, t *godog.Table) error {
-			return w.expectWireProps(t)
-		})
+		"the broker receives that message with the properties:", "table", (*World).brokerReceivesThatMessageProperties)
 	def("wire", "that message does not reach the broker within {duration}",
 		"Waits the whole time and fails if the broker receives the last message.",
-		"that message does not reach the broker within 300 milliseconds", "", func(w *World, d time.Duration) error {
-			m, err := w.thatMessage()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := context.WithTimeout(w.ctx, w.scaled(d))
-			defer cancel()
-			recs, _ := w.waitWire(ctx, w.publishFilter(m), w.publishPred(m), 1)
-			if len(recs) > 0 {
-				return fmt.Errorf("%s reached the broker\n%s", m, describeRecords(recs, w))
-			}
-			return nil
-		})
+		"that message does not reach the broker within 300 milliseconds", "", (*World).thatMessageDoesNotReachBrokerWithin)
 	def("wire", "the broker receives that message before it sends CONNACK",
 		"The PUBLISH of the last message was on the wire before the broker's CONNACK (it was written as soon as TCP was up).",
-		"the broker receives that message before it sends CONNACK", "", func(w *World) error {
-			m, pub, err := w.thatMessageReceived()
-			if err != nil {
-				return err
-			}
-			acks, err := w.waitWire(w.ctx, journal.Filter{Kind: journal.KindPacket, Dir: "to_client", Type: "CONNACK", Client: m.cl.id, Conn: pub.Conn}, nil, 1)
-			if err != nil {
-				return err
-			}
-			if pub.Seq > acks[0].Seq {
-				return fmt.Errorf("the PUBLISH of %s came after CONNACK\n%s", m, describeRecords(append(acks, pub), w))
-			}
-			return nil
-		})
+		"the broker receives that message before it sends CONNACK", "", (*World).brokerReceivesThatMessageBeforeSendsCONNACK)
 	def("wire", "the broker receives {packet} for that message {count} time(s)",
 		"Waits until that many packets of the type with the last message's id have reached the broker (PUBREL, PUBLISH…), and checks it is not more.",
-		"the broker receives PUBREL for that message 2 times", "", func(w *World, typ string, n int) error {
-			return w.expectPacketsForMessage("to_broker", typ, false, n)
-		})
+		"the broker receives PUBREL for that message 2 times", "", (*World).brokerReceivesPacketForThatMessage)
 	def("wire", "the broker sends {packet} for that message {count} time(s)",
 		"Waits until the broker has sent that many packets of the type with the last message's id (PUBACK, PUBREC, PUBCOMP), and checks it is not more.",
-		"the broker sends PUBREC for that message 1 time", "", func(w *World, typ string, n int) error {
-			return w.expectPacketsForMessage("to_client", typ, false, n)
-		})
+		"the broker sends PUBREC for that message 1 time", "", (*World).brokerSendsPacketForThatMessage)
 	def("wire", "the broker drops {packet} for that message {count} time(s)",
 		"Waits until a fault has kept that many packets of the type with the last message's id from their receiver, either way (a PUBREC lost on its way to the client, a PUBREL on its way to the broker), and checks it is not more. A scenario that goes on after a lost ack waits for it here: the broker may not have sent it yet when the client's packet arrived.",
-		"the broker drops PUBREC for that message 1 time", "", func(w *World, typ string, n int) error {
-			return w.expectPacketsForMessage("", typ, true, n)
-		})
+		"the broker drops PUBREC for that message 1 time", "", (*World).brokerDropsPacketForThatMessage)
 	def("wire", "the broker receives {count} {packet} packet(s) from {name}",
 		"Waits until the broker has received that many packets of the type from the client, and checks it is not more.",
-		`the broker receives 3 PUBLISH packets from "sensor"`, "", func(w *World, n int, typ, name string) error {
-			cl, err := w.client(name)
-			if err != nil {
-				return err
-			}
-			f := journal.Filter{Kind: journal.KindPacket, Dir: "to_broker", Type: typ, Client: cl.id, Dropped: "no"}
-			return w.expectExactly(f, n, fmt.Sprintf("%s from %q", typ, name))
-		})
+		`the broker receives 3 PUBLISH packets from "sensor"`, "", (*World).brokerReceivesPacketsFrom)
 	def("wire", "the broker receives at least {count} {packet} packet(s) from {name}",
 		"Waits until the broker has received that many packets of the type from the client; more are fine.",
-		`the broker receives at least 2 PINGREQ packets from "sensor"`, "", func(w *World, n int, typ, name string) error {
-			cl, err := w.client(name)
-			if err != nil {
-				return err
-			}
-			ctx, cancel := w.waitCtx(0)
-			defer cancel()
-			f := journal.Filter{Kind: journal.KindPacket, Dir: "to_broker", Type: typ, Client: cl.id, Dropped: "no"}
-			if recs, err := w.waitWire(ctx, f, nil, n); err != nil {
-				return fmt.Errorf("%s from %q: %v\n%s", typ, name, err, describeRecords(recs, w))
-			}
-			return nil
-		})
+		`the broker receives at least 2 PINGREQ packets from "sensor"`, "", (*World).brokerReceivesLeastPacketsFrom)
 	def("wire", "the broker receives no {packet} from {name} within {duration}",
 		"Waits the whole time and fails if a packet of the type from the client reaches the broker (counting from this step).",
-		`the broker receives no PUBLISH from "sensor" within 300 milliseconds`, "", func(w *World, typ, name string, d time.Duration) error {
-			return w.expectQuiet(name, typ, d)
-		})
+		`the broker receives no PUBLISH from "sensor" within 300 milliseconds`, "", (*World).brokerReceivesNoFromWithin)
 	def("wire", "nothing goes from {name} to the broker within {duration}",
 		"Waits the whole time and fails if any packet from the client reaches the broker (counting from this step).",
-		`nothing goes from "sensor" to the broker within 300 milliseconds`, "", func(w *World, name string, d time.Duration) error {
-			return w.expectQuiet(name, "", d)
-		})
+		`nothing goes from "sensor" to the broker within 300 milliseconds`, "", (*World).nothingGoesFromBrokerWithin)
 	def("wire", "at most {count} messages of client {name} are in flight at once",
 		"Reading the journal in order: the most QoS 1 and 2 PUBLISHes of the client not yet completed by PUBACK, PUBCOMP or a refusing PUBREC.",
-		`at most 3 messages of client "sensor" are in flight at once`, "", func(w *World, n int, name string) error {
-			cl, err := w.client(name)
-			if err != nil {
-				return err
-			}
-			b, err := w.broker()
-			if err != nil {
-				return err
-			}
-			peak := maxInFlight(b.Journal.Records(journal.Filter{Kind: journal.KindPacket, Client: cl.id, Dropped: "no"}))
-			if peak > n {
-				return fmt.Errorf("client %q had %d messages in flight at once, expected at most %d", name, peak, n)
-			}
-			return nil
-		})
+		`at most 3 messages of client "sensor" are in flight at once`, "", (*World).atMostInFlight)
 	def("wire", "the observer receives that message",
 		"Waits until the observer (see `an observer subscribed to`) receives the last message's topic and payload.",
-		"the observer receives that message", "", func(w *World) error {
-			_, err := w.observed(1, 0)
-			return err
-		})
+		"the observer receives that message", "", (*World).observerReceivesThatMessage)
 	def("wire", "the observer receives that message {count} time(s)",
 		"Waits for that many deliveries of the last message to the observer, and checks it is not more.",
-		"the observer receives that message 1 time", "", func(w *World, n int) error {
-			evs, err := w.observed(n, 0)
-			if err != nil {
-				return err
-			}
-			if len(evs) != n {
-				return fmt.Errorf("the observer received that message %d times, expected %d", len(evs), n)
-			}
-			return nil
-		})
+		"the observer receives that message 1 time", "", (*World).observerReceivesThatMessageTimes)
 	def("wire", "the observer does not receive that message within {duration}",
 		"Waits the whole time and fails if the observer receives the last message.",
-		"the observer does not receive that message within 300 milliseconds", "", func(w *World, d time.Duration) error {
-			m, err := w.thatMessage()
-			if err != nil {
-				return err
-			}
-			if w.observer == nil {
-				return errors.New("there is no observer: add `an observer subscribed to \"...\"` first")
-			}
-			return w.expectNone(w.observer, observerPred(m), d, "that message")
-		})
+		"the observer does not receive that message within 300 milliseconds", "", (*World).observerDoesNotReceiveThatMessageWithin)
+}
+
+func (w *World) brokerReceivesThatMessageTimes(n int) error {
+	m, err := w.thatMessage()
+	if err != nil {
+		return err
+	}
+	_, err = w.expectPublishes(m, n)
+	return err
+}
+
+func (w *World) brokerReceivesThatMessageTimesLastDUPFlag(n int) error {
+	m, err := w.thatMessage()
+	if err != nil {
+		return err
+	}
+	recs, err := w.expectPublishes(m, n)
+	if err != nil {
+		return err
+	}
+	if len(recs) == 0 {
+		return fmt.Errorf("%s never reached the broker", m)
+	}
+	last := recs[len(recs)-1]
+	if !last.Dup {
+		return fmt.Errorf("the last PUBLISH of %s has no DUP flag\n%s", m, describeRecords(recs, w))
+	}
+	if len(recs) > 1 && recs[0].Dup && m.ret.MsgID != 0 {
+		return fmt.Errorf("the first PUBLISH of %s already has the DUP flag\n%s", m, describeRecords(recs, w))
+	}
+	return nil
+}
+
+func (w *World) brokerReceivesThatMessageRetainFlag() error {
+	return w.expectRetain(true)
+}
+
+func (w *World) brokerReceivesThatMessageWithoutRetainFlag() error {
+	return w.expectRetain(false)
+}
+
+func (w *World) brokerReceivesThatMessagePacketBytes(size int) error {
+	m, pub, err := w.thatMessageReceived()
+	if err != nil {
+		return err
+	}
+	if pub.Size != size {
+		return fmt.Errorf("the PUBLISH of %s is %d bytes long, expected %d", m, pub.Size, size)
+	}
+	return nil
+}
+
+func (w *World) brokerReceivesThatMessageProperties(t *godog.Table) error {
+	return w.expectWireProps(t)
+}
+
+func (w *World) thatMessageDoesNotReachBrokerWithin(d time.Duration) error {
+	m, err := w.thatMessage()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(w.ctx, w.scaled(d))
+	defer cancel()
+	recs, _ := w.waitWire(ctx, w.publishFilter(m), w.publishPred(m), 1)
+	if len(recs) > 0 {
+		return fmt.Errorf("%s reached the broker\n%s", m, describeRecords(recs, w))
+	}
+	return nil
+}
+
+func (w *World) brokerReceivesThatMessageBeforeSendsCONNACK() error {
+	m, pub, err := w.thatMessageReceived()
+	if err != nil {
+		return err
+	}
+	acks, err := w.waitWire(w.ctx, journal.Filter{Kind: journal.KindPacket, Dir: "to_client", Type: "CONNACK", Client: m.cl.id, Conn: pub.Conn}, nil, 1)
+	if err != nil {
+		return err
+	}
+	if pub.Seq > acks[0].Seq {
+		return fmt.Errorf("the PUBLISH of %s came after CONNACK\n%s", m, describeRecords(append(acks, pub), w))
+	}
+	return nil
+}
+
+func (w *World) brokerReceivesPacketForThatMessage(typ string, n int) error {
+	return w.expectPacketsForMessage("to_broker", typ, false, n)
+}
+
+func (w *World) brokerSendsPacketForThatMessage(typ string, n int) error {
+	return w.expectPacketsForMessage("to_client", typ, false, n)
+}
+
+func (w *World) brokerDropsPacketForThatMessage(typ string, n int) error {
+	return w.expectPacketsForMessage("", typ, true, n)
+}
+
+func (w *World) brokerReceivesPacketsFrom(n int, typ, name string) error {
+	cl, err := w.client(name)
+	if err != nil {
+		return err
+	}
+	f := journal.Filter{Kind: journal.KindPacket, Dir: "to_broker", Type: typ, Client: cl.id, Dropped: "no"}
+	return w.expectExactly(f, n, fmt.Sprintf("%s from %q", typ, name))
+}
+
+func (w *World) brokerReceivesLeastPacketsFrom(n int, typ, name string) error {
+	cl, err := w.client(name)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := w.waitCtx(0)
+	defer cancel()
+	f := journal.Filter{Kind: journal.KindPacket, Dir: "to_broker", Type: typ, Client: cl.id, Dropped: "no"}
+	if recs, err := w.waitWire(ctx, f, nil, n); err != nil {
+		return fmt.Errorf("%s from %q: %v\n%s", typ, name, err, describeRecords(recs, w))
+	}
+	return nil
+}
+
+func (w *World) brokerReceivesNoFromWithin(typ, name string, d time.Duration) error {
+	return w.expectQuiet(name, typ, d)
+}
+
+func (w *World) nothingGoesFromBrokerWithin(name string, d time.Duration) error {
+	return w.expectQuiet(name, "", d)
+}
+
+func (w *World) atMostInFlight(n int, name string) error {
+	cl, err := w.client(name)
+	if err != nil {
+		return err
+	}
+	b, err := w.broker()
+	if err != nil {
+		return err
+	}
+	peak := maxInFlight(b.Journal.Records(journal.Filter{Kind: journal.KindPacket, Client: cl.id, Dropped: "no"}))
+	if peak > n {
+		return fmt.Errorf("client %q had %d messages in flight at once, expected at most %d", name, peak, n)
+	}
+	return nil
+}
+
+func (w *World) observerReceivesThatMessage() error {
+	_, err := w.observed(1, 0)
+	return err
+}
+
+func (w *World) observerReceivesThatMessageTimes(n int) error {
+	evs, err := w.observed(n, 0)
+	if err != nil {
+		return err
+	}
+	if len(evs) != n {
+		return fmt.Errorf("the observer received that message %d times, expected %d", len(evs), n)
+	}
+	return nil
+}
+
+func (w *World) observerDoesNotReceiveThatMessageWithin(d time.Duration) error {
+	m, err := w.thatMessage()
+	if err != nil {
+		return err
+	}
+	if w.observer == nil {
+		return errors.New("there is no observer: add `an observer subscribed to \"...\"` first")
+	}
+	return w.expectNone(w.observer, observerPred(m), d, "that message")
 }
 
 func observerPred(m *message) func(controller.Event) bool {
