@@ -201,7 +201,12 @@ func Station() string {
 	if s := os.Getenv("MQTTHIL_STATION"); s != "" {
 		return s
 	}
-	h, _ := os.Hostname()
+	h, err := os.Hostname()
+	if err != nil {
+		// A host that cannot name itself leaves the station unnamed
+		// rather than failing the run's reports.
+		return ""
+	}
 	return h
 }
 

@@ -135,12 +135,14 @@ func writeFile(path string, write func(io.Writer) error) error {
 		return err
 	}
 	bw := bufio.NewWriterSize(f, 32<<10)
+	// On a failed write the file is abandoned: the write's error is the
+	// one worth reporting, not the close's.
 	if err := write(bw); err != nil {
-		f.Close()
+		_ = f.Close()
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	if err := bw.Flush(); err != nil {
-		f.Close()
+		_ = f.Close()
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return f.Close()

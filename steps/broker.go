@@ -189,7 +189,11 @@ func (w *World) brokerTLS(pick func(*testcerts.Set) *tls.Config) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrHarness, err)
 	}
-	w.cleanup = append(w.cleanup, func() { os.RemoveAll(dir) })
+	w.cleanup = append(w.cleanup, func() {
+		// A throw-away folder left in the temporary directory harms
+		// nothing; the scenario has ended.
+		_ = os.RemoveAll(dir)
+	})
 	certs, err := testcerts.Write(dir)
 	if err != nil {
 		return fmt.Errorf("%w: making certificates: %v", ErrHarness, err)

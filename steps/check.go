@@ -73,6 +73,8 @@ func CheckSource(name string, data []byte) []Problem {
 		var out []Problem
 		for _, line := range strings.Split(err.Error(), "\n") {
 			if m := gherkinErrRe.FindStringSubmatch(line); m != nil {
+				// The pattern admits only digits: a line number too large
+				// to read leaves the problem at line 0.
 				n, _ := strconv.Atoi(m[1])
 				out = append(out, Problem{name, n, "Gherkin syntax: " + plainSyntaxError(m[2])})
 			}

@@ -275,7 +275,10 @@ func (w *World) observe(topic string) error {
 		}
 		obs := &client{name: "observer", id: "observer", c: c, rec: controller.NewRecorder(c), clean: true}
 		w.observer = obs
-		host, port, _ := splitHostPort(b.ControlAddr)
+		host, port, err := splitHostPort(b.ControlAddr)
+		if err != nil {
+			return fmt.Errorf("%w: the control listener's address %q: %v", ErrHarness, b.ControlAddr, err)
+		}
 		if r := c.Connect(host, port, 60, nil); r.Code != 0 {
 			return fmt.Errorf("observer: Connect returned %d (%s)", r.Code, r.Err)
 		}

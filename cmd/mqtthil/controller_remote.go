@@ -71,7 +71,10 @@ func healthCheck(c *remote.Controller, st remote.Station) error {
 	}
 	addr := b.DUTAddr
 	if st.DUT.Host != "" {
-		_, port, _ := net.SplitHostPort(addr)
+		_, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			return fmt.Errorf("health check: the broker's address %q: %w", addr, err)
+		}
 		addr = net.JoinHostPort(st.DUT.Host, port)
 	}
 	if err := remote.HealthCheck(ctx, c, addr); err != nil {
