@@ -34,10 +34,7 @@ var registry = struct {
 func Register(name string, f Factory) {
 	registry.Lock()
 	defer registry.Unlock()
-	if _, dup := registry.controllers[name]; dup {
-		panic("controller: " + name + " registered twice")
-	}
-	registry.controllers[name] = f
+	add(registry.controllers, "controller", name, f)
 }
 
 // Lookup finds a registered kind of controller.
@@ -69,10 +66,14 @@ func Names() []string {
 func RegisterDriver(name string, f DriverFactory) {
 	registry.Lock()
 	defer registry.Unlock()
-	if _, dup := registry.drivers[name]; dup {
-		panic("controller: driver runtime " + name + " registered twice")
+	add(registry.drivers, "driver runtime", name, f)
+}
+
+func add[V any](m map[string]V, kind, name string, v V) {
+	if _, dup := m[name]; dup {
+		panic("controller: " + kind + " " + name + " registered twice")
 	}
-	registry.drivers[name] = f
+	m[name] = v
 }
 
 // NewDriver starts a driver runtime of a registered kind.

@@ -206,11 +206,7 @@ func (w *World) nothingGoesFromBrokerWithin(name string, d time.Duration) error 
 }
 
 func (w *World) atMostInFlight(n int, name string) error {
-	cl, err := w.client(name)
-	if err != nil {
-		return err
-	}
-	b, err := w.broker()
+	cl, b, err := w.clientOnBroker(name)
 	if err != nil {
 		return err
 	}
@@ -485,11 +481,7 @@ func (w *World) expectExactly(f journal.Filter, n int, what string) error {
 }
 
 func (w *World) expectQuiet(name, typ string, d time.Duration) error {
-	cl, err := w.client(name)
-	if err != nil {
-		return err
-	}
-	b, err := w.broker()
+	cl, b, err := w.clientOnBroker(name)
 	if err != nil {
 		return err
 	}

@@ -54,3 +54,16 @@ func (w *World) dutHostPort() (string, int, error) {
 	}
 	return host, port, nil
 }
+
+// clientOnBroker is a named client and the broker it talks to.
+func (w *World) clientOnBroker(name string) (*client, *emulator.Broker, error) {
+	cl, err := w.client(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := w.broker()
+	if err != nil {
+		return nil, nil, err
+	}
+	return cl, b, nil
+}
