@@ -21,6 +21,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/mqtthil/mqtthil/emulator/faults"
+	"github.com/mqtthil/mqtthil/emulator/faults/wire"
 )
 
 // Load is one measurement: Pairs publishers each sending Messages to their
@@ -195,7 +196,7 @@ func (c *conn) flush() error {
 
 func (c *conn) next(d time.Duration) ([]byte, error) {
 	c.nc.SetReadDeadline(time.Now().Add(d))
-	return faults.ReadFrame(c.br)
+	return wire.ReadFrame(c.br)
 }
 
 func (c *conn) subscribe(topic string, qos byte) error {

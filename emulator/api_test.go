@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/mqtthil/mqtthil/emulator"
-	"github.com/mqtthil/mqtthil/emulator/faults"
+	faultwire "github.com/mqtthil/mqtthil/emulator/faults/wire"
 	"github.com/mqtthil/mqtthil/emulator/journal"
 )
 
@@ -129,7 +129,7 @@ func (c *mqttClient) publishQoS1(topic string, id uint16, payload string) {
 // connection ends.
 func (c *mqttClient) read(d time.Duration) []byte {
 	c.conn.SetReadDeadline(time.Now().Add(d))
-	raw, err := faults.ReadFrame(c.br)
+	raw, err := faultwire.ReadFrame(c.br)
 	if err != nil {
 		return nil
 	}
@@ -140,7 +140,7 @@ func (c *mqttClient) read(d time.Duration) []byte {
 func (c *mqttClient) closed(d time.Duration) bool {
 	c.conn.SetReadDeadline(time.Now().Add(d))
 	for {
-		_, err := faults.ReadFrame(c.br)
+		_, err := faultwire.ReadFrame(c.br)
 		if err == nil {
 			continue
 		}

@@ -24,6 +24,7 @@ import (
 	mqtt "github.com/mochi-mqtt/server/v2"
 
 	"github.com/mqtthil/mqtthil/emulator/faults"
+	"github.com/mqtthil/mqtthil/emulator/faults/wire"
 	"github.com/mqtthil/mqtthil/emulator/journal"
 )
 
@@ -69,7 +70,7 @@ type Broker struct {
 	Profile     Profile
 
 	server    *mqtt.Server
-	dut       *faults.Listener
+	dut       *wire.Listener
 	listeners []*mochiListener
 
 	closeOnce sync.Once
@@ -131,7 +132,7 @@ func Start(ctx context.Context, opts Options) (*Broker, error) {
 	if opts.DUTTLS != nil {
 		dutInner = tls.NewListener(dutInner, opts.DUTTLS)
 	}
-	dut := faults.NewListener(dutInner, set, j)
+	dut := wire.NewListener(dutInner, set, j)
 
 	caps := mqtt.NewDefaultServerCapabilities()
 	// mochi makes each client's outbound queue this long up front (8192 by
@@ -220,7 +221,7 @@ func (b *Broker) Restart(downFor time.Duration) error {
 }
 
 // Listener is the DUT listener's fault layer.
-func (b *Broker) Listener() *faults.Listener { return b.dut }
+func (b *Broker) Listener() *wire.Listener { return b.dut }
 
 // Close stops the broker: both listeners, every connection. It flushes the
 // journal's sink and returns its error, if any.

@@ -10,6 +10,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/mqtthil/mqtthil/emulator/faults"
+	faultwire "github.com/mqtthil/mqtthil/emulator/faults/wire"
 )
 
 // wire is a bare MQTT client for tests: it writes packets built with
@@ -70,7 +71,7 @@ func (w *wire) send(pk packets.Packet) {
 // next reads one frame within d; ok is false on timeout or close.
 func (w *wire) next(d time.Duration) (raw []byte, err error) {
 	w.conn.SetReadDeadline(time.Now().Add(d))
-	return faults.ReadFrame(w.br)
+	return faultwire.ReadFrame(w.br)
 }
 
 // expect reads one frame and fails unless it has the given type.

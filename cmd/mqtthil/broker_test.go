@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mqtthil/mqtthil/emulator/faults"
+	"github.com/mqtthil/mqtthil/emulator/faults/wire"
 )
 
 // dialMQTT connects an MQTT 3.1.1 client, written byte by byte, and waits
@@ -30,7 +30,7 @@ func dialMQTT(t *testing.T, addr, id string) net.Conn {
 		t.Fatal(err)
 	}
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	raw, err := faults.ReadFrame(bufio.NewReader(c))
+	raw, err := wire.ReadFrame(bufio.NewReader(c))
 	if err != nil || raw[0] != 0x20 || raw[3] != 0 {
 		t.Fatalf("CONNACK: % x, %v", raw, err)
 	}
@@ -178,7 +178,7 @@ func TestRunBrokerInProcess(t *testing.T) {
 	body := append([]byte{0, 4, 'M', 'Q', 'T', 'T', 4, 0x02, 0, 60, 0, 4}, "anon"...)
 	c.Write(append([]byte{0x10, byte(len(body))}, body...))
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	raw, err := faults.ReadFrame(bufio.NewReader(c))
+	raw, err := wire.ReadFrame(bufio.NewReader(c))
 	if err != nil || raw[0] != 0x20 || raw[3] == 0 {
 		t.Errorf("anonymous CONNECT answered % x, %v; want a refusing CONNACK", raw, err)
 	}

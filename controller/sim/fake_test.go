@@ -9,7 +9,7 @@ import (
 
 	"github.com/mqtthil/mqtthil/controller"
 	"github.com/mqtthil/mqtthil/controller/sim"
-	"github.com/mqtthil/mqtthil/emulator/faults"
+	"github.com/mqtthil/mqtthil/emulator/faults/wire"
 )
 
 // fake is a scripted broker for byte-exact packets the emulator cannot
@@ -47,7 +47,7 @@ func (f *fake) accept() {
 // read returns the next packet from the client.
 func (f *fake) read() []byte {
 	f.t.Helper()
-	raw, err := faults.ReadFrame(f.br)
+	raw, err := wire.ReadFrame(f.br)
 	if err != nil {
 		f.t.Fatalf("fake broker read: %v", err)
 	}

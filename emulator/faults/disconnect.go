@@ -52,7 +52,7 @@ func (d Disconnect) Apply(_ *Packet, o *Outcome, _ *rand.Rand) {
 	}
 }
 
-// disconnectPacket is an MQTT 5 DISCONNECT with a reason code and an empty
+// DisconnectPacket is an MQTT 5 DISCONNECT with a reason code and an empty
 // property block. The standard lets the property length go when it is
 // zero, but some decoders (mochi's among them) then skip the reason too.
-func disconnectPacket(code byte) []byte { return []byte{0xe0, 2, code, 0} }
+func DisconnectPacket(code byte) []byte { return []byte{0xe0, 2, code, 0} }

@@ -27,7 +27,7 @@ func (r Reason) Apply(p *Packet, o *Outcome, _ *rand.Rand) {
 // MQTT 3.1.1 that carry no reason code (acks, DISCONNECT) come back with an
 // error and are left as they were.
 func RewriteReason(p *Packet, code byte) ([]byte, error) {
-	start := bodyStart(p.Raw)
+	start := BodyStart(p.Raw)
 	body := append([]byte(nil), p.Raw[start:]...)
 	v5 := p.Version == 5
 	switch p.Type {
@@ -51,7 +51,7 @@ func RewriteReason(p *Packet, code byte) ([]byte, error) {
 		}
 		off := 2
 		if v5 {
-			n, err := propsEnd(body[2:])
+			n, err := PropsEnd(body[2:])
 			if err != nil {
 				return nil, err
 			}

@@ -59,23 +59,6 @@ func (d *Direction) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// PacketNames maps MQTT control packet types to the names rules use.
-var PacketNames = [16]string{
-	"RESERVED", "CONNECT", "CONNACK", "PUBLISH", "PUBACK", "PUBREC", "PUBREL", "PUBCOMP",
-	"SUBSCRIBE", "SUBACK", "UNSUBSCRIBE", "UNSUBACK", "PINGREQ", "PINGRESP", "DISCONNECT", "AUTH",
-}
-
-// ParsePacketType reads a packet type name such as PUBACK (any case).
-func ParsePacketType(s string) (byte, error) {
-	u := strings.ToUpper(strings.TrimSpace(s))
-	for i, n := range PacketNames {
-		if i > 0 && n == u {
-			return byte(i), nil
-		}
-	}
-	return 0, fmt.Errorf("packet type %q: want one of %s", s, strings.Join(PacketNames[1:], ", "))
-}
-
 // Match selects packets. Zero fields match anything; occurrence fields
 // (Nth, First, Every, Probability) are counted among the packets that the
 // other fields matched, across all connections of the listener.
@@ -120,22 +103,6 @@ type Action interface {
 	// Apply decides what happens to the packet. rnd is the rule's own
 	// seeded source, for jitter.
 	Apply(p *Packet, o *Outcome, rnd *rand.Rand)
-}
-
-// Packet is a framed MQTT packet with the fields rules match on. Raw holds
-// the whole packet, fixed header included.
-type Packet struct {
-	Raw       []byte
-	Type      byte
-	Flags     byte // low nibble of the first byte
-	Direction Direction
-	Version   byte // protocol version of the connection (3, 4 or 5); 0 before CONNECT
-	ClientID  string
-	Topic     string // PUBLISH
-	PacketID  int    // -1 when the packet has none
-	QoS       int
-	Dup       bool
-	Retain    bool
 }
 
 // Outcome collects what the actions that matched decided. The zero value

@@ -1,6 +1,9 @@
 package faults
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestClientMatch(t *testing.T) {
 	cases := []struct {
@@ -70,6 +73,28 @@ func TestTopicRuleMatch(t *testing.T) {
 		p := Packet{Type: 3, Direction: ToClient, Topic: c.topic, ClientID: "dev", PacketID: -1}
 		if got := s.Apply(&p).Drop; got != c.want {
 			t.Errorf("filter %q on topic %q: %t, want %t", c.filter, c.topic, got, c.want)
+		}
+	}
+}
+
+func TestTopicMatch(t *testing.T) {
+	cases := []struct {
+		filter, topic string
+		want          bool
+	}{
+		{"a/b", "a/b", true}, {"a/b", "a/c", false}, {"a/+", "a/b", true}, {"a/+", "a/b/c", false},
+		{"a/#", "a", true}, {"a/#", "a/b/c", true}, {"#", "x/y", true}, {"+/+", "a/", true},
+		{"#", "$SYS/x", false}, {"+/x", "$SYS/x", false}, {"$SYS/#", "$SYS/x", true}, {"a/+/c", "a//c", true},
+		{"a/b/#", "a/b", true}, {"a/b/#", "a/bc", false}, {"a/+", "a/", true}, {"a/+", "a", false},
+		{"ab/+", "a/b", false}, {"a//b", "a//b", true}, {"$SYS/#", "$SYS", true},
+	}
+	for _, c := range cases {
+		f := splitFilter(c.filter)
+		// The quick literal-prefix test that matches runs first must never
+		// turn away a topic the filter matches.
+		got := strings.HasPrefix(c.topic, literalPrefix(f)) && topicMatch(f, c.topic)
+		if got != c.want {
+			t.Errorf("filter %q topic %q: %t, want %t", c.filter, c.topic, got, c.want)
 		}
 	}
 }

@@ -1,4 +1,6 @@
-package faults
+package wire
+
+import "github.com/mqtthil/mqtthil/emulator/faults"
 
 // mochi 2.7.9 answers a few client packets in ways MQTT 5 does not allow.
 // The emulator must not pass its broker's own mistakes off as faults of the
@@ -19,7 +21,7 @@ package faults
 
 // noteDup remembers a resent QoS 2 PUBLISH; called for packets to the
 // broker.
-func (c *Conn) noteDup(p *Packet) {
+func (c *Conn) noteDup(p *faults.Packet) {
 	if p.Type != 3 || p.QoS != 2 || !p.Dup || p.Version != 5 {
 		return
 	}
@@ -33,14 +35,14 @@ func (c *Conn) noteDup(p *Packet) {
 
 // correct puts mochi's mistakes right in p; called for packets to the
 // client. It reports false for a packet that must not be sent at all.
-func (c *Conn) correct(p *Packet) bool {
+func (c *Conn) correct(p *faults.Packet) bool {
 	if p.Type == 14 && p.Version != 5 {
 		return false
 	}
 	if p.Version != 5 || (p.Type != 4 && p.Type != 5) {
 		return true
 	}
-	start := bodyStart(p.Raw)
+	start := faults.BodyStart(p.Raw)
 	if len(p.Raw) < start+3 {
 		return true
 	}

@@ -1,12 +1,14 @@
-package faults
+package wire
 
 import (
+	"github.com/mqtthil/mqtthil/emulator/faults"
+
 	"bufio"
 	"bytes"
 	"errors"
 	"io"
 	"slices"
-	"strings"
+
 	"testing"
 
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -96,47 +98,25 @@ func TestParseFields(t *testing.T) {
 	if !ok || v != 5 || id != "dev-1" {
 		t.Fatalf("connectInfo: %d %q %t", v, id, ok)
 	}
-	p, err := Parse(pkts[1], ToBroker, 4)
+	p, err := faults.Parse(pkts[1], faults.ToBroker, 4)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if p.Type != 3 || p.Topic != "a/b" || p.PacketID != 513 || p.QoS != 1 || !p.Dup || !p.Retain {
 		t.Fatalf("PUBLISH parsed as %+v", p)
 	}
-	p, _ = Parse(pkts[4], ToClient, 5)
+	p, _ = faults.Parse(pkts[4], faults.ToClient, 5)
 	r := describe(&p)
 	if r.PacketID != 7 || r.Reason == nil || *r.Reason != 0x87 || r.Props != "reason_string=no" {
 		t.Fatalf("PUBACK described as %+v", r)
 	}
-	raw, err := RewriteReason(&p, 16)
+	raw, err := faults.RewriteReason(&p, 16)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p2, _ := Parse(raw, ToClient, 5)
+	p2, _ := faults.Parse(raw, faults.ToClient, 5)
 	if r2 := describe(&p2); *r2.Reason != 16 || r2.Props != "reason_string=no" {
 		t.Fatalf("rewritten PUBACK: %+v", r2)
-	}
-}
-
-func TestTopicMatch(t *testing.T) {
-	cases := []struct {
-		filter, topic string
-		want          bool
-	}{
-		{"a/b", "a/b", true}, {"a/b", "a/c", false}, {"a/+", "a/b", true}, {"a/+", "a/b/c", false},
-		{"a/#", "a", true}, {"a/#", "a/b/c", true}, {"#", "x/y", true}, {"+/+", "a/", true},
-		{"#", "$SYS/x", false}, {"+/x", "$SYS/x", false}, {"$SYS/#", "$SYS/x", true}, {"a/+/c", "a//c", true},
-		{"a/b/#", "a/b", true}, {"a/b/#", "a/bc", false}, {"a/+", "a/", true}, {"a/+", "a", false},
-		{"ab/+", "a/b", false}, {"a//b", "a//b", true}, {"$SYS/#", "$SYS", true},
-	}
-	for _, c := range cases {
-		f := splitFilter(c.filter)
-		// The quick literal-prefix test that matches runs first must never
-		// turn away a topic the filter matches.
-		got := strings.HasPrefix(c.topic, literalPrefix(f)) && topicMatch(f, c.topic)
-		if got != c.want {
-			t.Errorf("filter %q topic %q: %t, want %t", c.filter, c.topic, got, c.want)
-		}
 	}
 }
 
@@ -177,14 +157,14 @@ func FuzzFramer(f *testing.F) {
 				t.Fatalf("packet of %d bytes claims %d (%v)", len(raw), size, err)
 			}
 			for _, v := range []byte{0, 3, 4, 5} {
-				p, err := Parse(raw, ToClient, v)
+				p, err := faults.Parse(raw, faults.ToClient, v)
 				if err != nil {
 					continue
 				}
 				describe(&p)
-				RewriteReason(&p, 0x80)
-				var o Outcome
-				PacketID{ID: 9}.Apply(&p, &o, nil)
+				faults.RewriteReason(&p, 0x80)
+				var o faults.Outcome
+				faults.PacketID{ID: 9}.Apply(&p, &o, nil)
 			}
 			connectInfo(raw)
 		}

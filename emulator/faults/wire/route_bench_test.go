@@ -1,6 +1,8 @@
-package faults
+package wire
 
 import (
+	"github.com/mqtthil/mqtthil/emulator/faults"
+
 	"bytes"
 	"fmt"
 	"net"
@@ -16,10 +18,10 @@ import (
 func BenchmarkRoute(b *testing.B) {
 	for _, rules := range []int{0, 10, 100} {
 		b.Run(fmt.Sprintf("rules=%d", rules), func(b *testing.B) {
-			set := NewSet(1)
+			set := faults.NewSet(1)
 			for i := range rules / 2 {
-				set.Add(Rule{Name: fmt.Sprintf("p%d", i), Action: Drop{}, Match: Match{Direction: Both, Packets: []byte{3}, Topic: fmt.Sprintf("never/%d/+", i)}})
-				set.Add(Rule{Name: fmt.Sprintf("a%d", i), Action: Drop{}, Match: Match{Direction: ToClient, Packets: []byte{4, 5, 6, 7}, Client: fmt.Sprintf("nobody-%d-*", i)}})
+				set.Add(faults.Rule{Name: fmt.Sprintf("p%d", i), Action: faults.Drop{}, Match: faults.Match{Direction: faults.Both, Packets: []byte{3}, Topic: fmt.Sprintf("never/%d/+", i)}})
+				set.Add(faults.Rule{Name: fmt.Sprintf("a%d", i), Action: faults.Drop{}, Match: faults.Match{Direction: faults.ToClient, Packets: []byte{4, 5, 6, 7}, Client: fmt.Sprintf("nobody-%d-*", i)}})
 			}
 			a, bb := net.Pipe()
 			defer a.Close()
@@ -37,7 +39,7 @@ func BenchmarkRoute(b *testing.B) {
 			b.ReportAllocs()
 			c.wmu.Lock()
 			for b.Loop() {
-				c.route(raw, ToClient, false)
+				c.route(raw, faults.ToClient, false)
 				clear(c.pend)
 				c.pend = c.pend[:0]
 			}

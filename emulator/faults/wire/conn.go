@@ -1,6 +1,10 @@
-package faults
+// The connection seen through the fault layer: reading, routing and
+// writing packets, in order and on time.
+package wire
 
 import (
+	"github.com/mqtthil/mqtthil/emulator/faults"
+
 	"bufio"
 	"bytes"
 	"crypto/tls"
@@ -238,7 +242,7 @@ func (c *Conn) readOne(inline bool) error {
 			c.who.Store(&identity{clientID: id, version: v})
 		}
 	}
-	c.route(raw, ToBroker, inline)
+	c.route(raw, faults.ToBroker, inline)
 	return nil
 }
 
@@ -272,13 +276,13 @@ func (c *Conn) held(last time.Time) bool {
 
 // route runs one packet through the rules and queues what comes of it.
 // inline is true when mochi's own Read call is routing a client packet.
-func (c *Conn) route(raw []byte, dir Direction, inline bool) {
+func (c *Conn) route(raw []byte, dir faults.Direction, inline bool) {
 	clientID, version := c.info()
 	last := &c.inTopic // the reading goroutine's
-	if dir == ToClient {
+	if dir == faults.ToClient {
 		last = &c.outTopic // under wmu
 	}
-	p, err := parse(raw, dir, version, *last)
+	p, err := faults.ParseReusingTopic(raw, dir, version, *last)
 	p.ClientID = clientID
 	if p.Topic != "" {
 		*last = p.Topic
@@ -288,7 +292,7 @@ func (c *Conn) route(raw []byte, dir Direction, inline bool) {
 		c.queue(dir, &item{raw: raw, rec: c.record(&p)}, 0, inline)
 		return
 	}
-	if dir == ToClient {
+	if dir == faults.ToClient {
 		if !c.correct(&p) {
 			rec := c.record(&p)
 			rec.Action = "not sent: MQTT 3.1.1 has no DISCONNECT from the broker"
@@ -306,7 +310,7 @@ func (c *Conn) route(raw []byte, dir Direction, inline bool) {
 		var local item
 		it := &local
 		switch {
-		case dir == ToClient:
+		case dir == faults.ToClient:
 			it = &c.wout // under wmu
 		case inline && !c.slotted:
 			it = &c.slot // where queue will most likely put it
@@ -323,19 +327,19 @@ func (c *Conn) route(raw []byte, dir Direction, inline bool) {
 		c.stall.Store(until.UnixNano())
 		c.l.journal.Add(journal.Record{Kind: journal.KindFault, Conn: c.id, Client: clientID, Rule: o.Rule, Action: "stall", Cause: fmt.Sprintf("stalled for %s", o.Stall)})
 	}
-	cutAt := func(d Direction) {
+	cutAt := func(d faults.Direction) {
 		c.queue(d, &item{cut: &cut{mode: o.Disconnect, code: o.DisconnectCode, rule: o.Rule,
 			cause: fmt.Sprintf("rule %q: disconnect (%s) %s %s", o.Rule, o.Disconnect, o.DisconnectWhen, rec.Type)}}, o.Delay, false)
 	}
 	switch {
 	case o.Reply != nil:
 		c.drop(rec)
-		reply, _ := Parse(o.Reply, ToClient, version)
+		reply, _ := faults.Parse(o.Reply, faults.ToClient, version)
 		reply.ClientID = clientID
 		rr := c.record(&reply)
 		rr.Rule, rr.Action = o.Rule, o.Action
-		back := Both &^ dir
-		if back == ToClient {
+		back := faults.Both &^ dir
+		if back == faults.ToClient {
 			c.wmu.Lock()
 			defer func() {
 				c.flushBatch()
@@ -360,7 +364,7 @@ func (c *Conn) route(raw []byte, dir Direction, inline bool) {
 		return
 	}
 	if o.Raw != nil {
-		np, err := Parse(o.Raw, dir, version)
+		np, err := faults.Parse(o.Raw, dir, version)
 		if err == nil {
 			np.ClientID = clientID
 			r2 := c.record(&np)
@@ -378,14 +382,14 @@ func (c *Conn) route(raw []byte, dir Direction, inline bool) {
 	}
 }
 
-func (c *Conn) record(p *Packet) journal.Record {
+func (c *Conn) record(p *faults.Packet) journal.Record {
 	var r journal.Record
 	c.describe(&r, p)
 	return r
 }
 
 // describe writes the journal record of a packet on this connection into r.
-func (c *Conn) describe(r *journal.Record, p *Packet) {
+func (c *Conn) describe(r *journal.Record, p *faults.Packet) {
 	describeInto(r, p)
 	r.Conn = c.id
 }
@@ -399,25 +403,25 @@ func (c *Conn) drop(rec journal.Record) {
 // queue puts an item on the direction's queue, due after delay but never
 // before the item ahead of it. Towards the client it is called with wmu
 // held; inline, as route's.
-func (c *Conn) queue(dir Direction, it *item, delay time.Duration, inline bool) {
+func (c *Conn) queue(dir faults.Direction, it *item, delay time.Duration, inline bool) {
 	p := &c.in
-	if dir == ToClient {
+	if dir == faults.ToClient {
 		p = &c.out
 	}
 	it.due = p.dueAfter(delay) // zero: nothing holds it back, deliver at once
 	atOnce := it.due.IsZero() && it.cut == nil && c.notStalled()
 	switch {
-	case atOnce && dir == ToClient && c.outPending.Load() == 0:
+	case atOnce && dir == faults.ToClient && c.outPending.Load() == 0:
 		c.gather(&it.rec, it.raw)
 		return
-	case atOnce && dir == ToBroker && inline && !c.slotted && p.q.empty():
+	case atOnce && dir == faults.ToBroker && inline && !c.slotted && p.q.empty():
 		if it != &c.slot {
 			c.slot = *it
 		}
 		c.slotted = true
 		return
 	}
-	if dir == ToClient {
+	if dir == faults.ToClient {
 		c.flushBatch()
 		c.outPending.Add(1)
 		it.raw = bytes.Clone(it.raw) // Write's bytes are mochi's again when it returns
@@ -682,7 +686,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 	defer c.wmu.Unlock()
 	pkts, err := c.framer.Feed(b)
 	for _, raw := range pkts {
-		c.route(raw, ToClient, false)
+		c.route(raw, faults.ToClient, false)
 	}
 	c.flushBatch()
 	if err != nil {
@@ -736,8 +740,8 @@ func (c *Conn) doCut(k *cut) {
 	switch k.mode {
 	case "mqtt":
 		if version == 5 {
-			raw := disconnectPacket(k.code)
-			p, _ := Parse(raw, ToClient, version)
+			raw := faults.DisconnectPacket(k.code)
+			p, _ := faults.Parse(raw, faults.ToClient, version)
 			p.ClientID = clientID
 			rec := c.record(&p)
 			rec.Rule, rec.Action = k.rule, "disconnect"

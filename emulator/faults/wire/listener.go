@@ -1,6 +1,9 @@
-package faults
+// The listener of the device under test, with bounce (restart) support.
+package wire
 
 import (
+	"github.com/mqtthil/mqtthil/emulator/faults"
+
 	"errors"
 	"fmt"
 	"net"
@@ -17,7 +20,7 @@ import (
 // noticing: while it is down, Accept waits instead of failing, because a
 // mochi listener whose Accept fails stops serving for good.
 type Listener struct {
-	set     *Set
+	set     *faults.Set
 	journal *journal.Journal
 	addr    net.Addr
 	ids     atomic.Uint64
@@ -32,7 +35,7 @@ type Listener struct {
 
 // NewListener applies set to every connection accepted on inner and
 // records them in j.
-func NewListener(inner net.Listener, set *Set, j *journal.Journal) *Listener {
+func NewListener(inner net.Listener, set *faults.Set, j *journal.Journal) *Listener {
 	up := make(chan struct{})
 	close(up)
 	return &Listener{

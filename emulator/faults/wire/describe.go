@@ -1,6 +1,10 @@
-package faults
+// Journal records of packets: what the journal says about each packet the
+// fault layer passes on or keeps back.
+package wire
 
 import (
+	"github.com/mqtthil/mqtthil/emulator/faults"
+
 	"bytes"
 	"encoding/hex"
 	"fmt"
@@ -13,7 +17,7 @@ import (
 
 // connectInfo reads the protocol version and client id from a CONNECT.
 func connectInfo(raw []byte) (version byte, clientID string, ok bool) {
-	b := raw[bodyStart(raw):]
+	b := raw[faults.BodyStart(raw):]
 	if len(b) < 2 {
 		return 0, "", false
 	}
@@ -25,7 +29,7 @@ func connectInfo(raw []byte) (version byte, clientID string, ok bool) {
 	version = b[off]
 	off += 4 // version, flags, keep-alive
 	if version == 5 {
-		n, err := propsEnd(b[off:])
+		n, err := faults.PropsEnd(b[off:])
 		if err != nil {
 			return version, "", false
 		}
@@ -44,7 +48,7 @@ func connectInfo(raw []byte) (version byte, clientID string, ok bool) {
 // describe fills a journal record with what the packet says. It reads only
 // what assertions need; a packet it cannot make sense of is recorded with
 // its type and size.
-func describe(p *Packet) journal.Record {
+func describe(p *faults.Packet) journal.Record {
 	var r journal.Record
 	describeInto(&r, p)
 	return r
@@ -52,18 +56,18 @@ func describe(p *Packet) journal.Record {
 
 // describeInto is describe writing into r, which the fault layer keeps in
 // a queue item: a record is large, and copying it for each packet shows.
-func describeInto(r *journal.Record, p *Packet) {
+func describeInto(r *journal.Record, p *faults.Packet) {
 	*r = journal.Record{
 		Kind:   journal.KindPacket,
 		Client: p.ClientID,
 		Dir:    p.Direction.String(),
-		Type:   PacketNames[p.Type],
+		Type:   faults.PacketNames[p.Type],
 		Size:   len(p.Raw),
 	}
 	if p.PacketID > 0 {
 		r.PacketID = p.PacketID
 	}
-	body := p.Raw[bodyStart(p.Raw):]
+	body := p.Raw[faults.BodyStart(p.Raw):]
 	v5 := p.Version == 5
 	var props []byte // the property block, length prefix included
 	reason := func(c byte) { v := int(c); r.Reason = &v }
@@ -75,7 +79,7 @@ func describeInto(r *journal.Record, p *Packet) {
 			off += 2
 		}
 		if v5 && off <= len(body) {
-			if n, err := propsEnd(body[off:]); err == nil {
+			if n, err := faults.PropsEnd(body[off:]); err == nil {
 				props = body[off : off+n]
 				off += n
 			}
@@ -104,7 +108,7 @@ func describeInto(r *journal.Record, p *Packet) {
 	case 9, 11:
 		off := 2
 		if v5 && len(body) > 2 {
-			if n, err := propsEnd(body[2:]); err == nil {
+			if n, err := faults.PropsEnd(body[2:]); err == nil {
 				props = body[2 : 2+n]
 				off += n
 			}

@@ -1,4 +1,5 @@
-package faults
+// The per-direction queue of a connection.
+package wire
 
 import (
 	"sync"
