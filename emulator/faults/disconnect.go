@@ -1,7 +1,7 @@
+// Disconnect: the connection cut at a chosen packet.
 package faults
 
 import (
-	"fmt"
 	"math/rand/v2"
 )
 
@@ -21,21 +21,21 @@ func (d Disconnect) Check(Match) error {
 	switch d.Mode {
 	case "close", "reset":
 		if d.Reason != 0 {
-			return fmt.Errorf("reason is only for mode mqtt, not %q", d.Mode)
+			return fieldErr("reason", "is only for mode mqtt, not %q", d.Mode)
 		}
 	case "mqtt":
 		if d.Reason != 0 {
-			if err := CheckReason([]byte{14}, d.Reason); err != nil {
-				return err
+			if err := checkCode([]byte{DISCONNECT}, d.Reason); err != nil {
+				return &FieldError{Path: "reason", Err: err}
 			}
 		}
 	default:
-		return fmt.Errorf("mode %q: want close, reset or mqtt", d.Mode)
+		return fieldErr("mode", "%q: want close, reset or mqtt", d.Mode)
 	}
 	switch d.When {
 	case "", "before", "after":
 	default:
-		return fmt.Errorf("when %q: want before or after", d.When)
+		return fieldErr("when", "%q: want before or after", d.When)
 	}
 	return nil
 }
@@ -56,3 +56,18 @@ func (d Disconnect) Apply(_ *Packet, o *Outcome, _ *rand.Rand) {
 // property block. The standard lets the property length go when it is
 // zero, but some decoders (mochi's among them) then skip the reason too.
 func DisconnectPacket(code byte) []byte { return []byte{0xe0, 2, code, 0} }
+
+// DisconnectSpec is disconnect's arguments in plans.
+type DisconnectSpec struct {
+	Mode   string `json:"mode" plan:"required"`
+	Reason int    `json:"reason,omitempty"`
+	When   string `json:"when,omitempty"`
+}
+
+func init() {
+	RegisterAction("disconnect", 60,
+		func(s *DisconnectSpec) Disconnect { return Disconnect{Mode: s.Mode, Reason: s.Reason, When: s.When} },
+		func(d Disconnect) *DisconnectSpec {
+			return &DisconnectSpec{Mode: d.Mode, Reason: d.Reason, When: d.When}
+		})
+}

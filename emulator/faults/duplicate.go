@@ -1,7 +1,7 @@
+// Duplicate: a packet sent more than once.
 package faults
 
 import (
-	"fmt"
 	"math/rand/v2"
 )
 
@@ -18,7 +18,7 @@ func (Duplicate) Kind() string { return "duplicate" }
 
 func (d Duplicate) Check(Match) error {
 	if d.Count < 0 || d.Count > MaxCopies {
-		return fmt.Errorf("count %d is outside 0..%d", d.Count, MaxCopies)
+		return fieldErr("count", "%d is outside 0..%d", d.Count, MaxCopies)
 	}
 	return nil
 }
@@ -29,4 +29,15 @@ func (d Duplicate) Apply(_ *Packet, o *Outcome, _ *rand.Rand) {
 		n = 1
 	}
 	o.Copies += n
+}
+
+// DuplicateSpec is duplicate's arguments in plans.
+type DuplicateSpec struct {
+	Count int `json:"count,omitempty"`
+}
+
+func init() {
+	RegisterAction("duplicate", 30,
+		func(s *DuplicateSpec) Duplicate { return Duplicate{Count: s.Count} },
+		func(d Duplicate) *DuplicateSpec { return &DuplicateSpec{Count: d.Count} })
 }

@@ -1,7 +1,7 @@
+// PacketID: a packet under the wrong identifier.
 package faults
 
 import (
-	"fmt"
 	"math/rand/v2"
 )
 
@@ -15,7 +15,7 @@ func (PacketID) Kind() string { return "packet_id" }
 
 func (a PacketID) Check(Match) error {
 	if a.ID < 1 || a.ID > 65535 {
-		return fmt.Errorf("id %d is outside 1..65535", a.ID)
+		return fieldErr("id", "%d is outside 1..65535", a.ID)
 	}
 	return nil
 }
@@ -29,4 +29,15 @@ func (a PacketID) Apply(p *Packet, o *Outcome, _ *rand.Rand) {
 	raw[off] = byte(a.ID >> 8)
 	raw[off+1] = byte(a.ID)
 	o.Raw = raw
+}
+
+// PacketIDSpec is packet_id's arguments in plans.
+type PacketIDSpec struct {
+	ID int `json:"id" plan:"required"`
+}
+
+func init() {
+	RegisterAction("packet_id", 50,
+		func(s *PacketIDSpec) PacketID { return PacketID{ID: s.ID} },
+		func(a PacketID) *PacketIDSpec { return &PacketIDSpec{ID: a.ID} })
 }

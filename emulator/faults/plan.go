@@ -295,6 +295,7 @@ type decoder struct {
 var (
 	durationType   = reflect.TypeFor[Duration]()
 	packetListType = reflect.TypeFor[PacketList]()
+	ruleSpecType   = reflect.TypeFor[RuleSpec]()
 )
 
 func (d *decoder) errAt(n *yaml.Node, path, format string, args ...any) error {
@@ -430,9 +431,17 @@ func (d *decoder) decodeStruct(n *yaml.Node, path string, v reflect.Value) error
 	if n.Kind != yaml.MappingNode {
 		return d.errAt(n, path, "want a mapping, got %s", describeNode(n))
 	}
-	keys := make([]string, t.NumField())
-	for i := range keys {
-		keys[i] = jsonKey(t.Field(i))
+	keys := make([]string, 0, t.NumField())
+	for i := range t.NumField() {
+		if k := jsonKey(t.Field(i)); k != "-" {
+			keys = append(keys, k)
+		}
+	}
+	// A rule's actions are keys of the rule, known to the registry.
+	var rule *RuleSpec
+	if t == ruleSpecType {
+		rule = v.Addr().Interface().(*RuleSpec)
+		keys = append(keys, ActionKeys()...)
 	}
 	seen := map[string]*yaml.Node{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
@@ -446,17 +455,36 @@ func (d *decoder) decodeStruct(n *yaml.Node, path string, v reflect.Value) error
 			return d.errAt(kn, kp, "key given twice (first on line %d)", prev.Line)
 		}
 		seen[key] = kn
-		idx := slices.Index(keys, key)
-		if idx < 0 {
+		if !slices.Contains(keys, key) {
 			return d.errAt(kn, kp, "unknown key: want one of %s", strings.Join(keys, ", "))
 		}
 		d.lines[kp] = kn.Line
-		if err := d.decode(vn, kp, v.Field(idx)); err != nil {
+		var dst reflect.Value
+		isField := false
+		for i := range t.NumField() {
+			if jsonKey(t.Field(i)) == key {
+				dst, isField = v.Field(i), true
+				break
+			}
+		}
+		if !isField { // an action
+			dst = reflect.ValueOf(actionTypeOf(key).newSpec()).Elem()
+		}
+		if err := d.decode(vn, kp, dst); err != nil {
 			return err
 		}
 		d.lines[kp] = kn.Line
+		if !isField {
+			rule.Actions = append(rule.Actions, ActionSpec{Key: key, Args: dst.Addr().Interface()})
+		}
 	}
-	for i, key := range keys {
+	if rule != nil { // listed in registry order, whatever order they came in
+		slices.SortStableFunc(rule.Actions, func(a, b ActionSpec) int {
+			return actionTypeOf(a.Key).order - actionTypeOf(b.Key).order
+		})
+	}
+	for i := range t.NumField() {
+		key := jsonKey(t.Field(i))
 		if hasPlanOpt(t.Field(i), "required") && seen[key] == nil {
 			where := path
 			if where == "" {
@@ -512,7 +540,7 @@ func (d *decoder) place(err error, prefix string) error {
 		}
 		p = p[:i]
 	}
-	return &PlanError{File: d.file, Line: line, Path: full, Msg: fe.Msg}
+	return &PlanError{File: d.file, Line: line, Path: full, Msg: fe.Err.Error()}
 }
 
 func join(path, key string) string {

@@ -1,3 +1,4 @@
+// Reason: an ack, CONNACK or DISCONNECT that says something else.
 package faults
 
 import (
@@ -73,4 +74,15 @@ func RewriteReason(p *Packet, code byte) ([]byte, error) {
 		return nil, fmt.Errorf("%s has no reason code", PacketNames[p.Type])
 	}
 	return withBody(p.Raw[0], body), nil
+}
+
+// ReasonSpec is reason's arguments in plans.
+type ReasonSpec struct {
+	Code int `json:"code" plan:"required"`
+}
+
+func init() {
+	RegisterAction("reason", 40,
+		func(s *ReasonSpec) Reason { return Reason{Code: s.Code} },
+		func(r Reason) *ReasonSpec { return &ReasonSpec{Code: r.Code} })
 }

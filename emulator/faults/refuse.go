@@ -1,3 +1,4 @@
+// Refuse: a client turned away at CONNECT.
 package faults
 
 import (
@@ -16,16 +17,16 @@ type Refuse struct {
 func (Refuse) Kind() string { return "refuse" }
 
 func (r Refuse) Check(m Match) error {
-	if len(m.Packets) != 1 || m.Packets[0] != 1 {
+	if len(m.Packets) != 1 || m.Packets[0] != CONNECT {
 		return fmt.Errorf("refuse applies to CONNECT only: set match.packet to CONNECT")
 	}
 	if m.Direction == ToClient {
 		return fmt.Errorf("refuse applies to CONNECT on its way to the broker, not direction to_client")
 	}
 	if r.Code == 0 {
-		return fmt.Errorf("code 0 accepts the connection; give a refusal code (1..5, or an MQTT 5 code of 128 or more)")
+		return fieldErr("code", "0 accepts the connection; give a refusal code (1..5, or an MQTT 5 code of 128 or more)")
 	}
-	return CheckReason([]byte{2}, r.Code)
+	return CheckReason([]byte{CONNACK}, r.Code)
 }
 
 // v5 reason codes that have a 3.1.1 return code of their own.
@@ -57,4 +58,15 @@ func connack(version byte, code int) []byte {
 		code = int(v3)
 	}
 	return []byte{0x20, 2, 0, byte(code)}
+}
+
+// RefuseSpec is refuse's arguments in plans.
+type RefuseSpec struct {
+	Code int `json:"code" plan:"required"`
+}
+
+func init() {
+	RegisterAction("refuse", 80,
+		func(s *RefuseSpec) Refuse { return Refuse{Code: s.Code} },
+		func(r Refuse) *RefuseSpec { return &RefuseSpec{Code: r.Code} })
 }

@@ -1,7 +1,7 @@
+// Restart: the listener bounced, as a broker restarting would.
 package faults
 
 import (
-	"fmt"
 	"math/rand/v2"
 	"time"
 )
@@ -17,7 +17,7 @@ func (Restart) Kind() string { return "restart" }
 
 func (r Restart) Check(Match) error {
 	if r.DownFor < 0 {
-		return fmt.Errorf("down_for must not be negative, got %s", r.DownFor)
+		return fieldErr("down_for", "must not be negative, got %s", r.DownFor)
 	}
 	return nil
 }
@@ -26,4 +26,15 @@ func (r Restart) Apply(_ *Packet, o *Outcome, _ *rand.Rand) {
 	o.Drop = true
 	o.Restart = r.DownFor
 	o.Restarting = true
+}
+
+// RestartSpec is restart's arguments in plans.
+type RestartSpec struct {
+	DownFor Duration `json:"down_for"`
+}
+
+func init() {
+	RegisterAction("restart", 90,
+		func(s *RestartSpec) Restart { return Restart{DownFor: time.Duration(s.DownFor)} },
+		func(r Restart) *RestartSpec { return &RestartSpec{DownFor: Duration(r.DownFor)} })
 }

@@ -163,40 +163,42 @@ func (s *Set) load() []*armed {
 func (s *Set) Seed() int64 { return s.seed }
 
 // Validate checks a rule on its own: name, match fields, action arguments.
+// Its errors are *FieldError, naming the field as plans write it
+// ("match.qos", "delay.jitter").
 func Validate(r Rule) error {
 	if strings.TrimSpace(r.Name) == "" {
-		return errors.New("rule has no name")
+		return fieldErr("name", "rule has no name")
 	}
 	if r.Action == nil {
-		return fmt.Errorf("rule %q has no action", r.Name)
+		return fieldErr("", "rule %q has no action", r.Name)
 	}
 	m := r.Match
 	if m.Direction == 0 {
 		m.Direction = Both
 	}
 	for _, t := range m.Packets {
-		if t < 1 || t > 15 {
-			return fmt.Errorf("match.packet: type %d is not an MQTT packet type", t)
+		if t < CONNECT || t > AUTH {
+			return fieldErr("match.packet", "type %d is not an MQTT packet type", t)
 		}
 	}
 	if m.Client != "" {
 		if _, err := path.Match(m.Client, ""); err != nil {
-			return fmt.Errorf("match.client %q: %w", m.Client, err)
+			return fieldErr("match.client", "%q: %w", m.Client, err)
 		}
 	}
 	if m.Topic != "" {
 		if err := checkFilter(m.Topic); err != nil {
-			return fmt.Errorf("match.topic: %w", err)
+			return &FieldError{Path: "match.topic", Err: err}
 		}
-		if len(m.Packets) > 0 && !slices.Equal(m.Packets, []byte{3}) {
-			return errors.New("match.topic applies to PUBLISH only: set match.packet to PUBLISH")
+		if len(m.Packets) > 0 && !slices.Equal(m.Packets, []byte{PUBLISH}) {
+			return fieldErr("match.topic", "applies to PUBLISH only: set match.packet to PUBLISH")
 		}
 	}
 	if m.QoS != nil && (*m.QoS < 0 || *m.QoS > 2) {
-		return fmt.Errorf("match.qos %d is outside 0..2", *m.QoS)
+		return fieldErr("match.qos", "%d is outside 0..2", *m.QoS)
 	}
 	if m.PacketID != nil && (*m.PacketID < 1 || *m.PacketID > 65535) {
-		return fmt.Errorf("match.packet_id %d is outside 1..65535", *m.PacketID)
+		return fieldErr("match.packet_id", "%d is outside 1..65535", *m.PacketID)
 	}
 	n := 0
 	for _, f := range []struct {
@@ -204,29 +206,29 @@ func Validate(r Rule) error {
 		v    int
 	}{{"nth", m.Nth}, {"first", m.First}, {"every", m.Every}} {
 		if f.v < 0 {
-			return fmt.Errorf("match.%s must not be negative, got %d", f.name, f.v)
+			return fieldErr("match."+f.name, "must not be negative, got %d", f.v)
 		}
 		if f.v > 0 {
 			n++
 		}
 	}
 	if n > 1 {
-		return errors.New("match: use only one of nth, first and every")
+		return fieldErr("match", "use only one of nth, first and every")
 	}
 	if p := m.Probability; p != nil && (*p < 0 || *p > 1 || *p != *p) {
-		return fmt.Errorf("match.probability %v is outside 0..1", *p)
+		return fieldErr("match.probability", "%v is outside 0..1", *p)
 	}
 	if m.After < 0 || m.Until < 0 {
-		return errors.New("match.after and match.until must not be negative")
+		return fieldErr("match.after", "match.after and match.until must not be negative")
 	}
 	if m.Until != 0 && m.Until <= m.After {
-		return fmt.Errorf("match.until %s is not after match.after %s", m.Until, m.After)
+		return fieldErr("match.until", "%s is not after match.after %s", m.Until, m.After)
 	}
 	if r.Times < 0 {
-		return fmt.Errorf("times must not be negative, got %d", r.Times)
+		return fieldErr("times", "must not be negative, got %d", r.Times)
 	}
 	if err := r.Action.Check(m); err != nil {
-		return fmt.Errorf("%s: %w", r.Action.Kind(), err)
+		return within(r.Action.Kind(), err)
 	}
 	return nil
 }

@@ -1,6 +1,10 @@
+// Rules as plans and the HTTP API write them, and the way back: specs,
+// field errors with their paths as data, and the conversions to and from
+// Rule.
 package faults
 
 import (
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"strings"
@@ -10,23 +14,57 @@ import (
 // RuleSpec is a rule as fault plans (YAML) and the HTTP API (JSON) write
 // it. Its json tags are the one source of truth for key names: the plan
 // parser reads them by reflection, and listing a rule marshals a RuleSpec.
-// Exactly one action field is set.
+// The action is written under its own key ("delay": {...}) next to the
+// rule's fields; which keys there are is the action registry's business.
 type RuleSpec struct {
 	Name  string    `json:"name" plan:"required"`
 	Match MatchSpec `json:"match"`
 	Times int       `json:"times,omitempty"`
 	Seed  *int64    `json:"seed,omitempty"`
 
-	// Actions: each field's key is the action's Kind.
-	Drop       *DropSpec       `json:"drop,omitempty" plan:"action"`
-	Delay      *DelaySpec      `json:"delay,omitempty" plan:"action"`
-	Duplicate  *DuplicateSpec  `json:"duplicate,omitempty" plan:"action"`
-	Reason     *ReasonSpec     `json:"reason,omitempty" plan:"action"`
-	PacketID   *PacketIDSpec   `json:"packet_id,omitempty" plan:"action"`
-	Disconnect *DisconnectSpec `json:"disconnect,omitempty" plan:"action"`
-	Stall      *StallSpec      `json:"stall,omitempty" plan:"action"`
-	Refuse     *RefuseSpec     `json:"refuse,omitempty" plan:"action"`
-	Restart    *RestartSpec    `json:"restart,omitempty" plan:"action"`
+	// Actions are the actions given, in registry order. A valid rule has
+	// exactly one; the decoder keeps them all, to say what was too many.
+	Actions []ActionSpec `json:"-"`
+}
+
+// ActionSpec is one action as written: its key, and its arguments in the
+// spec type the action registered (a pointer, such as *DelaySpec).
+type ActionSpec struct {
+	Key  string
+	Args any
+}
+
+// MarshalJSON writes the rule's fields, then each action under its key.
+func (s RuleSpec) MarshalJSON() ([]byte, error) {
+	type fields RuleSpec // without this method
+	b, err := json.Marshal(fields(s))
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range s.Actions {
+		key, err := json.Marshal(a.Key)
+		if err != nil {
+			return nil, err
+		}
+		args, err := json.Marshal(a.Args)
+		if err != nil {
+			return nil, fmt.Errorf("action %s: %w", a.Key, err)
+		}
+		b = append(b[:len(b)-1], ',')
+		b = append(append(append(b, key...), ':'), args...)
+		b = append(b, '}')
+	}
+	return b, nil
+}
+
+// UnmarshalJSON reads a rule as the HTTP API takes it, strictly.
+func (s *RuleSpec) UnmarshalJSON(data []byte) error {
+	root, err := parseJSON(data)
+	if err != nil {
+		return err
+	}
+	d := &decoder{lines: map[string]int{}}
+	return d.decode(root, "", reflect.ValueOf(s).Elem())
 }
 
 // MatchSpec is Match with packet types by name and durations as text.
@@ -45,38 +83,6 @@ type MatchSpec struct {
 	After       Duration   `json:"after,omitempty"`
 	Until       Duration   `json:"until,omitempty"`
 }
-
-// Action arguments as written in plans.
-type (
-	DropSpec  struct{}
-	DelaySpec struct {
-		Duration Duration `json:"duration" plan:"required"`
-		Jitter   Duration `json:"jitter,omitempty"`
-	}
-	DuplicateSpec struct {
-		Count int `json:"count,omitempty"`
-	}
-	ReasonSpec struct {
-		Code int `json:"code" plan:"required"`
-	}
-	PacketIDSpec struct {
-		ID int `json:"id" plan:"required"`
-	}
-	DisconnectSpec struct {
-		Mode   string `json:"mode" plan:"required"`
-		Reason int    `json:"reason,omitempty"`
-		When   string `json:"when,omitempty"`
-	}
-	StallSpec struct {
-		Duration Duration `json:"duration" plan:"required"`
-	}
-	RefuseSpec struct {
-		Code int `json:"code" plan:"required"`
-	}
-	RestartSpec struct {
-		DownFor Duration `json:"down_for"`
-	}
-)
 
 // Duration is a time.Duration written as Go writes durations: "300ms".
 type Duration time.Duration
@@ -99,34 +105,36 @@ func (d *Duration) UnmarshalText(b []byte) error {
 type PacketList []string
 
 // FieldError says which field of a rule or plan is wrong. Path is dotted,
-// as written in the plan: "rules[1].match.probability".
+// as written in the plan, relative to where the error is returned from:
+// Validate gives "match.probability", a plan "rules[1].match.probability".
+// An action's Check gives paths within the action ("jitter"); Validate
+// puts the action's key in front.
 type FieldError struct {
 	Path string
-	Msg  string
+	Err  error
 }
 
 func (e *FieldError) Error() string {
 	if e.Path == "" {
-		return e.Msg
+		return e.Err.Error()
 	}
-	return e.Path + ": " + e.Msg
+	return e.Path + ": " + e.Err.Error()
 }
+
+func (e *FieldError) Unwrap() error { return e.Err }
 
 func fieldErr(path, format string, args ...any) *FieldError {
-	return &FieldError{Path: path, Msg: fmt.Sprintf(format, args...)}
+	return &FieldError{Path: path, Err: fmt.Errorf(format, args...)}
 }
 
-// actionKeys lists the action keys in the order RuleSpec declares them.
-var actionKeys = func() []string {
-	var keys []string
-	t := reflect.TypeFor[RuleSpec]()
-	for i := range t.NumField() {
-		if hasPlanOpt(t.Field(i), "action") {
-			keys = append(keys, jsonKey(t.Field(i)))
-		}
+// within puts err under path: a FieldError's path is made relative to
+// path, any other error is about path itself.
+func within(path string, err error) *FieldError {
+	if fe, ok := err.(*FieldError); ok {
+		return &FieldError{Path: join(path, fe.Path), Err: fe.Err}
 	}
-	return keys
-}()
+	return &FieldError{Path: path, Err: err}
+}
 
 // Rule turns the spec into a Rule and validates it with Validate. Errors
 // are *FieldError with paths relative to the rule.
@@ -141,43 +149,25 @@ func (s RuleSpec) Rule() (Rule, error) {
 	}
 	r.Match = m
 
-	var kinds []string
-	v := reflect.ValueOf(s)
-	t := v.Type()
-	for i := range t.NumField() {
-		if hasPlanOpt(t.Field(i), "action") && !v.Field(i).IsNil() {
-			kinds = append(kinds, jsonKey(t.Field(i)))
-		}
-	}
-	switch len(kinds) {
+	switch len(s.Actions) {
 	case 0:
-		return r, fieldErr("", "rule %q has no action: give one of %s", s.Name, strings.Join(actionKeys, ", "))
+		return r, fieldErr("", "rule %q has no action: give one of %s", s.Name, strings.Join(ActionKeys(), ", "))
 	case 1:
 	default:
+		kinds := make([]string, len(s.Actions))
+		for i, a := range s.Actions {
+			kinds[i] = a.Key
+		}
 		return r, fieldErr(kinds[1], "rule %q has %d actions (%s): give exactly one", s.Name, len(kinds), strings.Join(kinds, ", "))
 	}
-	switch {
-	case s.Drop != nil:
-		r.Action = Drop{}
-	case s.Delay != nil:
-		r.Action = Delay{Duration: time.Duration(s.Delay.Duration), Jitter: time.Duration(s.Delay.Jitter)}
-	case s.Duplicate != nil:
-		r.Action = Duplicate{Count: s.Duplicate.Count}
-	case s.Reason != nil:
-		r.Action = Reason{Code: s.Reason.Code}
-	case s.PacketID != nil:
-		r.Action = PacketID{ID: s.PacketID.ID}
-	case s.Disconnect != nil:
-		r.Action = Disconnect{Mode: s.Disconnect.Mode, Reason: s.Disconnect.Reason, When: s.Disconnect.When}
-	case s.Stall != nil:
-		r.Action = Stall{Duration: time.Duration(s.Stall.Duration)}
-	case s.Refuse != nil:
-		r.Action = Refuse{Code: s.Refuse.Code}
-	case s.Restart != nil:
-		r.Action = Restart{DownFor: time.Duration(s.Restart.DownFor)}
+	a := s.Actions[0]
+	t := actionTypeOf(a.Key)
+	if t == nil {
+		return r, fieldErr(a.Key, "unknown action: want one of %s", strings.Join(ActionKeys(), ", "))
 	}
+	r.Action = t.build(a.Args)
 	if err := Validate(r); err != nil {
-		return r, placeValidateError(err, r.Action.Kind())
+		return r, err
 	}
 	return r, nil
 }
@@ -220,53 +210,6 @@ func (s MatchSpec) match() (Match, error) {
 	return m, nil
 }
 
-// placeValidateError turns an error of Validate into a FieldError naming the
-// field it is about. Validate words its errors "match.qos 3 is outside
-// 0..2" or "delay: jitter 2s is larger than duration 1s"; the field is
-// recognised by its key, taken from the spec types' tags.
-func placeValidateError(err error, kind string) error {
-	msg := err.Error()
-	if rest, ok := strings.CutPrefix(msg, "match."); ok {
-		for _, k := range structKeys(reflect.TypeFor[MatchSpec]()) {
-			if tail, ok := cutKey(rest, k); ok {
-				return &FieldError{Path: "match." + k, Msg: tail}
-			}
-		}
-	}
-	if rest, ok := strings.CutPrefix(msg, "match: "); ok {
-		return &FieldError{Path: "match", Msg: rest}
-	}
-	if tail, ok := cutKey(msg, "times"); ok {
-		return &FieldError{Path: "times", Msg: tail}
-	}
-	if rest, ok := strings.CutPrefix(msg, kind+": "); ok {
-		if f, ok := fieldByKey(reflect.TypeFor[RuleSpec](), kind); ok {
-			for _, k := range structKeys(f.Type.Elem()) {
-				if tail, ok := cutKey(rest, k); ok {
-					return &FieldError{Path: kind + "." + k, Msg: tail}
-				}
-			}
-		}
-		return &FieldError{Path: kind, Msg: rest}
-	}
-	return &FieldError{Msg: msg}
-}
-
-// cutKey reports whether msg starts with the word key and returns the rest
-// of the message, without the key when what follows reads on its own
-// ("qos 3 is outside 0..2" gives "3 is outside 0..2").
-func cutKey(msg, key string) (string, bool) {
-	rest, ok := strings.CutPrefix(msg, key)
-	if !ok || (rest != "" && rest[0] != ' ' && rest[0] != ':') {
-		return "", false
-	}
-	rest = strings.TrimLeft(rest, ": ")
-	if rest == "" || strings.HasPrefix(rest, "and ") {
-		return msg, true
-	}
-	return rest, true
-}
-
 // RuleToSpec writes a rule the way plans and the HTTP API do. An action
 // type this package does not know is left out of the spec.
 func RuleToSpec(r Rule) RuleSpec {
@@ -299,41 +242,11 @@ func RuleToSpec(r Rule) RuleSpec {
 			s.Match.Packet = append(s.Match.Packet, PacketNames[t])
 		}
 	}
-	switch a := r.Action.(type) {
-	case Drop, *Drop:
-		s.Drop = &DropSpec{}
-	case Delay:
-		s.Delay = &DelaySpec{Duration: Duration(a.Duration), Jitter: Duration(a.Jitter)}
-	case *Delay:
-		s.Delay = &DelaySpec{Duration: Duration(a.Duration), Jitter: Duration(a.Jitter)}
-	case Duplicate:
-		s.Duplicate = &DuplicateSpec{Count: a.Count}
-	case *Duplicate:
-		s.Duplicate = &DuplicateSpec{Count: a.Count}
-	case Reason:
-		s.Reason = &ReasonSpec{Code: a.Code}
-	case *Reason:
-		s.Reason = &ReasonSpec{Code: a.Code}
-	case PacketID:
-		s.PacketID = &PacketIDSpec{ID: a.ID}
-	case *PacketID:
-		s.PacketID = &PacketIDSpec{ID: a.ID}
-	case Disconnect:
-		s.Disconnect = &DisconnectSpec{Mode: a.Mode, Reason: a.Reason, When: a.When}
-	case *Disconnect:
-		s.Disconnect = &DisconnectSpec{Mode: a.Mode, Reason: a.Reason, When: a.When}
-	case Stall:
-		s.Stall = &StallSpec{Duration: Duration(a.Duration)}
-	case *Stall:
-		s.Stall = &StallSpec{Duration: Duration(a.Duration)}
-	case Refuse:
-		s.Refuse = &RefuseSpec{Code: a.Code}
-	case *Refuse:
-		s.Refuse = &RefuseSpec{Code: a.Code}
-	case Restart:
-		s.Restart = &RestartSpec{DownFor: Duration(a.DownFor)}
-	case *Restart:
-		s.Restart = &RestartSpec{DownFor: Duration(a.DownFor)}
+	for _, t := range actionTypes() {
+		if args, ok := t.spec(r.Action); ok {
+			s.Actions = []ActionSpec{{Key: t.key, Args: args}}
+			break
+		}
 	}
 	return s
 }
@@ -347,15 +260,6 @@ func jsonKey(f reflect.StructField) string {
 	return name
 }
 
-func fieldByKey(t reflect.Type, key string) (reflect.StructField, bool) {
-	for i := range t.NumField() {
-		if jsonKey(t.Field(i)) == key {
-			return t.Field(i), true
-		}
-	}
-	return reflect.StructField{}, false
-}
-
 func hasPlanOpt(f reflect.StructField, opt string) bool {
 	for o := range strings.SplitSeq(f.Tag.Get("plan"), ",") {
 		if o == opt {
@@ -363,19 +267,4 @@ func hasPlanOpt(f reflect.StructField, opt string) bool {
 		}
 	}
 	return false
-}
-
-// structKeys lists a struct type's keys, longest first, so that a key that
-// is a prefix of another ("packet" of "packet_id") is tried last.
-func structKeys(t reflect.Type) []string {
-	var keys []string
-	for i := range t.NumField() {
-		keys = append(keys, jsonKey(t.Field(i)))
-	}
-	for i := 1; i < len(keys); i++ {
-		for j := i; j > 0 && len(keys[j]) > len(keys[j-1]); j-- {
-			keys[j], keys[j-1] = keys[j-1], keys[j]
-		}
-	}
-	return keys
 }

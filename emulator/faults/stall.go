@@ -1,7 +1,7 @@
+// Stall: a half-open connection.
 package faults
 
 import (
-	"fmt"
 	"math/rand/v2"
 	"time"
 )
@@ -16,11 +16,22 @@ func (Stall) Kind() string { return "stall" }
 
 func (s Stall) Check(Match) error {
 	if s.Duration <= 0 {
-		return fmt.Errorf("duration must be positive, got %s", s.Duration)
+		return fieldErr("duration", "must be positive, got %s", s.Duration)
 	}
 	return nil
 }
 
 func (s Stall) Apply(_ *Packet, o *Outcome, _ *rand.Rand) {
 	o.Stall = s.Duration
+}
+
+// StallSpec is stall's arguments in plans.
+type StallSpec struct {
+	Duration Duration `json:"duration" plan:"required"`
+}
+
+func init() {
+	RegisterAction("stall", 70,
+		func(s *StallSpec) Stall { return Stall{Duration: time.Duration(s.Duration)} },
+		func(s Stall) *StallSpec { return &StallSpec{Duration: Duration(s.Duration)} })
 }
