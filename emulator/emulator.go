@@ -55,6 +55,7 @@ type Options struct {
 
 	Seed       int64         // for the fault rules' randomness; 0 means 1
 	Rules      []faults.Rule // armed at start
+	Plan       *faults.Plan  // armed at start, after Rules, with Plan.Arm
 	JournalCap int           // records kept in memory; 0 means journal.DefaultCap
 	Logger     *slog.Logger  // default: discard
 	Sink       io.Writer     // journal records streamed as JSONL, if set
@@ -111,6 +112,11 @@ func Start(ctx context.Context, opts Options) (*Broker, error) {
 	set := faults.NewSet(opts.Seed)
 	for _, r := range opts.Rules {
 		if err := set.Add(r); err != nil {
+			return nil, fmt.Errorf("emulator: %w", err)
+		}
+	}
+	if opts.Plan != nil {
+		if _, err := opts.Plan.Arm(set); err != nil {
 			return nil, fmt.Errorf("emulator: %w", err)
 		}
 	}

@@ -152,14 +152,8 @@ func (w *World) brokerFollowsFaultPlan(file string) error {
 	if err != nil {
 		return err
 	}
-	for _, r := range plan.Rules {
-		if plan.HasSeed && r.Seed == nil {
-			seed := plan.Seed
-			r.Seed = &seed
-		}
-		if err := b.Faults.Add(r); err != nil {
-			return fmt.Errorf("%s: rule %s: %w", file, r.Name, err)
-		}
+	if _, err := plan.Arm(b.Faults); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
 	}
 	return nil
 }

@@ -200,7 +200,7 @@ func brokerOptions(f *brokerFlags) (emulator.Options, string, error) {
 		if err != nil {
 			return opts, "", err
 		}
-		opts.Rules = p.Rules
+		opts.Plan = p
 		if p.HasSeed {
 			opts.Seed, seedFrom = p.Seed, "plan"
 		}
@@ -217,6 +217,11 @@ func brokerOptions(f *brokerFlags) (emulator.Options, string, error) {
 		// The emulator takes 0 for "not given" and uses 1; say so.
 		opts.Seed = 1
 		seedFrom += ", 0 taken as 1"
+	}
+	if opts.Plan != nil {
+		// The plan's rules draw from the session's seed: the plan's own,
+		// or --seed in its place.
+		opts.Plan.Seed = opts.Seed
 	}
 	return opts, seedFrom, nil
 }
@@ -295,7 +300,7 @@ func runBroker(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	fmt.Fprintf(stdout, "seed: %d (%s)\n", b.Seed, seedFrom)
 	if f.plan != "" {
-		fmt.Fprintf(stdout, "plan: %s (%d rules)\n", f.plan, len(opts.Rules))
+		fmt.Fprintf(stdout, "plan: %s (%d rules)\n", f.plan, len(opts.Plan.Rules))
 	}
 	if f.journal != "" {
 		fmt.Fprintf(stdout, "journal: %s\n", f.journal)

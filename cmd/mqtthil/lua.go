@@ -106,8 +106,11 @@ func runLua(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "mqtthil lua: %v\n", err)
 			return 2
 		}
-		opts.Rules = p.Rules
+		opts.Plan = p
 		if p.HasSeed {
+			if p.Seed == 0 {
+				p.Seed = 1 // the emulator takes 0 as 1, for the plan's rules too
+			}
 			opts.Seed = p.Seed
 		}
 	}
@@ -154,7 +157,7 @@ func luaSession(ctx context.Context, cfg luaConfig, opts emulator.Options, props
 		fmt.Fprintf(stderr, "mqtthil lua: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "broker emulator on %s (seed %d, %d fault rules)\n", b.DUTAddr, b.Seed, len(opts.Rules))
+	fmt.Fprintf(stdout, "broker emulator on %s (seed %d, %d fault rules)\n", b.DUTAddr, b.Seed, len(b.Faults.List()))
 
 	var sink io.Writer
 	var traceFile *os.File

@@ -19,7 +19,8 @@ import (
 )
 
 // Plan is a fault plan: the seed the rules draw their randomness from, and
-// the rules, armed in order.
+// the rules, armed in order. Arm is the one way a plan is armed; see there
+// for what its seed means.
 //
 //	seed: 7
 //	rules:
@@ -57,6 +58,37 @@ func (e *PlanError) Error() string {
 	}
 	b.WriteString(e.Msg)
 	return b.String()
+}
+
+// Arm adds the plan's rules to s, in order, and returns their names.
+//
+// The plan's seed is the seed of its rules: a rule that gives no seed of
+// its own draws its randomness from the plan's, whatever the set's seed,
+// so a plan replays the same on any broker. A plan without a seed leaves
+// its rules to the set's seed. A rule drawing from the set's own seed is
+// armed without a seed of its own, as if the plan had none, so that
+// listing the set shows a seed exactly where a rule departs from the
+// set's. To run a plan under another seed (a --seed flag), set p.Seed
+// before arming.
+//
+// Arming is all or nothing: if a rule is refused (invalid, or its name is
+// armed already), the rules this call armed are removed again.
+func (p *Plan) Arm(s *Set) ([]string, error) {
+	names := make([]string, 0, len(p.Rules))
+	for _, r := range p.Rules {
+		if p.HasSeed && r.Seed == nil && p.Seed != s.Seed() {
+			seed := p.Seed
+			r.Seed = &seed
+		}
+		if err := s.Add(r); err != nil {
+			for _, n := range names {
+				s.Remove(n)
+			}
+			return nil, fmt.Errorf("fault plan: %w", err)
+		}
+		names = append(names, r.Name)
+	}
+	return names, nil
 }
 
 // planSpec is the top level of a plan file.

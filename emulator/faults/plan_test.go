@@ -436,3 +436,65 @@ func FuzzRulesFromJSON(f *testing.F) {
 		}
 	})
 }
+
+func TestPlanArm(t *testing.T) {
+	src := "seed: 7\nrules:\n  - {name: a, drop: {}}\n  - {name: b, seed: 3, drop: {}}\n"
+	seedOf := func(s *Set, name string) any {
+		for _, st := range s.List() {
+			if st.Rule.Name == name {
+				if st.Rule.Seed == nil {
+					return nil
+				}
+				return *st.Rule.Seed
+			}
+		}
+		t.Fatalf("rule %s not armed", name)
+		return nil
+	}
+	cases := []struct {
+		name    string
+		src     string
+		setSeed int64
+		a, b    any // the seeds rules a and b are armed with; nil: the set's
+	}{
+		{"plan seed on another broker", src, 1, int64(7), int64(3)},
+		{"plan seed is the broker's", src, 7, nil, int64(3)},
+		{"no plan seed", "rules:\n  - {name: a, drop: {}}\n  - {name: b, seed: 3, drop: {}}\n", 1, nil, int64(3)},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p, err := ParsePlan("plan.yaml", []byte(c.src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := NewSet(c.setSeed)
+			names, err := p.Arm(s)
+			if err != nil || !slices.Equal(names, []string{"a", "b"}) {
+				t.Fatalf("armed %v, %v", names, err)
+			}
+			if got := seedOf(s, "a"); got != c.a {
+				t.Errorf("rule a seed %v, want %v", got, c.a)
+			}
+			if got := seedOf(s, "b"); got != c.b {
+				t.Errorf("rule b seed %v, want %v", got, c.b)
+			}
+		})
+	}
+
+	// All or nothing: a name taken already refuses the plan, and what it
+	// armed before goes again.
+	p, err := ParsePlan("plan.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewSet(1)
+	if err := s.Add(Rule{Name: "b", Action: Drop{}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Arm(s); err == nil || !strings.Contains(err.Error(), `rule "b"`) {
+		t.Fatalf("arming over a taken name: %v", err)
+	}
+	if l := s.List(); len(l) != 1 || l[0].Rule.Name != "b" {
+		t.Errorf("after a refused plan the set holds %+v", l)
+	}
+}
