@@ -116,7 +116,7 @@ func ParseReusingTopic(raw []byte, dir Direction, version byte, lastTopic string
 	p.Flags = raw[0] & 0x0f
 	body := raw[BodyStart(raw):]
 	switch p.Type {
-	case 3: // PUBLISH
+	case PUBLISH:
 		p.Dup = p.Flags&0x08 != 0
 		p.QoS = int(p.Flags>>1) & 0x03
 		p.Retain = p.Flags&0x01 != 0
@@ -138,7 +138,7 @@ func ParseReusingTopic(raw []byte, dir Direction, version byte, lastTopic string
 			}
 			p.PacketID = int(body[2+tl])<<8 | int(body[3+tl])
 		}
-	case 4, 5, 6, 7, 8, 9, 10, 11:
+	case PUBACK, PUBREC, PUBREL, PUBCOMP, SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK:
 		if len(body) < 2 {
 			return p, fmt.Errorf("%s without a packet id", PacketNames[p.Type])
 		}
@@ -151,9 +151,9 @@ func ParseReusingTopic(raw []byte, dir Direction, version byte, lastTopic string
 func packetIDOffset(p *Packet) int {
 	start := BodyStart(p.Raw)
 	switch {
-	case p.Type == 3 && p.QoS > 0:
+	case p.Type == PUBLISH && p.QoS > 0:
 		return start + 2 + len(p.Topic)
-	case p.Type >= 4 && p.Type <= 11:
+	case p.Type >= PUBACK && p.Type <= UNSUBACK:
 		return start
 	}
 	return -1

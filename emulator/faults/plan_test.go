@@ -31,8 +31,8 @@ func TestParsePlanExample(t *testing.T) {
 		t.Errorf("seed = %d (given %t), want 7", p.Seed, p.HasSeed)
 	}
 	want := []Rule{
-		{Name: "lose-first-puback", Match: Match{Direction: ToClient, Packets: []byte{4}, Nth: 1}, Action: Drop{}},
-		{Name: "slow-acks", Match: Match{Direction: ToClient, Packets: []byte{4, 7}}, Action: Delay{Duration: 300 * time.Millisecond, Jitter: 20 * time.Millisecond}, Times: 3},
+		{Name: "lose-first-puback", Match: Match{Direction: ToClient, Packets: []byte{PUBACK}, Nth: 1}, Action: Drop{}},
+		{Name: "slow-acks", Match: Match{Direction: ToClient, Packets: []byte{PUBACK, PUBCOMP}}, Action: Delay{Duration: 300 * time.Millisecond, Jitter: 20 * time.Millisecond}, Times: 3},
 	}
 	if !reflect.DeepEqual(p.Rules, want) {
 		t.Errorf("rules:\n got %+v\nwant %+v", p.Rules, want)
@@ -80,7 +80,7 @@ rules:
 	one, half, nine, seed := 1, 0.5, 9, int64(11)
 	dup := true
 	want := Rule{Name: "all-match-keys", Times: 4, Seed: &seed, Action: Duplicate{Count: 2}, Match: Match{
-		Direction: ToBroker, Packets: []byte{3}, Client: "sensor-?", Topic: "a/+/#", QoS: &one, PacketID: &nine,
+		Direction: ToBroker, Packets: []byte{PUBLISH}, Client: "sensor-?", Topic: "a/+/#", QoS: &one, PacketID: &nine,
 		Dup: &dup, First: 2, Probability: &half, After: time.Second, Until: time.Minute,
 	}}
 	if !reflect.DeepEqual(p.Rules[0], want) {

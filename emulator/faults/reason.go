@@ -32,12 +32,12 @@ func RewriteReason(p *Packet, code byte) ([]byte, error) {
 	body := append([]byte(nil), p.Raw[start:]...)
 	v5 := p.Version == 5
 	switch p.Type {
-	case 2: // CONNACK: flags, code[, properties]
+	case CONNACK: // flags, code[, properties]
 		if len(body) < 2 {
 			return nil, fmt.Errorf("short CONNACK")
 		}
 		body[1] = code
-	case 4, 5, 6, 7:
+	case PUBACK, PUBREC, PUBREL, PUBCOMP:
 		if !v5 {
 			return nil, fmt.Errorf("%s has no reason code before MQTT 5", PacketNames[p.Type])
 		}
@@ -46,8 +46,8 @@ func RewriteReason(p *Packet, code byte) ([]byte, error) {
 		} else {
 			body[2] = code
 		}
-	case 9, 11: // SUBACK, UNSUBACK: packet id[, properties], one code per filter
-		if p.Type == 11 && !v5 {
+	case SUBACK, UNSUBACK: // packet id[, properties], one code per filter
+		if p.Type == UNSUBACK && !v5 {
 			return nil, fmt.Errorf("UNSUBACK has no reason code before MQTT 5")
 		}
 		off := 2
@@ -61,7 +61,7 @@ func RewriteReason(p *Packet, code byte) ([]byte, error) {
 		for i := off; i < len(body); i++ {
 			body[i] = code
 		}
-	case 14, 15: // DISCONNECT, AUTH
+	case DISCONNECT, AUTH:
 		if !v5 {
 			return nil, fmt.Errorf("%s has no reason code before MQTT 5", PacketNames[p.Type])
 		}

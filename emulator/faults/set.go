@@ -72,7 +72,7 @@ const (
 // rejects reports whether the quick fields alone turn p away; topic and
 // client are head8 of the packet's topic and client id.
 func (q *quick) rejects(p *Packet, topic, client uint64) bool {
-	if q.topic && (p.Type != 3 || topic&q.litMask != q.litHead || !strings.HasPrefix(p.Topic, q.lit)) {
+	if q.topic && (p.Type != PUBLISH || topic&q.litMask != q.litHead || !strings.HasPrefix(p.Topic, q.lit)) {
 		return true
 	}
 	switch q.cmode {
@@ -370,10 +370,10 @@ func (a *armed) matches(p *Packet, now *time.Time) bool {
 	// Direction and type are the candidate list's; the topic's literal
 	// prefix and an exact or prefix client id were the quick test's.
 	m := &a.Match
-	if m.QoS != nil && (p.Type != 3 || p.QoS != *m.QoS) {
+	if m.QoS != nil && (p.Type != PUBLISH || p.QoS != *m.QoS) {
 		return false
 	}
-	if m.Dup != nil && (p.Type != 3 || p.Dup != *m.Dup) {
+	if m.Dup != nil && (p.Type != PUBLISH || p.Dup != *m.Dup) {
 		return false
 	}
 	if m.PacketID != nil && p.PacketID != *m.PacketID {

@@ -19,7 +19,7 @@ func TestClientMatch(t *testing.T) {
 		if err := s.Add(Rule{Name: "r", Match: Match{Client: c.glob}, Action: Drop{}}); err != nil {
 			t.Fatal(err)
 		}
-		p := Packet{Type: 3, Direction: ToBroker, ClientID: c.client, PacketID: -1}
+		p := Packet{Type: PUBLISH, Direction: ToBroker, ClientID: c.client, PacketID: -1}
 		if got := s.Apply(&p).Drop; got != c.want {
 			t.Errorf("client glob %q on %q: %t, want %t", c.glob, c.client, got, c.want)
 		}
@@ -33,13 +33,13 @@ func TestValidateRefuses(t *testing.T) {
 		{Name: "no action"},
 		{Name: "r", Match: Match{Client: "["}, Action: Drop{}},
 		{Name: "r", Match: Match{Topic: "a/#/b"}, Action: Drop{}},
-		{Name: "r", Match: Match{Topic: "a", Packets: []byte{4}}, Action: Drop{}},
+		{Name: "r", Match: Match{Topic: "a", Packets: []byte{PUBACK}}, Action: Drop{}},
 		{Name: "r", Match: Match{QoS: &qos3}, Action: Drop{}},
 		{Name: "r", Match: Match{Nth: 1, First: 2}, Action: Drop{}},
 		{Name: "r", Match: Match{Probability: &prob}, Action: Drop{}},
 		{Name: "r", Match: Match{Until: 1, After: 2}, Action: Drop{}},
-		{Name: "r", Match: Match{Packets: []byte{4}}, Action: Reason{Code: 146}},
-		{Name: "r", Match: Match{Packets: []byte{3}}, Action: Refuse{Code: 5}},
+		{Name: "r", Match: Match{Packets: []byte{PUBACK}}, Action: Reason{Code: 146}},
+		{Name: "r", Match: Match{Packets: []byte{PUBLISH}}, Action: Refuse{Code: 5}},
 		{Name: "r", Action: Duplicate{Count: MaxCopies + 1}},
 		{Name: "r", Action: Disconnect{Mode: "explode"}},
 		{Name: "r", Action: Delay{Duration: 1, Jitter: 2}},
@@ -70,7 +70,7 @@ func TestTopicRuleMatch(t *testing.T) {
 		if err := s.Add(Rule{Name: "r", Match: Match{Topic: c.filter}, Action: Drop{}}); err != nil {
 			t.Fatal(err)
 		}
-		p := Packet{Type: 3, Direction: ToClient, Topic: c.topic, ClientID: "dev", PacketID: -1}
+		p := Packet{Type: PUBLISH, Direction: ToClient, Topic: c.topic, ClientID: "dev", PacketID: -1}
 		if got := s.Apply(&p).Drop; got != c.want {
 			t.Errorf("filter %q on topic %q: %t, want %t", c.filter, c.topic, got, c.want)
 		}

@@ -237,7 +237,7 @@ func (c *Conn) readOne(inline bool) error {
 		}
 		return io.EOF
 	}
-	if raw[0]>>4 == 1 { // CONNECT: learn who this is before matching
+	if raw[0]>>4 == faults.CONNECT { // CONNECT: learn who this is before matching
 		if v, id, ok := connectInfo(raw); ok {
 			c.who.Store(&identity{clientID: id, version: v})
 		}

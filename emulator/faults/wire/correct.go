@@ -22,7 +22,7 @@ import "github.com/mqtthil/mqtthil/emulator/faults"
 // noteDup remembers a resent QoS 2 PUBLISH; called for packets to the
 // broker.
 func (c *Conn) noteDup(p *faults.Packet) {
-	if p.Type != 3 || p.QoS != 2 || !p.Dup || p.Version != 5 {
+	if p.Type != faults.PUBLISH || p.QoS != 2 || !p.Dup || p.Version != 5 {
 		return
 	}
 	c.mu.Lock()
@@ -36,10 +36,10 @@ func (c *Conn) noteDup(p *faults.Packet) {
 // correct puts mochi's mistakes right in p; called for packets to the
 // client. It reports false for a packet that must not be sent at all.
 func (c *Conn) correct(p *faults.Packet) bool {
-	if p.Type == 14 && p.Version != 5 {
+	if p.Type == faults.DISCONNECT && p.Version != 5 {
 		return false
 	}
-	if p.Version != 5 || (p.Type != 4 && p.Type != 5) {
+	if p.Version != 5 || (p.Type != faults.PUBACK && p.Type != faults.PUBREC) {
 		return true
 	}
 	start := faults.BodyStart(p.Raw)
@@ -51,7 +51,7 @@ func (c *Conn) correct(p *faults.Packet) bool {
 	switch {
 	case reason == 1 || reason == 2:
 		fix = true
-	case reason == 145 && p.Type == 5:
+	case reason == 145 && p.Type == faults.PUBREC:
 		c.mu.Lock()
 		fix = c.dupQoS2[p.PacketID]
 		delete(c.dupQoS2, p.PacketID)

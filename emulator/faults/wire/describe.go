@@ -72,7 +72,7 @@ func describeInto(r *journal.Record, p *faults.Packet) {
 	var props []byte // the property block, length prefix included
 	reason := func(c byte) { v := int(c); r.Reason = &v }
 	switch p.Type {
-	case 3:
+	case faults.PUBLISH:
 		r.QoS, r.Dup, r.Retain, r.Topic = p.QoS, p.Dup, p.Retain, p.Topic
 		off := 2 + len(p.Topic)
 		if p.QoS > 0 {
@@ -89,14 +89,14 @@ func describeInto(r *journal.Record, p *faults.Packet) {
 			r.PayloadSize = len(payload)
 			r.PayloadHash = journal.HashPayload(payload)
 		}
-	case 2:
+	case faults.CONNACK:
 		if len(body) >= 2 {
 			reason(body[1])
 			if v5 {
 				props = body[2:]
 			}
 		}
-	case 4, 5, 6, 7:
+	case faults.PUBACK, faults.PUBREC, faults.PUBREL, faults.PUBCOMP:
 		if v5 {
 			if len(body) > 2 {
 				reason(body[2])
@@ -105,7 +105,7 @@ func describeInto(r *journal.Record, p *faults.Packet) {
 				reason(0)
 			}
 		}
-	case 9, 11:
+	case faults.SUBACK, faults.UNSUBACK:
 		off := 2
 		if v5 && len(body) > 2 {
 			if n, err := faults.PropsEnd(body[2:]); err == nil {
@@ -113,10 +113,10 @@ func describeInto(r *journal.Record, p *faults.Packet) {
 				off += n
 			}
 		}
-		if (p.Type == 9 || v5) && off < len(body) {
+		if (p.Type == faults.SUBACK || v5) && off < len(body) {
 			reason(body[off])
 		}
-	case 14, 15:
+	case faults.DISCONNECT, faults.AUTH:
 		if v5 {
 			if len(body) > 0 {
 				reason(body[0])

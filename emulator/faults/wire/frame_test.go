@@ -102,7 +102,7 @@ func TestParseFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Type != 3 || p.Topic != "a/b" || p.PacketID != 513 || p.QoS != 1 || !p.Dup || !p.Retain {
+	if p.Type != faults.PUBLISH || p.Topic != "a/b" || p.PacketID != 513 || p.QoS != 1 || !p.Dup || !p.Retain {
 		t.Fatalf("PUBLISH parsed as %+v", p)
 	}
 	p, _ = faults.Parse(pkts[4], faults.ToClient, 5)

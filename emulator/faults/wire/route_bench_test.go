@@ -20,8 +20,8 @@ func BenchmarkRoute(b *testing.B) {
 		b.Run(fmt.Sprintf("rules=%d", rules), func(b *testing.B) {
 			set := faults.NewSet(1)
 			for i := range rules / 2 {
-				set.Add(faults.Rule{Name: fmt.Sprintf("p%d", i), Action: faults.Drop{}, Match: faults.Match{Direction: faults.Both, Packets: []byte{3}, Topic: fmt.Sprintf("never/%d/+", i)}})
-				set.Add(faults.Rule{Name: fmt.Sprintf("a%d", i), Action: faults.Drop{}, Match: faults.Match{Direction: faults.ToClient, Packets: []byte{4, 5, 6, 7}, Client: fmt.Sprintf("nobody-%d-*", i)}})
+				set.Add(faults.Rule{Name: fmt.Sprintf("p%d", i), Action: faults.Drop{}, Match: faults.Match{Direction: faults.Both, Packets: []byte{faults.PUBLISH}, Topic: fmt.Sprintf("never/%d/+", i)}})
+				set.Add(faults.Rule{Name: fmt.Sprintf("a%d", i), Action: faults.Drop{}, Match: faults.Match{Direction: faults.ToClient, Packets: []byte{faults.PUBACK, faults.PUBREC, faults.PUBREL, faults.PUBCOMP}, Client: fmt.Sprintf("nobody-%d-*", i)}})
 			}
 			a, bb := net.Pipe()
 			defer a.Close()
