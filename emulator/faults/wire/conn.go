@@ -256,7 +256,10 @@ func (c *Conn) readInline() error {
 	}
 	if c.held(c.in.heldUntil()) {
 		c.async.Store(true)
-		c.raw.SetReadDeadline(time.Time{}) // Read keeps mochi's deadline now
+		// Read keeps mochi's deadline now. A socket that refuses to clear
+		// its deadline is broken: readLoop's next read says so, and ends
+		// the connection with the cause.
+		_ = c.raw.SetReadDeadline(time.Time{})
 		go c.readLoop()
 	}
 	return nil
@@ -334,6 +337,8 @@ func (c *Conn) route(raw []byte, dir faults.Direction, inline bool) {
 	switch {
 	case o.Reply != nil:
 		c.drop(rec)
+		// Replies are built by actions (a CONNACK) and always parse; one
+		// that did not would still be sent, journaled as far as it reads.
 		reply, _ := faults.Parse(o.Reply, faults.ToClient, version)
 		reply.ClientID = clientID
 		rr := c.record(&reply)
@@ -357,7 +362,9 @@ func (c *Conn) route(raw []byte, dir faults.Direction, inline bool) {
 		return
 	case o.Restart > 0 || o.Restarting:
 		c.drop(rec)
-		c.l.Bounce(o.Restart, fmt.Sprintf("rule %q at %s", o.Rule, rec.Type))
+		// Bounce refuses only when the listener is down already (another
+		// rule bounced it) or closed for good: down, as the rule wants.
+		_ = c.l.Bounce(o.Restart, fmt.Sprintf("rule %q at %s", o.Rule, rec.Type))
 		return
 	case o.Drop:
 		c.drop(rec)
@@ -618,7 +625,7 @@ func (c *Conn) moreNow() bool {
 	if c.async.Load() || c.br.Buffered() == 0 {
 		return false
 	}
-	buf, _ := c.br.Peek(c.br.Buffered())
+	buf, _ := c.br.Peek(c.br.Buffered()) // cannot fail: no more than is buffered
 	_, whole, err := frameSize(buf)
 	return whole && err == nil && c.notStalled()
 }
@@ -741,12 +748,14 @@ func (c *Conn) doCut(k *cut) {
 	case "mqtt":
 		if version == 5 {
 			raw := faults.DisconnectPacket(k.code)
-			p, _ := faults.Parse(raw, faults.ToClient, version)
+			p, _ := faults.Parse(raw, faults.ToClient, version) // ours: always parses
 			p.ClientID = clientID
 			rec := c.record(&p)
 			rec.Rule, rec.Action = k.rule, "disconnect"
 			c.l.journal.Add(rec)
-			c.writeRaw(raw)
+			// A failed write is left to the close below: the journal
+			// should give the rule as the cause, not the failed write.
+			_ = c.writeRaw(raw)
 		}
 	case "reset":
 		raw := c.raw
@@ -754,7 +763,9 @@ func (c *Conn) doCut(k *cut) {
 			raw = tc.NetConn()
 		}
 		if tc, ok := raw.(*net.TCPConn); ok {
-			tc.SetLinger(0)
+			// Best effort: if the linger cannot be set, the close below
+			// sends FIN instead of RST, and the connection still ends.
+			_ = tc.SetLinger(0)
 		}
 	}
 	c.closeWith(k.cause)
@@ -769,7 +780,7 @@ func (c *Conn) closeWith(cause string) {
 		if t := c.backstop.Load(); t != nil {
 			t.Stop()
 		}
-		c.raw.Close()
+		_ = c.raw.Close() // the connection is over either way; why is journaled below
 		c.l.forget(c)
 		clientID, _ := c.info()
 		c.mu.Lock()
