@@ -19,21 +19,11 @@ import (
 	"github.com/mqtthil/mqtthil/emulator/faults/wire"
 )
 
-func encodePacket(t testing.TB, pk packets.Packet) []byte {
+// encoded is what one of mochi's encoders writes for a packet.
+func encoded(t testing.TB, encode func(*bytes.Buffer) error) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	var err error
-	switch pk.FixedHeader.Type {
-	case packets.Connect:
-		err = pk.ConnectEncode(&buf)
-	case packets.Publish:
-		err = pk.PublishEncode(&buf)
-	case packets.Subscribe:
-		err = pk.SubscribeEncode(&buf)
-	default:
-		t.Fatalf("no encoder for packet type %d", pk.FixedHeader.Type)
-	}
-	if err != nil {
+	if err := encode(&buf); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
@@ -48,7 +38,7 @@ func publish(t testing.TB, version byte, qos byte, topic string, payload []byte)
 	if version == 5 {
 		pk.Properties = packets.Properties{ContentType: "text/plain"}
 	}
-	return encodePacket(t, pk)
+	return encoded(t, pk.PublishEncode)
 }
 
 func corruptRule(t testing.TB, count int, seed int64) faults.Rule {
@@ -183,8 +173,9 @@ func TestCorruptPlan(t *testing.T) {
 func TestCorruptReachesSubscriber(t *testing.T) {
 	b := emulator.StartTest(t, emulator.Options{Rules: []faults.Rule{corruptRule(t, 3, 5)}})
 	sub := dialMQTT(t, b.ControlAddr, "observer")
-	sub.write(encodePacket(t, packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Subscribe, Qos: 1}, ProtocolVersion: 4,
-		PacketID: 1, Filters: packets.Subscriptions{{Filter: "home/#"}}}))
+	subscribe := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Subscribe, Qos: 1}, ProtocolVersion: 4,
+		PacketID: 1, Filters: packets.Subscriptions{{Filter: "home/#"}}}
+	sub.write(encoded(t, subscribe.SubscribeEncode))
 	sub.expect(faults.SUBACK)
 
 	dut := dialMQTT(t, b.DUTAddr, "device")
@@ -222,8 +213,9 @@ func dialMQTT(t testing.TB, addr, clientID string) *mqttConn {
 	}
 	t.Cleanup(func() { c.Close() })
 	m := &mqttConn{t: t, conn: c, br: bufio.NewReader(c)}
-	m.write(encodePacket(t, packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Connect}, ProtocolVersion: 4,
-		Connect: packets.ConnectParams{ProtocolName: []byte("MQTT"), ClientIdentifier: clientID, Keepalive: 30, Clean: true}}))
+	connect := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Connect}, ProtocolVersion: 4,
+		Connect: packets.ConnectParams{ProtocolName: []byte("MQTT"), ClientIdentifier: clientID, Keepalive: 30, Clean: true}}
+	m.write(encoded(t, connect.ConnectEncode))
 	m.expect(faults.CONNACK)
 	return m
 }
