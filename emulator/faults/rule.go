@@ -1,8 +1,14 @@
-// Package faults makes the broker emulator misbehave on purpose. A Rule
-// matches packets crossing the device-under-test listener and applies one
-// Action to them: drop, delay, duplicate, rewrite, cut, stall, refuse or
-// restart. Rules are applied by Conn, which re-frames the MQTT byte stream in
-// both directions, so any packet in any direction can be touched.
+// Package faults makes the broker emulator misbehave on purpose. It is the
+// rule language: a Rule matches packets crossing the device-under-test
+// listener and applies one Action to them (drop, delay, duplicate, rewrite,
+// corrupt, cut, stall, refuse, restart); a Set holds the armed rules, and
+// plans (YAML) and the HTTP API (JSON) write rules as specs. Each action
+// lives in a file of its own and registers itself (see RegisterAction).
+//
+// Actions only decide: they write an Outcome, and the wire package beneath
+// (emulator/faults/wire), which re-frames the MQTT byte stream of every
+// connection in both directions, carries it out. An action that needs no
+// new kind of effect is added without touching the wire.
 package faults
 
 import (
@@ -93,7 +99,7 @@ type Rule struct {
 
 // Action is what a rule does to a matched packet. One type per kind of
 // fault, each in its own file. Apply records the decision in the Outcome;
-// Conn carries it out, so actions never touch sockets themselves.
+// the wire carries it out, so actions never touch sockets themselves.
 type Action interface {
 	// Kind is the action's key in fault plans and the HTTP API ("drop", ...).
 	Kind() string
