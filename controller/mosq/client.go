@@ -17,10 +17,11 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 	"unsafe"
 
 	"github.com/mqtthil/mqtthil/controller"
+	"github.com/mqtthil/mqtthil/controller/internal/clientset"
+	"github.com/mqtthil/mqtthil/controller/internal/eventloop"
 )
 
 // loopTimeout bounds one mosquitto_loop call: how long a Connect,
@@ -42,15 +43,13 @@ func Version() string {
 
 // Controller makes libmosquitto clients.
 type Controller struct {
-	mu      sync.Mutex
-	clients map[*Client]struct{}
-	closed  bool
+	clients clientset.Set[*Client]
 }
 
 // New returns a controller whose clients are libmosquitto clients.
 func New() *Controller {
 	libInit()
-	return &Controller{clients: map[*Client]struct{}{}}
+	return &Controller{}
 }
 
 var _ controller.Controller = (*Controller)(nil)
@@ -79,37 +78,18 @@ func (c *Controller) NewMosqClient(clientID string, cleanSession bool) (*Client,
 	if strings.IndexByte(clientID, 0) >= 0 {
 		return nil, errors.New("mosq: client id is not valid UTF-8 (malformed UTF-8)")
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return nil, errors.New("mosq: controller closed")
+	cl, err := c.clients.Add(func() (*Client, error) { return newClient(c, clientID, cleanSession) })
+	if errors.Is(err, clientset.ErrClosed) {
+		return nil, fmt.Errorf("mosq: %w", err)
 	}
-	cl, err := newClient(c, clientID, cleanSession)
-	if err != nil {
-		return nil, err
-	}
-	c.clients[cl] = struct{}{}
-	return cl, nil
+	return cl, err
 }
 
-func (c *Controller) forget(cl *Client) {
-	c.mu.Lock()
-	delete(c.clients, cl)
-	c.mu.Unlock()
-}
+func (c *Controller) forget(cl *Client) { c.clients.Forget(cl) }
 
 // Close destroys every client object.
 func (c *Controller) Close() error {
-	c.mu.Lock()
-	c.closed = true
-	all := make([]*Client, 0, len(c.clients))
-	for cl := range c.clients {
-		all = append(all, cl)
-	}
-	c.mu.Unlock()
-	for _, cl := range all {
-		cl.Destroy()
-	}
+	c.clients.Close()
 	return nil
 }
 
@@ -135,7 +115,8 @@ type Client struct {
 	stop     chan struct{}
 	loopDone chan struct{}
 
-	q *queue
+	// ev delivers the callbacks, gated by callMu.
+	ev *eventloop.Loop
 }
 
 var _ controller.Client = (*Client)(nil)
@@ -150,8 +131,8 @@ func newClient(ctl *Controller, id string, clean bool) (*Client, error) {
 		kick:     make(chan struct{}, 1),
 		stop:     make(chan struct{}),
 		loopDone: make(chan struct{}),
-		q:        newQueue(),
 	}
+	cl.ev = eventloop.New(&cl.callMu)
 	cl.protocol.Store(311)
 	cl.handle = cgo.NewHandle(cl)
 	var cid *C.char
@@ -167,13 +148,12 @@ func newClient(ctl *Controller, id string, clean bool) (*Client, error) {
 	m := C.mqh_new(cid, cleanFlag, C.uintptr_t(cl.handle), &ctx)
 	if m == nil {
 		cl.handle.Delete()
-		cl.q.close()
+		cl.ev.Close()
 		return nil, errors.New("mosq: mosquitto_new failed (invalid arguments or out of memory)")
 	}
 	cl.m, cl.ctx = m, ctx
 	live.Add(1)
 	go cl.loop()
-	go cl.q.deliver(&cl.callMu)
 	return cl, nil
 }
 
@@ -253,7 +233,7 @@ func payloadPtr(b []byte) (unsafe.Pointer, C.int) {
 }
 
 // Events delivers the callbacks in order.
-func (cl *Client) Events() <-chan controller.Event { return cl.q.out }
+func (cl *Client) Events() <-chan controller.Event { return cl.ev.Events() }
 
 // ErrorCodeToString is mosquitto_strerror.
 func (cl *Client) ErrorCodeToString(code int) string { return errString(code) }
@@ -594,7 +574,7 @@ func (cl *Client) Destroy() {
 	cl.callMu.Unlock()
 	// The loop leaves within one loopTimeout; no callback can come after.
 	<-cl.loopDone
-	cl.q.close()
+	cl.ev.Close()
 	cl.callMu.Lock()
 	C.mqh_destroy(cl.m, cl.ctx)
 	cl.m, cl.ctx = nil, nil
@@ -604,9 +584,6 @@ func (cl *Client) Destroy() {
 	cl.ctl.forget(cl)
 }
 
-// emit queues an event from a libmosquitto callback.
-func (cl *Client) emit(ev controller.Event) {
-	ev.At = time.Now()
-	ev.Client = cl.id
-	cl.q.push(ev)
-}
+// emit queues an event from a libmosquitto callback; it never waits for
+// the driver, as the network loop must not.
+func (cl *Client) emit(ev controller.Event) { cl.ev.Emit(cl.id, ev) }

@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"crypto/rand"
 	"sync"
-	"time"
 
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/mqtthil/mqtthil/controller"
+	"github.com/mqtthil/mqtthil/controller/internal/eventloop"
 )
 
 // Protocol versions on the wire.
@@ -81,7 +81,7 @@ type tlsSettings struct {
 type Client struct {
 	ctl   *Controller
 	clean bool
-	ev    *events
+	ev    *eventloop.Loop
 	wg    sync.WaitGroup // connection goroutines
 
 	mu        sync.Mutex
@@ -124,7 +124,7 @@ func newClient(ctl *Controller, id string, clean bool) *Client {
 		ctl:             ctl,
 		clean:           clean,
 		id:              id,
-		ev:              newEvents(),
+		ev:              eventloop.New(nil),
 		protocol:        mqtt311,
 		maxQoS:          2,
 		retainAvailable: true,
@@ -142,15 +142,13 @@ func ret(code int) controller.Ret {
 
 func retMid(mid uint16) controller.Ret { return controller.Ret{MsgID: int(mid)} }
 
-// emit queues a callback. Callers may hold c.mu.
-func (c *Client) emit(ev controller.Event) {
-	ev.At = time.Now()
-	ev.Client = c.id
-	c.ev.push(ev)
-}
+// emit queues a callback; the caller holds c.mu. Only the connection's
+// goroutines emit, never a call, so the event loop runs ungated: no
+// callback is caused by a call that is still running.
+func (c *Client) emit(ev controller.Event) { c.ev.Emit(c.id, ev) }
 
 // Events delivers the callbacks in order.
-func (c *Client) Events() <-chan controller.Event { return c.ev.out }
+func (c *Client) Events() <-chan controller.Event { return c.ev.Events() }
 
 // ErrorCodeToString is the text of an error code.
 func (c *Client) ErrorCodeToString(code int) string { return controller.ErrorString(code) }
@@ -554,7 +552,7 @@ func (c *Client) Destroy() {
 	c.outHead, c.outTail, c.outLen = nil, nil, 0
 	c.in = nil
 	c.mu.Unlock()
-	c.ev.close()
+	c.ev.Close()
 	c.wg.Wait()
 	c.ctl.forget(c)
 }

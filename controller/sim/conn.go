@@ -284,7 +284,7 @@ func (cn *conn) writeLoop(nc net.Conn) {
 			}
 			cn.spare = batch[:0]
 			c.mu.Unlock()
-			c.ev.waitRoom()
+			c.ev.WaitRoom()
 		}
 	}
 }
@@ -309,7 +309,7 @@ func (cn *conn) readLoop(nc net.Conn) {
 			c.lost(cn, rc)
 			return
 		}
-		c.ev.waitRoom()
+		c.ev.WaitRoom()
 		select {
 		case <-cn.done:
 			return

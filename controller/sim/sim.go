@@ -9,10 +9,11 @@ package sim
 
 import (
 	"errors"
-	"sync"
+	"fmt"
 	"time"
 
 	"github.com/mqtthil/mqtthil/controller"
+	"github.com/mqtthil/mqtthil/controller/internal/clientset"
 )
 
 // Error codes, as the calls return them.
@@ -47,11 +48,8 @@ type Options struct {
 
 // Controller is the simulated controller.
 type Controller struct {
-	opts Options
-
-	mu      sync.Mutex
-	clients map[*Client]struct{}
-	closed  bool
+	opts    Options
+	clients clientset.Set[*Client]
 }
 
 // New returns a simulated controller.
@@ -66,7 +64,7 @@ func New(opts ...Options) *Controller {
 	if o.DialTimeout <= 0 {
 		o.DialTimeout = 30 * time.Second
 	}
-	return &Controller{opts: o, clients: map[*Client]struct{}{}}
+	return &Controller{opts: o}
 }
 
 var _ controller.Controller = (*Controller)(nil)
@@ -99,33 +97,17 @@ func (c *Controller) newClient(clientID string, cleanSession bool) (*Client, err
 	if clientID != "" && (len(clientID) > 65535 || !validUTF8(clientID)) {
 		return nil, errors.New("sim: client id is not valid UTF-8 (malformed UTF-8)")
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return nil, errors.New("sim: controller closed")
+	cl, err := c.clients.Add(func() (*Client, error) { return newClient(c, clientID, cleanSession), nil })
+	if err != nil {
+		return nil, fmt.Errorf("sim: %w", err)
 	}
-	cl := newClient(c, clientID, cleanSession)
-	c.clients[cl] = struct{}{}
 	return cl, nil
 }
 
-func (c *Controller) forget(cl *Client) {
-	c.mu.Lock()
-	delete(c.clients, cl)
-	c.mu.Unlock()
-}
+func (c *Controller) forget(cl *Client) { c.clients.Forget(cl) }
 
 // Close destroys every client object.
 func (c *Controller) Close() error {
-	c.mu.Lock()
-	c.closed = true
-	var all []*Client
-	for cl := range c.clients {
-		all = append(all, cl)
-	}
-	c.mu.Unlock()
-	for _, cl := range all {
-		cl.Destroy()
-	}
+	c.clients.Close()
 	return nil
 }

@@ -1,0 +1,146 @@
+// Package eventloop is the callback queue and event loop that every
+// in-process client object shares (controller/sim and controller/mosq):
+// the network side queues callbacks without waiting for the driver, and one
+// goroutine per client delivers them on Events(), in order and one at a
+// time, as the controller runs a driver's callbacks on its own loop.
+package eventloop
+
+import (
+	"sync"
+	"time"
+
+	"github.com/mqtthil/mqtthil/controller"
+)
+
+// BacklogLimit is how many undelivered callbacks WaitRoom lets the network
+// side pile up before it waits for the driver, as a slow driver holds up
+// the controller's event loop.
+const BacklogLimit = 4096
+
+// Loop is one client's callback queue and the goroutine that delivers it.
+type Loop struct {
+	// gate, when set, is the client's call lock: the loop takes it before
+	// it takes each event, so that an event queued while a call runs goes
+	// out only after that call has returned.
+	gate sync.Locker
+
+	mu      sync.Mutex
+	room    *sync.Cond // signalled when the backlog shrinks or the loop stops
+	q       []controller.Event
+	head    int
+	wake    chan struct{}
+	stop    chan struct{}
+	stopped bool
+	out     chan controller.Event
+	done    chan struct{}
+}
+
+// New starts a client's event loop. gate may be nil when no event can be
+// queued while a call runs.
+func New(gate sync.Locker) *Loop {
+	l := &Loop{
+		gate: gate,
+		wake: make(chan struct{}, 1),
+		stop: make(chan struct{}),
+		out:  make(chan controller.Event, 16),
+		done: make(chan struct{}),
+	}
+	l.room = sync.NewCond(&l.mu)
+	go l.run()
+	return l
+}
+
+// Events is the channel the callbacks are delivered on; it is closed when
+// the loop stops.
+func (l *Loop) Events() <-chan controller.Event { return l.out }
+
+// Emit queues a callback of the named client object, stamped with the time
+// it happened. It never waits for the driver, so callers may hold their
+// client's lock. After Close it does nothing.
+func (l *Loop) Emit(client string, ev controller.Event) {
+	ev.At = time.Now()
+	ev.Client = client
+	l.mu.Lock()
+	if l.stopped {
+		l.mu.Unlock()
+		return
+	}
+	l.q = append(l.q, ev)
+	l.mu.Unlock()
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+// WaitRoom blocks while more than BacklogLimit callbacks wait for the
+// driver. The network side calls it between packets, holding no lock.
+func (l *Loop) WaitRoom() {
+	l.mu.Lock()
+	for !l.stopped && len(l.q)-l.head > BacklogLimit {
+		l.room.Wait()
+	}
+	l.mu.Unlock()
+}
+
+func (l *Loop) run() {
+	defer close(l.done)
+	defer close(l.out)
+	for {
+		ev, have, stopped := l.take()
+		if stopped {
+			return
+		}
+		if !have {
+			select {
+			case <-l.wake:
+			case <-l.stop:
+				return
+			}
+			continue
+		}
+		select {
+		case l.out <- ev:
+		case <-l.stop:
+			return
+		}
+	}
+}
+
+// take removes the next event, under the gate when there is one.
+func (l *Loop) take() (ev controller.Event, have, stopped bool) {
+	if l.gate != nil {
+		l.gate.Lock()
+		defer l.gate.Unlock()
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.stopped {
+		return ev, false, true
+	}
+	if l.head == len(l.q) {
+		l.q = l.q[:0]
+		l.head = 0
+		return ev, false, false
+	}
+	ev = l.q[l.head]
+	l.q[l.head] = controller.Event{}
+	l.head++
+	if len(l.q)-l.head <= BacklogLimit/2 {
+		l.room.Broadcast()
+	}
+	return ev, true, false
+}
+
+// Close stops delivery and waits for the loop's goroutine to end; events
+// not yet delivered are dropped, and Events() is closed.
+func (l *Loop) Close() {
+	l.mu.Lock()
+	if !l.stopped {
+		l.stopped = true
+		close(l.stop)
+		l.room.Broadcast()
+	}
+	l.mu.Unlock()
+	<-l.done
+}
