@@ -28,10 +28,17 @@ import (
 // Reconnect or Destroy may wait for the network loop to let go.
 const loopTimeout = 20 // milliseconds
 
-var initOnce sync.Once
+var (
+	initOnce sync.Once
+	initErr  error // mosquitto_lib_init's failure; every NewClient reports it
+)
 
 func libInit() {
-	initOnce.Do(func() { C.mosquitto_lib_init() })
+	initOnce.Do(func() {
+		if rc := C.mosquitto_lib_init(); rc != 0 {
+			initErr = fmt.Errorf("mosq: mosquitto_lib_init: %s (%d)", errString(int(rc)), int(rc))
+		}
+	})
 }
 
 // Version is libmosquitto's version, as the library reports it.
@@ -77,6 +84,9 @@ func (c *Controller) NewMosqClient(clientID string, cleanSession bool) (*Client,
 	}
 	if strings.IndexByte(clientID, 0) >= 0 {
 		return nil, errors.New("mosq: client id is not valid UTF-8 (malformed UTF-8)")
+	}
+	if initErr != nil {
+		return nil, initErr
 	}
 	cl, err := c.clients.Add(func() (*Client, error) { return newClient(c, clientID, cleanSession) })
 	if errors.Is(err, clientset.ErrClosed) {

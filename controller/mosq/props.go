@@ -132,23 +132,29 @@ func goProps(list *C.mosquitto_property) controller.Props {
 			continue
 		}
 		cid := C.int(id)
+		// A read returns NULL only when p does not hold that identifier,
+		// which it does here; a property that fails to read is left out.
 		switch def.Kind {
 		case controller.KindByte:
 			var v C.uint8_t
-			C.mosquitto_property_read_byte(p, cid, &v, false)
-			out[def.Name] = int(v)
+			if C.mosquitto_property_read_byte(p, cid, &v, false) != nil {
+				out[def.Name] = int(v)
+			}
 		case controller.KindU16:
 			var v C.uint16_t
-			C.mosquitto_property_read_int16(p, cid, &v, false)
-			out[def.Name] = int(v)
+			if C.mosquitto_property_read_int16(p, cid, &v, false) != nil {
+				out[def.Name] = int(v)
+			}
 		case controller.KindU32:
 			var v C.uint32_t
-			C.mosquitto_property_read_int32(p, cid, &v, false)
-			out[def.Name] = int(v)
+			if C.mosquitto_property_read_int32(p, cid, &v, false) != nil {
+				out[def.Name] = int(v)
+			}
 		case controller.KindVarint:
 			var v C.uint32_t
-			C.mosquitto_property_read_varint(p, cid, &v, false)
-			out[def.Name] = int(v)
+			if C.mosquitto_property_read_varint(p, cid, &v, false) != nil {
+				out[def.Name] = int(v)
+			}
 		case controller.KindString:
 			var s *C.char
 			if C.mosquitto_property_read_string(p, cid, &s, false) != nil && s != nil {

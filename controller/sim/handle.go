@@ -53,7 +53,7 @@ func (c *Client) handle(cn *conn, pk *packets.Packet) int {
 			}
 			c.emit(ev)
 		}
-		c.releaseToInflight()
+		c.releaseFreedWindow()
 		return 0
 
 	case packets.Pubrec:
@@ -83,7 +83,7 @@ func (c *Client) handle(cn *conn, pk *packets.Packet) int {
 			c.emit(controller.Event{Kind: controller.OnPublish, MsgID: int(m.mid), Reason: int(pk.ReasonCode), Message: controller.ReasonString(int(pk.ReasonCode))})
 		}
 		c.incQuota()
-		c.releaseToInflight()
+		c.releaseFreedWindow()
 		return 0
 
 	case packets.Pubrel:
@@ -246,6 +246,14 @@ func (c *Client) handlePublish(pk *packets.Packet) int {
 		c.in = append(c.in, &inMsg{mid: pk.PacketID, topic: pk.TopicName, payload: pk.Payload, retain: pk.FixedHeader.Retain, props: props})
 	}
 	return 0
+}
+
+// releaseFreedWindow sends the messages an acknowledgement made room for.
+// Its error is deliberately ignored, as the library ignores it there: the
+// acknowledgement was good, so the connection stays up, and a message the
+// broker's Maximum Packet Size forbids stays queued unsent.
+func (c *Client) releaseFreedWindow() {
+	_ = c.releaseToInflight()
 }
 
 // findOut finds the first outgoing message with an id: 2 when it has
