@@ -26,7 +26,11 @@ func TestNoLeakAcrossClients(t *testing.T) {
 	x := &h{t: t, b: b}
 	host, port := x.hostPort()
 	ctl := New()
-	defer ctl.Close()
+	t.Cleanup(func() {
+		if err := ctl.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 
 	round := func(n int) {
 		const workers = 16

@@ -29,7 +29,11 @@ func start(t testing.TB, version int, props controller.Props) *h {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)
 	ctl := New()
-	t.Cleanup(func() { ctl.Close() })
+	t.Cleanup(func() {
+		if err := ctl.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	c, err := ctl.NewMosqClient("mosq-test", true)
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +54,10 @@ func (x *h) hostPort() (string, int) {
 	if err != nil {
 		x.t.Fatal(err)
 	}
-	port, _ := strconv.Atoi(p)
+	port, err := strconv.Atoi(p)
+	if err != nil {
+		x.t.Fatal(err)
+	}
 	return host, port
 }
 

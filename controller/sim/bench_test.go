@@ -18,7 +18,11 @@ import (
 func benchPublish(b *testing.B, qos int) {
 	br := emulator.StartTest(b, emulator.Options{JournalCap: 1})
 	ctl := sim.New()
-	defer ctl.Close()
+	b.Cleanup(func() {
+		if err := ctl.Close(); err != nil {
+			b.Error(err)
+		}
+	})
 	c, err := ctl.NewSimClient(fmt.Sprintf("bench-qos%d", qos), true)
 	if err != nil {
 		b.Fatal(err)
@@ -119,6 +123,8 @@ func BenchmarkIdleClients(b *testing.B) {
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/clients, "heap-bytes/client")
 		b.ReportMetric(float64(runtime.NumGoroutine()-g0)/clients, "goroutines/client")
 		cancel()
-		ctl.Close()
+		if err := ctl.Close(); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

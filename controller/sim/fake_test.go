@@ -26,7 +26,7 @@ func newFake(t testing.TB) *fake {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
+	t.Cleanup(func() { _ = ln.Close() }) // the test is over; a failed close changes nothing
 	return &fake{t: t, ln: ln}
 }
 
@@ -34,13 +34,17 @@ func (f *fake) port() int { return f.ln.Addr().(*net.TCPAddr).Port }
 
 func (f *fake) accept() {
 	f.t.Helper()
-	f.ln.(*net.TCPListener).SetDeadline(time.Now().Add(10 * time.Second))
+	if err := f.ln.(*net.TCPListener).SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		f.t.Fatal(err)
+	}
 	nc, err := f.ln.Accept()
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	f.t.Cleanup(func() { nc.Close() })
-	nc.SetDeadline(time.Now().Add(10 * time.Second))
+	f.t.Cleanup(func() { _ = nc.Close() }) // the test is over; a failed close changes nothing
+	if err := nc.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		f.t.Fatal(err)
+	}
 	f.nc, f.br = nc, bufio.NewReader(nc)
 }
 
@@ -66,7 +70,11 @@ func (f *fake) write(b ...byte) {
 func fakeClient(t testing.TB, v5 bool, keepalive int, opts sim.Options) (*fake, *sim.Client, *controller.Recorder, context.Context) {
 	f := newFake(t)
 	ctl := sim.New(opts)
-	t.Cleanup(func() { ctl.Close() })
+	t.Cleanup(func() {
+		if err := ctl.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	c, err := ctl.NewSimClient("fake", true)
 	if err != nil {
 		t.Fatal(err)

@@ -43,7 +43,11 @@ func start(t testing.TB, s setup) *h {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)
 	ctl := sim.New(s.sim)
-	t.Cleanup(func() { ctl.Close() })
+	t.Cleanup(func() {
+		if err := ctl.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	id := s.id
 	if id == "" {
 		id = "sim-" + t.Name()
@@ -70,7 +74,10 @@ func (x *h) hostPort() (string, int) {
 	if err != nil {
 		x.t.Fatal(err)
 	}
-	port, _ := strconv.Atoi(p)
+	port, err := strconv.Atoi(p)
+	if err != nil {
+		x.t.Fatal(err)
+	}
 	return host, port
 }
 

@@ -21,7 +21,11 @@ func TestMsgIDWraps(t *testing.T) {
 	}
 	b := emulator.StartTest(t, emulator.Options{JournalCap: 2*n + 100})
 	ctl := sim.New()
-	defer ctl.Close()
+	t.Cleanup(func() {
+		if err := ctl.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	c, err := ctl.NewSimClient("wraps", true)
 	if err != nil {
 		t.Fatal(err)
