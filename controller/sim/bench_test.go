@@ -18,11 +18,7 @@ import (
 func benchPublish(b *testing.B, qos int) {
 	br := emulator.StartTest(b, emulator.Options{JournalCap: 1})
 	ctl := sim.New()
-	b.Cleanup(func() {
-		if err := ctl.Close(); err != nil {
-			b.Error(err)
-		}
-	})
+	closeAtEnd(b, ctl)
 	c, err := ctl.NewSimClient(fmt.Sprintf("bench-qos%d", qos), true)
 	if err != nil {
 		b.Fatal(err)

@@ -70,11 +70,7 @@ func (f *fake) write(b ...byte) {
 func fakeClient(t testing.TB, v5 bool, keepalive int, opts sim.Options) (*fake, *sim.Client, *controller.Recorder, context.Context) {
 	f := newFake(t)
 	ctl := sim.New(opts)
-	t.Cleanup(func() {
-		if err := ctl.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	closeAtEnd(t, ctl)
 	c, err := ctl.NewSimClient("fake", true)
 	if err != nil {
 		t.Fatal(err)

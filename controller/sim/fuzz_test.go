@@ -19,11 +19,7 @@ func FuzzCallArgs(f *testing.F) {
 	f.Add("\xed\xa0\x80", []byte(nil), 2, true, "USER_PROPERTY", "k", 5)
 	f.Add("#", []byte("p"), 0, false, "PAYLOAD_FORMAT_INDICATOR", "2", 5)
 	ctl := sim.New()
-	f.Cleanup(func() {
-		if err := ctl.Close(); err != nil {
-			f.Error(err)
-		}
-	})
+	closeAtEnd(f, ctl)
 	f.Fuzz(func(t *testing.T, topic string, payload []byte, qos int, retain bool, pkey, pval string, version int) {
 		c, err := ctl.NewSimClient("fuzz", true)
 		if err != nil {

@@ -43,11 +43,7 @@ func start(t testing.TB, s setup) *h {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)
 	ctl := sim.New(s.sim)
-	t.Cleanup(func() {
-		if err := ctl.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	closeAtEnd(t, ctl)
 	id := s.id
 	if id == "" {
 		id = "sim-" + t.Name()
@@ -162,3 +158,13 @@ var (
 func typ(f journal.Filter, t string) journal.Filter { f.Type = t; return f }
 
 func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
+
+// closeAtEnd closes the controller when the test ends, failing it when
+// Close does.
+func closeAtEnd(tb testing.TB, ctl *sim.Controller) {
+	tb.Cleanup(func() {
+		if err := ctl.Close(); err != nil {
+			tb.Error(err)
+		}
+	})
+}

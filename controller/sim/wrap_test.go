@@ -21,11 +21,7 @@ func TestMsgIDWraps(t *testing.T) {
 	}
 	b := emulator.StartTest(t, emulator.Options{JournalCap: 2*n + 100})
 	ctl := sim.New()
-	t.Cleanup(func() {
-		if err := ctl.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	closeAtEnd(t, ctl)
 	c, err := ctl.NewSimClient("wraps", true)
 	if err != nil {
 		t.Fatal(err)
