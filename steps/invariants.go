@@ -11,7 +11,7 @@ import (
 )
 
 // The promises of the controller's API that hold in every scenario, checked
-// after the last step (DESIGN.md, "Scenarios and steps"):
+// after the last step (docs/publish-semantics.md, "The promise the harness checks"):
 //
 //  1. every Publish that returned 0 gets exactly one onPublish with its
 //     msgId, unless the scenario said the message may be lost;
