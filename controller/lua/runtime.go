@@ -41,6 +41,16 @@ type Options struct {
 	TraceSink io.Writer
 	// DeviceID is what C4:GetDeviceID returns. 0 means 1001.
 	DeviceID int
+
+	// HTTP answers the driver's C4:url and C4:urlGet... requests to the
+	// hosts it declares (c4_http.go). nil answers none.
+	HTTP *HTTPStub
+	// AllowNetwork lets requests to hosts HTTP does not declare go out to
+	// the real network; otherwise they fail as an unknown host would.
+	AllowNetwork bool
+	// FilesDir is the driver's SANDBOX folder for C4:File*; "" makes a
+	// temporary one, removed on Close.
+	FilesDir string
 }
 
 func (o Options) withDefaults() Options {
@@ -94,6 +104,9 @@ type Runtime struct {
 
 	propMu  sync.Mutex
 	updated map[string]string // C4:UpdateProperty values
+
+	// io is the state of the networking, file and crypto areas (c4_io.go).
+	io *ioState
 }
 
 // New starts a runtime with the C4 shim and no driver loaded.
@@ -262,6 +275,7 @@ func (r *Runtime) Close() error {
 	close(r.quit)
 	<-r.done
 	r.pumps.Wait()
+	r.closeIO()
 	r.sim.Close()
 	r.wd.close()
 	r.L.Close()

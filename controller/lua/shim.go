@@ -53,6 +53,9 @@ func (r *Runtime) setup() error {
 			return 1
 		},
 	}
+	for name, fn := range r.ioFunctions() {
+		fns[name] = fn
+	}
 	for name, fn := range fns {
 		c4.RawSetString(name, L.NewFunction(fn))
 	}
@@ -69,6 +72,7 @@ func (r *Runtime) setup() error {
 	L.SetGlobal("C4", c4)
 	L.SetGlobal("Properties", L.NewTable())
 	L.SetGlobal("PersistData", L.NewTable())
+	r.installIOGlobals()
 	L.SetGlobal("print", L.NewFunction(func(L *glua.LState) int {
 		parts := make([]string, L.GetTop())
 		for i := range parts {

@@ -1,0 +1,197 @@
+// sockConn is the socket plumbing shared by network bindings, TCP clients
+// and server sockets: a reader goroutine that posts what arrives to the
+// loop, a writer goroutine that sends queued bytes in order, and a close
+// hook so both end when the runtime closes. Lua is only ever touched from
+// the callbacks, which run on the loop.
+package lua
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"syscall"
+)
+
+type sockConn struct {
+	r *Runtime
+	c net.Conn
+
+	// Loop side: set before start, called on the loop.
+	onData    func([]byte)
+	onWritten func()
+	onClosed  func(err error) // once, unless the driver closed it
+	gone      bool            // the driver closed it; no more callbacks
+
+	mu       sync.Mutex
+	queue    [][]byte
+	flushEnd bool // close once the queue is empty
+	stopped  bool
+	sig      chan struct{}
+	unhook   func()
+}
+
+func newSockConn(r *Runtime, c net.Conn) *sockConn {
+	return &sockConn{r: r, c: c, sig: make(chan struct{}, 1)}
+}
+
+// start begins reading and writing; false when the runtime is closing.
+func (s *sockConn) start() bool {
+	st := s.r.ioOf()
+	s.unhook = st.onClose(s.stop)
+	if !st.goIO(s.readLoop) {
+		s.stop()
+		return false
+	}
+	if !st.goIO(s.writeLoop) {
+		s.stop()
+		return false
+	}
+	return true
+}
+
+func (s *sockConn) readLoop() {
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := s.c.Read(buf)
+		if n > 0 {
+			data := append([]byte(nil), buf[:n]...)
+			s.r.post(func() {
+				if !s.gone && s.onData != nil {
+					s.onData(data)
+				}
+			})
+		}
+		if err != nil {
+			s.stop()
+			s.r.post(func() {
+				if !s.gone && s.onClosed != nil {
+					s.gone = true
+					s.onClosed(err)
+				}
+			})
+			return
+		}
+	}
+}
+
+func (s *sockConn) writeLoop() {
+	for range s.sig {
+		for {
+			s.mu.Lock()
+			if s.stopped {
+				s.mu.Unlock()
+				return
+			}
+			if len(s.queue) == 0 {
+				end := s.flushEnd
+				s.mu.Unlock()
+				if end {
+					s.stop()
+					return
+				}
+				break
+			}
+			b := s.queue[0]
+			s.queue = s.queue[1:]
+			s.mu.Unlock()
+			if _, err := s.c.Write(b); err != nil {
+				s.stop()
+				return
+			}
+			s.r.post(func() {
+				if !s.gone && s.onWritten != nil {
+					s.onWritten()
+				}
+			})
+		}
+	}
+}
+
+func (s *sockConn) signal() {
+	select {
+	case s.sig <- struct{}{}:
+	default:
+	}
+}
+
+// write queues b; the writer sends it after what was queued before.
+func (s *sockConn) write(b []byte) {
+	s.mu.Lock()
+	if !s.stopped && !s.flushEnd {
+		s.queue = append(s.queue, b)
+	}
+	s.mu.Unlock()
+	s.signal()
+}
+
+// close is the driver closing the socket (from the loop): no more
+// callbacks. With flush, queued bytes are sent first.
+func (s *sockConn) close(flush bool) {
+	s.gone = true
+	if flush {
+		s.mu.Lock()
+		s.flushEnd = true
+		s.mu.Unlock()
+		s.signal()
+		return
+	}
+	s.stop()
+}
+
+// stop closes the connection and ends both goroutines; any goroutine may
+// call it, more than once.
+func (s *sockConn) stop() {
+	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		return
+	}
+	s.stopped = true
+	s.mu.Unlock()
+	s.c.Close()
+	close(s.sig)
+	if s.unhook != nil {
+		s.unhook()
+	}
+}
+
+// splitter cuts a byte stream into frames ending with delim (kept in the
+// frame, as CreateServer documents); an empty delim passes data through.
+type splitter struct {
+	delim []byte
+	buf   []byte
+}
+
+func (sp *splitter) push(data []byte) [][]byte {
+	if len(sp.delim) == 0 {
+		return [][]byte{data}
+	}
+	sp.buf = append(sp.buf, data...)
+	var out [][]byte
+	for {
+		i := bytes.Index(sp.buf, sp.delim)
+		if i < 0 {
+			return out
+		}
+		end := i + len(sp.delim)
+		out = append(out, append([]byte(nil), sp.buf[:end]...))
+		sp.buf = sp.buf[end:]
+	}
+}
+
+// errnoOf is the system error number behind err (the codes TCP client
+// OnError reports), or 0 for a graceful end of stream.
+func errnoOf(err error) int {
+	var errno syscall.Errno
+	switch {
+	case err == nil, errors.Is(err, io.EOF):
+		return 0
+	case errors.As(err, &errno):
+		return int(errno)
+	case errors.Is(err, net.ErrClosed):
+		return int(syscall.ECONNABORTED)
+	}
+	return int(syscall.EIO)
+}
