@@ -463,7 +463,7 @@ func fetch(ctx context.Context, client *http.Client, req *http.Request, failOnEr
 	c := *client
 	c.CheckRedirect = func(next *http.Request, via []*http.Request) error {
 		if resp := next.Response; resp != nil {
-			res.responses = append(res.responses, response{code: resp.StatusCode, headers: resp.Header})
+			res.responses = append(res.responses, response{code: resp.StatusCode, headers: resp.Header, body: []byte{}})
 		}
 		return client.CheckRedirect(next, via)
 	}
@@ -612,13 +612,18 @@ func (t *transfer) finish(res result) {
 		if aborted = call("OnHeaders", t.onHeaders, rt); aborted {
 			break
 		}
+		if resp.body == nil {
+			// The transfer failed before the body (fail_on_error, a
+			// broken connection): no body callbacks.
+			continue
+		}
 		if t.onBodyChunk != nil && t.onBodyChunk != glua.LNil {
 			if len(resp.body) > 0 {
 				if aborted = call("OnBodyChunk", t.onBodyChunk, rt, glua.LString(resp.body)); aborted {
 					break
 				}
 			}
-		} else if resp.body != nil || errCode == 0 {
+		} else {
 			rt.RawSetString("body", glua.LString(resp.body))
 		}
 		if aborted = call("OnBody", t.onBody, rt); aborted {
