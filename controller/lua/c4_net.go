@@ -707,8 +707,7 @@ func (r *Runtime) entryServerFunctions() map[string]glua.LGFunction {
 		delete(n.servers, s.port)
 		for _, h := range sortedInts(s.conns) {
 			if sc, ok := n.handles[h]; ok {
-				sc.close(false)
-				delete(n.handles, h)
+				sc.shutdown(false)
 			}
 		}
 		r.post(func() { call("OnServerStatusChanged", glua.LNumber(s.port), glua.LString("OFFLINE"), s.ident) })
@@ -770,11 +769,7 @@ func (r *Runtime) entryServerFunctions() map[string]glua.LGFunction {
 			r.netTrace(KindCall, "ServerCloseClient", int64(h))
 			n := r.netOf()
 			if sc, ok := n.handles[h]; ok {
-				sc.close(true)
-				delete(n.handles, h)
-				for _, s := range n.servers {
-					delete(s.conns, h)
-				}
+				sc.shutdown(true)
 			}
 			return 0
 		},

@@ -130,6 +130,12 @@ func (s *sockConn) write(b []byte) {
 // callbacks. With flush, queued bytes are sent first.
 func (s *sockConn) close(flush bool) {
 	s.gone = true
+	s.shutdown(flush)
+}
+
+// shutdown closes the socket and still reports the end through onClosed
+// (server sockets tell the driver about connections they close).
+func (s *sockConn) shutdown(flush bool) {
 	if flush {
 		s.mu.Lock()
 		s.flushEnd = true
