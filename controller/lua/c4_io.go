@@ -103,10 +103,11 @@ func (r *Runtime) ioFunctions() map[string]glua.LGFunction {
 	return fns
 }
 
-// installIOGlobals sets the globals of those areas: bit, tohex and lpack's
-// string.pack/unpack.
+// installIOGlobals sets the globals of those areas: bit, tohex, lpack's
+// string.pack/unpack and c4json.
 func (r *Runtime) installIOGlobals() {
 	installBit(r.L)
 	installCodecGlobals(r.L)
 	installPack(r.L)
+	installC4JSON(r.L)
 }

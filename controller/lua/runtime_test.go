@@ -283,7 +283,7 @@ end`, "")); err != nil {
 		}
 	}
 	out, err := rt.Exec("json", `
-local s = C4:JsonEncode({b = {1, 2, "x"}, a = true, n = 1.5})
+local s = C4:JsonEncode({b = {1, 2, "x"}, a = true, n = 1.5}, false, true)
 local v = C4:JsonDecode('{"k": [1, {"z": null}], "s": "t"}')
 return s, v.k[1], v.s, ticks, fired, C4:GetDeviceID(), C4:GetVersionInfo().version`)
 	if err != nil {
