@@ -82,6 +82,7 @@ type transfer struct {
 	legacy   bool
 	callback glua.LValue
 	url      *url.URL // the request's, once started
+	download string   // DownloadFile's destination path
 	name     string   // "url:Get", "urlPost" ... for the trace
 }
 
@@ -146,7 +147,7 @@ func (r *Runtime) httpFunctions() map[string]glua.LGFunction {
 		"urlCancel": func(L *glua.LState) int {
 			t, ok := r.httpOf().running[int(L.CheckNumber(2))]
 			if ok {
-				t.abort(false)
+				t.abort()
 			}
 			L.Push(glua.LBool(ok))
 			return 1
@@ -155,7 +156,7 @@ func (r *Runtime) httpFunctions() map[string]glua.LGFunction {
 			ids := r.httpOf().tickets()
 			out := L.NewTable()
 			for _, id := range ids {
-				r.httpOf().running[id].abort(false)
+				r.httpOf().running[id].abort()
 				out.Append(glua.LNumber(id))
 			}
 			L.Push(out)
@@ -374,7 +375,32 @@ func (r *Runtime) c4URL(L *glua.LState) int {
 		"Put":         start("PUT", false, true),
 		"Delete":      start("DELETE", false, false),
 		"Custom":      start("", true, true),
-		"Cancel":      chain(func(L *glua.LState, tt *transfer) { tt.abort(true) }),
+		// DownloadFile(url, alias, filename[, headers]): the body goes to
+		// a file under a path alias; only OnDone fires.
+		"DownloadFile": chain(func(L *glua.LState, tt *transfer) {
+			if tt.started {
+				L.RaiseError("C4:url(): a transfer object cannot be started twice")
+			}
+			u := L.CheckString(2)
+			fs, err := r.filesOf()
+			var p string
+			if err == nil {
+				p, err = fs.aliasPath(L.CheckString(3), L.CheckString(4))
+			}
+			if err == nil {
+				err = fs.writable(p)
+			}
+			tt.name = "url:DownloadFile"
+			if err != nil {
+				tt.started = true
+				r.fileTrace(L, "url:DownloadFile", err)
+				tt.finishLater(result{errCode: 23, errMsg: "Failed writing received data to disk: " + err.Error()})
+				return
+			}
+			tt.download = p
+			tt.start(L, "GET", u, "", L.Get(5))
+		}),
+		"Cancel": chain(func(L *glua.LState, tt *transfer) { tt.abort() }),
 		"TicketId": L.NewFunction(func(L *glua.LState) int {
 			L.Push(glua.LNumber(self(L).id))
 			return 1
@@ -508,8 +534,14 @@ func curlError(ctx context.Context, err error) (int, string) {
 	return 56, "Failure when receiving data from the peer: " + err.Error()
 }
 
-// finishLater delivers a result that needs no goroutine (a bad URL).
+// finishLater delivers a result that needs no goroutine (a bad URL, a
+// refused download path).
 func (t *transfer) finishLater(res result) {
+	if t.id == 0 {
+		h := t.r.httpOf()
+		h.nextID++
+		t.id = h.nextID
+	}
 	t.r.httpOf().running[t.id] = t
 	t.cancel = func() {}
 	t.r.post(func() { t.finish(res) })
@@ -517,7 +549,7 @@ func (t *transfer) finishLater(res result) {
 
 // abort stops a running transfer. C4:url() objects still get OnDone with
 // -1; legacy calls get nothing more, as urlCancel documents.
-func (t *transfer) abort(fromObject bool) {
+func (t *transfer) abort() {
 	if t.done || !t.started {
 		t.done = true
 		return
@@ -532,7 +564,6 @@ func (t *transfer) abort(fromObject bool) {
 	}
 	t.r.trace.add(Entry{Client: "http", Kind: KindCall, Name: "url:Cancel", Args: []any{int64(t.id)}})
 	t.finish(result{errCode: -1, errMsg: "Transfer cancelled"})
-	_ = fromObject
 }
 
 // headersTable is a response's headers: the last value of each name, or
@@ -587,6 +618,10 @@ func (t *transfer) finish(res result) {
 	r.trace.add(Entry{Client: "http", Kind: KindCallback, Name: t.name + " done", Args: []any{int64(id), int64(last), int64(res.errCode), res.errMsg}})
 	if t.legacy {
 		t.finishLegacy(L, id, res, dups)
+		return
+	}
+	if t.download != "" {
+		t.finishDownload(res)
 		return
 	}
 	tables := L.NewTable()
@@ -661,6 +696,34 @@ func (t *transfer) finishLegacy(L *glua.LState, id int, res result, dups bool) {
 		err = t.r.callGlobal("ReceivedAsync", args...)
 	}
 	if err != nil {
+		t.r.addAsyncError(err)
+	}
+}
+
+// finishDownload writes the body of a DownloadFile transfer and calls
+// OnDone.
+func (t *transfer) finishDownload(res result) {
+	L := t.r.L
+	tables := L.NewTable()
+	for _, resp := range res.responses {
+		rt := L.NewTable()
+		rt.RawSetString("code", glua.LNumber(resp.code))
+		rt.RawSetString("headers", headersTable(L, resp.headers, false))
+		tables.Append(rt)
+	}
+	if res.errCode == 0 && len(res.responses) > 0 {
+		if err := os.WriteFile(t.download, res.responses[len(res.responses)-1].body, 0o644); err != nil {
+			res.errCode, res.errMsg = 23, "Failed writing received data to disk: "+err.Error()
+		}
+	}
+	msg := glua.LValue(glua.LNil)
+	if res.errCode != 0 {
+		msg = glua.LString(res.errMsg)
+	}
+	if t.onDone == nil || t.onDone == glua.LNil {
+		return
+	}
+	if _, err := t.r.call("url:OnDone", t.onDone, t.ud, tables, glua.LNumber(res.errCode), msg); err != nil {
 		t.r.addAsyncError(err)
 	}
 }

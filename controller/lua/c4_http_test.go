@@ -288,3 +288,28 @@ func FuzzHTTPAnswers(f *testing.F) {
 		s.Close()
 	})
 }
+
+func TestURLDownloadFile(t *testing.T) {
+	stub := newStub(t, lua.HTTPAnswer{Host: "dev.local", Path: "/fw.bin", Body: "\x00firmware\xff"})
+	dir := t.TempDir()
+	rt := newRuntime(t, lua.Options{HTTP: stub, FilesDir: dir})
+	evalLua(t, rt, urlDriver+`
+		track(C4:url()):DownloadFile('http://dev.local/fw.bin', 'SANDBOX', 'fw.bin')`)
+	awaitLua(t, rt, "done ~= nil")
+	out := evalLua(t, rt, `return done.code, #log`)
+	if fmtAny(out) != fmtAny([]any{int64(0), int64(0)}) {
+		t.Errorf("download: OnDone code and other callbacks: %v", out)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "fw.bin")); err != nil || string(b) != "\x00firmware\xff" {
+		t.Errorf("downloaded file: %q, %v", b, err)
+	}
+	evalLua(t, rt, urlDriver+`
+		track(C4:url()):DownloadFile('http://dev.local/fw.bin', 'SANDBOX', '../escape.bin')`)
+	awaitLua(t, rt, "done ~= nil")
+	if out := evalLua(t, rt, `return done.code`); out[0] != int64(23) {
+		t.Errorf("download outside the sandbox: code %v, want 23", out)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(dir), "escape.bin")); err == nil {
+		t.Error("a download escaped the sandbox")
+	}
+}
