@@ -110,19 +110,7 @@ func (t *transfer) opt(name string, def glua.LValue) glua.LValue {
 func (r *Runtime) httpFunctions() map[string]glua.LGFunction {
 	legacy := func(name, method string, hasMethod, hasData bool) glua.LGFunction {
 		return func(L *glua.LState) int {
-			i := 2
-			u := L.CheckString(i)
-			i++
-			m := method
-			if hasMethod {
-				m = strings.ToUpper(L.CheckString(i))
-				i++
-			}
-			data := ""
-			if hasData {
-				data = L.OptString(i, "")
-				i++
-			}
+			u, m, data, i := requestArgs(L, method, hasMethod, hasData)
 			headers := L.Get(i)
 			callback := L.Get(i + 2)
 			flags := L.Get(i + 3)
@@ -218,6 +206,28 @@ func (r *Runtime) httpFunctions() map[string]glua.LGFunction {
 		"urlClearCookies":        func(L *glua.LState) int { L.Push(glua.LNumber(r.httpOf().clearCookies(false))); return 1 },
 		"urlClearSessionCookies": func(L *glua.LState) int { L.Push(glua.LNumber(r.httpOf().clearCookies(true))); return 1 },
 	}
+}
+
+// requestArgs reads url[, method][, data] from argument 2 on (Custom
+// names its method, Post and Put carry data) and returns the index of the
+// next argument.
+func requestArgs(L *glua.LState, method string, hasMethod, hasData bool) (u, m, data string, next int) {
+	i := 2
+	u = L.CheckString(i)
+	i++
+	m = method
+	if hasMethod {
+		m = strings.ToUpper(L.CheckString(i))
+		if m == "" {
+			L.ArgError(i, "an HTTP method is required")
+		}
+		i++
+	}
+	if hasData {
+		data = L.OptString(i, "")
+		i++
+	}
+	return u, m, data, i
 }
 
 func (h *httpState) tickets() []int {
@@ -343,19 +353,7 @@ func (r *Runtime) c4URL(L *glua.LState) int {
 			if tt.started {
 				L.RaiseError("C4:url(): a transfer object cannot be started twice")
 			}
-			i := 2
-			u := L.CheckString(i)
-			i++
-			m := method
-			if hasMethod {
-				m = strings.ToUpper(L.CheckString(i))
-				i++
-			}
-			data := ""
-			if hasData {
-				data = L.OptString(i, "")
-				i++
-			}
+			u, m, data, i := requestArgs(L, method, hasMethod, hasData)
 			tt.name = "url:" + strings.ToUpper(m[:1]) + strings.ToLower(m[1:])
 			tt.start(L, m, u, data, L.Get(i))
 		})

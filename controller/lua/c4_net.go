@@ -643,20 +643,10 @@ func (r *Runtime) c4CreateTCPServer(L *glua.LState) int {
 			return 1
 		}
 		s.ln = ln
-		unhook := r.ioOf().onClose(func() { ln.Close() })
 		r.post(func() { callback("OnListen", addrTable(r.L, ln.Addr())) })
-		r.ioOf().goIO(func() {
-			defer unhook()
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				r.post(func() {
-					tc := r.newTCPClient(r.L, c)
-					callback("OnAccept", tc.ud)
-				})
-			}
+		r.acceptLoop(ln, func(c net.Conn) {
+			tc := r.newTCPClient(r.L, c)
+			callback("OnAccept", tc.ud)
 		})
 		L.Push(s.ud)
 		return 1
@@ -740,18 +730,8 @@ func (r *Runtime) entryServerFunctions() map[string]glua.LGFunction {
 			}
 			s := &entryServer{port: ln.Addr().(*net.TCPAddr).Port, ln: ln, delim: []byte(delim), ident: ident, conns: map[int]bool{}}
 			n.servers[s.port] = s
-			unhook := r.ioOf().onClose(func() { ln.Close() })
 			r.post(func() { call("OnServerStatusChanged", glua.LNumber(s.port), glua.LString("ONLINE"), ident) })
-			r.ioOf().goIO(func() {
-				defer unhook()
-				for {
-					c, err := ln.Accept()
-					if err != nil {
-						return
-					}
-					r.post(func() { r.serverAccept(s, c, call) })
-				}
-			})
+			r.acceptLoop(ln, func(c net.Conn) { r.serverAccept(s, c, call) })
 			L.Push(glua.LTrue)
 			return 1
 		},

@@ -163,6 +163,28 @@ func (s *sockConn) stop() {
 	}
 }
 
+// acceptLoop accepts connections on ln until it closes (by the driver or
+// when the runtime closes) and hands each to accepted on the loop. A
+// connection accepted while the runtime closes is closed.
+func (r *Runtime) acceptLoop(ln net.Listener, accepted func(net.Conn)) {
+	st := r.ioOf()
+	unhook := st.onClose(func() { ln.Close() })
+	if !st.goIO(func() {
+		defer unhook()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			if !r.post(func() { accepted(c) }) {
+				c.Close()
+			}
+		}
+	}) {
+		ln.Close()
+	}
+}
+
 // splitter cuts a byte stream into frames ending with delim (kept in the
 // frame, as CreateServer documents); an empty delim passes data through.
 type splitter struct {
