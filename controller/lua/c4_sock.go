@@ -109,7 +109,12 @@ func (s *sockConn) writeLoop() {
 	}
 }
 
-func (s *sockConn) signal() {
+// signalLocked wakes the writer; the caller holds mu, so that stop cannot
+// close sig in between.
+func (s *sockConn) signalLocked() {
+	if s.stopped {
+		return
+	}
 	select {
 	case s.sig <- struct{}{}:
 	default:
@@ -119,11 +124,11 @@ func (s *sockConn) signal() {
 // write queues b; the writer sends it after what was queued before.
 func (s *sockConn) write(b []byte) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if !s.stopped && !s.flushEnd {
 		s.queue = append(s.queue, b)
 	}
-	s.mu.Unlock()
-	s.signal()
+	s.signalLocked()
 }
 
 // close is the driver closing the socket (from the loop): no more
@@ -139,8 +144,8 @@ func (s *sockConn) shutdown(flush bool) {
 	if flush {
 		s.mu.Lock()
 		s.flushEnd = true
+		s.signalLocked()
 		s.mu.Unlock()
-		s.signal()
 		return
 	}
 	s.stop()
@@ -155,9 +160,9 @@ func (s *sockConn) stop() {
 		return
 	}
 	s.stopped = true
+	close(s.sig)
 	s.mu.Unlock()
 	s.c.Close()
-	close(s.sig)
 	if s.unhook != nil {
 		s.unhook()
 	}
