@@ -202,3 +202,24 @@ func TestCloseEndsSockets(t *testing.T) {
 		t.Fatal("Close did not end the sockets")
 	}
 }
+
+func TestTCPClientOnResolve(t *testing.T) {
+	port := listen(t, func(c net.Conn) { c.Write([]byte("hello\n")); c.Close() })
+	rt := newRuntime(t, lua.Options{})
+	evalLua(t, rt, fmt.Sprintf(`
+		C4:CreateTCPClient()
+			:OnResolve(function(c, eps, choose) resolved = eps[1].ip .. ':' .. eps[1].port; choose(1) end)
+			:OnConnect(function(c) c:ReadUntil('\n') end)
+			:OnRead(function(c, data) got = data end)
+			:Connect('127.0.0.1', %d)
+		C4:CreateTCPClient()
+			:OnResolve(function() return 0 end)
+			:OnError(function(c, code) cancelled = code end)
+			:Connect('127.0.0.1', %d)`, port, port))
+	awaitLua(t, rt, "got ~= nil and cancelled ~= nil")
+	out := evalLua(t, rt, `return resolved, got, cancelled`)
+	want := []any{"127.0.0.1:" + strconv.Itoa(port), "hello\n", int64(22)}
+	if fmtAny(out) != fmtAny(want) {
+		t.Errorf("got  %#v\nwant %#v", out, want)
+	}
+}
