@@ -100,12 +100,18 @@ func (r *Runtime) call(in string, fn glua.LValue, args ...glua.LValue) ([]glua.L
 	for _, a := range args {
 		L.Push(a)
 	}
+	r.lastMissing = ""
 	r.wd.arm()
 	err := L.PCall(len(args), glua.MultRet, nil)
 	r.wd.disarm()
 	if err != nil {
 		L.SetTop(top)
-		return nil, luaError(in, err)
+		e := luaError(in, err)
+		if r.lastMissing != "" && strings.Contains(e.Message, "attempt to call a non-function object") {
+			e.Message = fmt.Sprintf("C4:%s is not emulated by the mqtthil DriverWorks environment (calling it: %s)", r.lastMissing, e.Message)
+		}
+		r.recordError(e)
+		return nil, e
 	}
 	n := L.GetTop() - top
 	out := make([]glua.LValue, n)
@@ -116,15 +122,11 @@ func (r *Runtime) call(in string, fn glua.LValue, args ...glua.LValue) ([]glua.L
 	return out, nil
 }
 
-// callGlobal calls the driver's global function name if it defines one.
-func (r *Runtime) callGlobal(name string, args ...glua.LValue) error {
-	fn := r.L.GetGlobal(name)
-	if fn.Type() != glua.LTFunction {
-		return nil
+// recordError adds a driver's Lua error to the trace.
+func (r *Runtime) recordError(e *Error) {
+	msg := e.Message
+	if e.File != "" {
+		msg = fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Message)
 	}
-	_, err := r.call(name, fn, args...)
-	if err != nil {
-		return err
-	}
-	return nil
+	r.trace.add(Entry{Kind: KindError, Name: e.In, Args: []any{msg}, Phase: r.phase})
 }

@@ -16,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sync"
 	"time"
 
@@ -39,8 +38,34 @@ type Options struct {
 	// TraceSink, when set, receives every trace entry as a JSON line as it
 	// is recorded.
 	TraceSink io.Writer
-	// DeviceID is what C4:GetDeviceID returns. 0 means 1001.
+	// DeviceID is what C4:GetDeviceID returns when the project does not
+	// say. 0 means 1001.
 	DeviceID int
+	// TimeScale is wall time per unit of driver time: 1 (the default) runs
+	// the driver's clock in real time, 0.01 makes a 30 s timer fire after
+	// 0.3 s. Timers, C4:GetTime, os.time, os.clock and friends all read it.
+	TimeScale float64
+	// Start is the driver clock's reading when the runtime starts; zero
+	// means now.
+	Start time.Time
+	// LuaPath lists extra folders require may load modules from, besides
+	// the driver's own folder. Nothing outside these is ever loaded.
+	LuaPath []string
+	// Project describes the world around the driver: its ids, room, other
+	// devices, bindings. nil means ProjectFile, or defaults.
+	Project *Project
+	// ProjectFile is a YAML file holding a Project.
+	ProjectFile string
+	// DIT is the argument of OnDriverInit and OnDriverLateInit on Init.
+	// "" means DIT_ADDING.
+	DIT string
+	// PropertyChangedOnLoad makes Init call OnPropertyChanged for every
+	// property after OnDriverInit. The controller does not do this.
+	PropertyChangedOnLoad bool
+	// MaxMemory bounds the strings one native call may build (string.rep,
+	// table.concat, ...), so a runaway allocation fails at once instead of
+	// after the deadline. 0 means 64 MiB.
+	MaxMemory int
 }
 
 func (o Options) withDefaults() Options {
@@ -52,6 +77,15 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Log == nil {
 		o.Log = io.Discard
+	}
+	if o.TimeScale <= 0 {
+		o.TimeScale = 1
+	}
+	if o.DIT == "" {
+		o.DIT = "DIT_ADDING"
+	}
+	if o.MaxMemory <= 0 {
+		o.MaxMemory = 64 << 20
 	}
 	return o
 }
@@ -65,6 +99,9 @@ type Runtime struct {
 	start time.Time
 	trace *Trace
 	sim   *sim.Controller
+	clock *clock
+	calls callBook
+	proj  *Project
 
 	// Owned by the loop goroutine.
 	L        *glua.LState
@@ -74,6 +111,11 @@ type Runtime struct {
 	labels   map[string]int
 	timers   map[*timer]struct{}
 	dispatch *controller.Event // the sim event being delivered, while a callback runs
+
+	phase       string // lifecycle phase, see PhaseChunk...
+	lastMissing string // the last C4 function looked up and not found
+	env         *driverEnv
+	store       *persistStore // kept across reloads
 
 	mu     sync.Mutex
 	q      []task
@@ -99,8 +141,16 @@ type Runtime struct {
 // New starts a runtime with the C4 shim and no driver loaded.
 func New(opts Options) (*Runtime, error) {
 	opts = opts.withDefaults()
+	proj, err := loadProject(opts)
+	if err != nil {
+		return nil, err
+	}
 	r := &Runtime{
 		opts:    opts,
+		proj:    proj,
+		clock:   newClock(opts.TimeScale, opts.Start),
+		calls:   callBook{stats: map[string]*CallStat{}},
+		store:   newPersistStore(),
 		start:   time.Now(),
 		sim:     sim.New(opts.Sim),
 		labels:  map[string]int{},
@@ -111,16 +161,27 @@ func New(opts Options) (*Runtime, error) {
 		updated: map[string]string{},
 	}
 	r.trace = newTrace(r.start, opts.TraceSink)
-	r.L = glua.NewState(glua.Options{SkipOpenLibs: true, CallStackSize: 256, RegistrySize: 1024 * 4, RegistryMaxSize: 1024 * 256})
 	r.wd = newWatchdog(opts.Deadline)
-	r.L.SetContext(r.wd)
-	if err := r.setup(); err != nil {
-		r.L.Close()
+	r.resetDriverState()
+	if err := r.newState(); err != nil {
 		r.sim.Close()
 		return nil, err
 	}
 	go r.loop()
 	return r, nil
+}
+
+// newState makes a fresh Lua state with the sandboxed libraries, the C4
+// table and the driver globals, and makes it the runtime's.
+func (r *Runtime) newState() error {
+	L := glua.NewState(glua.Options{SkipOpenLibs: true, CallStackSize: 256, RegistrySize: 1024 * 4, RegistryMaxSize: 1024 * 256})
+	L.SetContext(r.wd)
+	r.L = L
+	if err := r.setup(); err != nil {
+		L.Close()
+		return err
+	}
+	return nil
 }
 
 // Trace is the record of the driver's MQTT calls, returns and callbacks.
@@ -231,21 +292,17 @@ func (r *Runtime) Do(fn func(L *glua.LState) error) error {
 
 var resultChans = sync.Pool{New: func() any { return make(chan error, 1) }}
 
-// Close calls OnDriverDestroyed (if the driver defines it), destroys every
+// Close calls OnDriverDestroyed("DIT_LOADED") (if the driver defines it), destroys every
 // C4:MQTT object, cancels every timer and ends the loop. It returns the
 // error of OnDriverDestroyed, if any.
 func (r *Runtime) Close() error {
 	var err error
 	derr := r.Do(func(L *glua.LState) error {
 		if r.driver != nil {
-			err = r.callGlobal("OnDriverDestroyed", glua.LString("DIT_REMOVING"))
+			r.phase = PhaseDestroy
+			err = r.callEntry("OnDriverDestroyed", glua.LString("DIT_LOADED"))
 		}
-		for _, o := range r.objs {
-			o.destroy()
-		}
-		for t := range r.timers {
-			t.stop()
-		}
+		r.teardown()
 		return nil
 	})
 	if derr != nil && !errors.Is(derr, ErrClosed) {
@@ -265,9 +322,7 @@ func (r *Runtime) Close() error {
 	r.sim.Close()
 	r.wd.close()
 	r.L.Close()
-	if r.driver != nil && r.driver.tmp != "" {
-		os.RemoveAll(r.driver.tmp)
-	}
+	r.driver.cleanup()
 	return err
 }
 

@@ -16,6 +16,14 @@ const (
 	KindCall     = "call"
 	KindReturn   = "return"
 	KindCallback = "callback"
+	// KindC4 is a call of a C4 function (C4:MQTT's own calls are KindCall).
+	KindC4 = "c4"
+	// KindLog is a line the driver printed or logged; Name is the level.
+	KindLog = "log"
+	// KindEntryPoint is a call into one of the driver's entry points.
+	KindEntryPoint = "entry"
+	// KindError is a Lua error raised by the driver; Name says where.
+	KindError = "error"
 )
 
 // Entry is one line of the trace: a call on a C4:MQTT object, what it
@@ -29,6 +37,12 @@ type Entry struct {
 	Ret    []any  `json:"ret,omitempty"`
 	// Unhandled marks a callback the driver registered no handler for.
 	Unhandled bool `json:"unhandled,omitempty"`
+	// Phase is the driver's lifecycle phase when the entry was recorded:
+	// chunk, init, late-init, runtime or destroy.
+	Phase string `json:"phase,omitempty"`
+	// Warning flags a call the controller documents as unsafe in this
+	// phase (before OnDriverLateInit) or made with '.' instead of ':'.
+	Warning string `json:"warning,omitempty"`
 }
 
 // Trace is the ordered record of a runtime's C4:MQTT traffic. It is safe
