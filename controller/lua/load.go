@@ -208,11 +208,29 @@ func (r *Runtime) installRequire(L *glua.LState, d *driverFiles) {
 		L.Push(fn)
 		return 1
 	})
+	// Libraries the controller builds in (bit, and the standard ones)
+	// are required by name in public drivers: require("bit").
+	builtin := L.NewFunction(func(L *glua.LState) int {
+		name := L.CheckString(1)
+		if !builtinModules[name] {
+			L.Push(glua.LString(""))
+			return 1
+		}
+		lib := L.GetGlobal(name)
+		if lib == glua.LNil {
+			L.Push(glua.LString(fmt.Sprintf("\n\tno library '%s' in this environment", name)))
+			return 1
+		}
+		L.Push(L.NewFunction(func(L *glua.LState) int { L.Push(lib); return 1 }))
+		return 1
+	})
 	private := L.NewTable()
+	private.Append(builtin)
 	private.Append(fromPreload)
 	private.Append(fromDriver)
 	L.SetField(L.Get(glua.RegistryIndex), "_LOADERS", private)
 	public := L.NewTable()
+	public.Append(builtin)
 	public.Append(fromPreload)
 	public.Append(fromDriver)
 	pkg.RawSetString("loaders", public)
@@ -224,6 +242,8 @@ func (r *Runtime) installRequire(L *glua.LState, d *driverFiles) {
 	pkg.RawSetString("path", glua.LString(strings.Join(paths, ";")))
 	pkg.RawSetString("cpath", glua.LString(""))
 }
+
+var builtinModules = map[string]bool{"bit": true, "string": true, "table": true, "math": true, "os": true, "io": true, "coroutine": true, "debug": true, "package": true}
 
 // findModule maps a module name to a file under one of the driver's roots.
 func (d *driverFiles) findModule(name string) (file, tried string) {

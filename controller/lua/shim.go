@@ -55,9 +55,12 @@ func (r *Runtime) mqttFunctions() map[string]glua.LGFunction {
 func (r *Runtime) sandbox() {
 	L := r.L
 	os := L.GetGlobal("os").(*glua.LTable)
-	for _, name := range []string{"execute", "exit", "remove", "rename", "tmpname", "getenv", "setlocale"} {
+	for _, name := range []string{"execute", "exit", "remove", "rename", "tmpname", "setlocale"} {
 		os.RawSetString(name, denied(L, "os."+name))
 	}
+	// The controller's environment has nothing a driver could rely on;
+	// libraries probe it (for debug switches) and must get nil.
+	os.RawSetString("getenv", L.NewFunction(func(L *glua.LState) int { L.Push(glua.LNil); return 1 }))
 	io := L.GetGlobal("io").(*glua.LTable)
 	open := io.RawGetString("open")
 	lines := io.RawGetString("lines")
