@@ -184,13 +184,21 @@ func (r *Runtime) c4GetBindingsByDevice(L *glua.LState) int {
 
 func (r *Runtime) c4GetBoundConsumerDevices(L *glua.LState) int {
 	dev, id := r.selfOr(L.CheckInt(2)), L.CheckInt(3)
-	consumers := map[int]bool{}
+	t := L.NewTable()
+	n := 0
 	for _, b := range r.proj.Bindings {
 		if b.Provider == dev && b.ProviderBinding == id {
-			consumers[b.Consumer] = true
+			d, _ := r.device(b.Consumer)
+			t.RawSetInt(b.Consumer, glua.LString(d.Name))
+			n++
 		}
 	}
-	return r.idNameTable(L, func(d Device) bool { return consumers[d.ID] })
+	if n == 0 {
+		L.Push(glua.LNil)
+		return 1
+	}
+	L.Push(t)
+	return 1
 }
 
 // c4Bind connects two bindings as Composer would; when one end is this
