@@ -34,7 +34,7 @@ const maxPackage = 64 << 20
 // from driver.xml's defaults, then the driver's top-level code runs; the
 // entry points do not (see Init).
 func (r *Runtime) Load(path string) error {
-	d, err := openDriver(path, r.opts.LuaPath)
+	d, err := openDriver(path, r.opts.LuaPath, r.opts.PlainSourceOfEncrypted)
 	if err != nil {
 		return err
 	}
@@ -49,7 +49,7 @@ func (r *Runtime) Load(path string) error {
 }
 
 // openDriver finds a driver's files and reads its source and driver.xml.
-func openDriver(path string, luaPath []string) (*driverFiles, error) {
+func openDriver(path string, luaPath []string, plainOfEncrypted bool) (*driverFiles, error) {
 	d := &driverFiles{path: path}
 	file := ""
 	st, err := os.Stat(path)
@@ -86,7 +86,7 @@ func openDriver(path string, luaPath []string) (*driverFiles, error) {
 			return fail(err)
 		}
 	}
-	if d.info.Encryption != "" {
+	if d.info.Encryption != "" && !plainOfEncrypted {
 		return fail(fmt.Errorf("%s: the driver is encrypted (<script encryption=%q>); encrypted drivers cannot be run offline: load the driver's plain source instead", display("driver.xml"), d.info.Encryption))
 	}
 	switch {

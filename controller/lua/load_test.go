@@ -123,3 +123,18 @@ func TestEncryptedDriverRefused(t *testing.T) {
 		}
 	}
 }
+
+func TestPlainSourceOfEncryptedDriverOnRequest(t *testing.T) {
+	files := map[string]string{"driver.xml": `<devicedata><config><script file="driver.lua" encryption="2"/></config></devicedata>`, "driver.lua": "x = 'plain'"}
+	rt := newRuntime(t, lua.Options{PlainSourceOfEncrypted: true})
+	if err := rt.Load(writeFiles(t, files)); err != nil {
+		t.Fatal(err)
+	}
+	if got := eval(t, rt, "return x"); got != "plain" {
+		t.Errorf("x = %v", got)
+	}
+	rt2 := newRuntime(t, lua.Options{PlainSourceOfEncrypted: true})
+	if err := rt2.Load(writeFiles(t, map[string]string{"driver.xml": files["driver.xml"], "driver.lua": "\x1bLuaQ\x00binary"})); err == nil {
+		t.Error("encrypted code loaded")
+	}
+}

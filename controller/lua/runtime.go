@@ -62,6 +62,11 @@ type Options struct {
 	// PropertyChangedOnLoad makes Init call OnPropertyChanged for every
 	// property after OnDriverInit. The controller does not do this.
 	PropertyChangedOnLoad bool
+	// PlainSourceOfEncrypted loads a driver whose driver.xml asks for
+	// encryption (<script encryption="2">) when its script is still plain
+	// Lua: a source tree before packaging. By default such a driver is
+	// refused like any encrypted one. Encrypted code is always refused.
+	PlainSourceOfEncrypted bool
 	// MaxMemory bounds the strings one native call may build (string.rep,
 	// table.concat, ...), so a runaway allocation fails at once instead of
 	// after the deadline. 0 means 64 MiB.
