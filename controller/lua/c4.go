@@ -96,12 +96,25 @@ func (r *Runtime) c4Areas() []map[string]glua.LGFunction {
 	}
 }
 
+// c4Names are the names of every C4 function, for error messages. It is
+// filled once, before any runtime runs Lua.
+var c4Names = map[string]bool{}
+var c4NamesOnce sync.Once
+
 // buildC4 makes the C4 table: every area's functions wrapped by record,
 // and an __index that answers nil (so `if C4.X then` is honest) while
 // remembering the lookup, so that the error of calling it can name it.
 func (r *Runtime) buildC4(L *glua.LState) *glua.LTable {
 	c4 := L.NewTable()
-	for _, area := range r.c4Areas() {
+	areas := r.c4Areas()
+	c4NamesOnce.Do(func() {
+		for _, area := range areas {
+			for name := range area {
+				c4Names[name] = true
+			}
+		}
+	})
+	for _, area := range areas {
 		for name, fn := range area {
 			c4.RawSetString(name, L.NewFunction(r.record(c4, name, fn)))
 		}

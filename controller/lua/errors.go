@@ -110,6 +110,7 @@ func (r *Runtime) call(in string, fn glua.LValue, args ...glua.LValue) ([]glua.L
 		if r.lastMissing != "" && strings.Contains(e.Message, "attempt to call a non-function object") {
 			e.Message = fmt.Sprintf("C4:%s is not emulated by the mqtthil DriverWorks environment (calling it: %s)", r.lastMissing, e.Message)
 		}
+		e.Message = c4ArgNumbers(e.Message)
 		r.recordError(e)
 		return nil, e
 	}
@@ -120,6 +121,21 @@ func (r *Runtime) call(in string, fn glua.LValue, args ...glua.LValue) ([]glua.L
 	}
 	L.SetTop(top)
 	return out, nil
+}
+
+var badArgRe = regexp.MustCompile(`bad argument #(\d+) to (\w+)`)
+
+// c4ArgNumbers counts a C4 function's arguments as the driver wrote them:
+// C4:SetTimer("x") has "x" as argument #1, not #2 (the C4 table).
+func c4ArgNumbers(msg string) string {
+	return badArgRe.ReplaceAllStringFunc(msg, func(m string) string {
+		sub := badArgRe.FindStringSubmatch(m)
+		n, _ := strconv.Atoi(sub[1])
+		if !c4Names[sub[2]] || n < 2 {
+			return m
+		}
+		return fmt.Sprintf("bad argument #%d to C4:%s", n-1, sub[2])
+	})
 }
 
 // recordError adds a driver's Lua error to the trace.

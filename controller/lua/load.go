@@ -155,7 +155,7 @@ func (r *Runtime) runChunk(saved map[string]string) error {
 		props.RawSetString(k, glua.LString(v))
 	}
 	r.restorePersistData(L)
-	fn, err := L.Load(bytes.NewReader(d.src), d.display)
+	fn, err := loadChunk(L, d.src, d.display)
 	if err != nil {
 		e := luaError("loading the driver", err)
 		r.recordError(e)
@@ -164,6 +164,17 @@ func (r *Runtime) runChunk(saved map[string]string) error {
 	r.phase = PhaseChunk
 	_, err = r.call("loading the driver", fn)
 	return err
+}
+
+// loadChunk compiles Lua source; a syntax error at the end of the file
+// (gopher-lua says "at EOF" without a line) is given the last line.
+func loadChunk(L *glua.LState, src []byte, name string) (*glua.LFunction, error) {
+	fn, err := L.Load(bytes.NewReader(src), name)
+	if err != nil && strings.Contains(err.Error(), name+" at EOF:") {
+		line := bytes.Count(src, []byte("\n")) + 1
+		return nil, fmt.Errorf("%s line:%d(column:0) near <end of file>: syntax error: unexpected end of file", name, line)
+	}
+	return fn, err
 }
 
 // installRequire makes require resolve inside the driver only: first
@@ -201,9 +212,12 @@ func (r *Runtime) installRequire(L *glua.LState, d *driverFiles) {
 		if err != nil {
 			L.RaiseError("require %q: %v", name, err)
 		}
-		fn, err := L.Load(bytes.NewReader(src), d.moduleDisplay(file))
+		fn, err := loadChunk(L, src, d.moduleDisplay(file))
 		if err != nil {
-			L.RaiseError("%s", luaError("require "+name, err).Error())
+			// Level 0: the message names the module's file and line, not
+			// the require that loaded it.
+			e := luaError("", err)
+			L.Error(glua.LString(fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Message)), 0)
 		}
 		L.Push(fn)
 		return 1
