@@ -25,7 +25,7 @@ func errorEntries(rt *lua.Runtime) []string {
 
 func TestBadDriverCodeIsNamedAndTheRuntimeGoesOn(t *testing.T) {
 	dir := writeFiles(t, map[string]string{
-		"driver.lua": `require("lib.broken")`,
+		"driver.lua":     `require("lib.broken")`,
 		"lib/broken.lua": "local x = \nfunction (",
 	})
 	rt := newRuntime(t, lua.Options{})
