@@ -35,9 +35,12 @@ type Options struct {
 	Deadline time.Duration
 	// Log receives print, C4:DebugLog and C4:ErrorLog lines. nil discards.
 	Log io.Writer
-	// TraceSink, when set, receives every trace entry as a JSON line as it
-	// is recorded.
-	TraceSink io.Writer
+	// TraceSink, when set, receives trace entries as JSON lines as they
+	// are recorded: the C4:MQTT calls, returns and callbacks, and with
+	// TraceSinkAll every other entry too (C4 calls, entry points, logs,
+	// errors).
+	TraceSink    io.Writer
+	TraceSinkAll bool
 	// DeviceID is what C4:GetDeviceID returns when the project does not
 	// say. 0 means 1001.
 	DeviceID int
@@ -166,6 +169,7 @@ func New(opts Options) (*Runtime, error) {
 		updated: map[string]string{},
 	}
 	r.trace = newTrace(r.start, opts.TraceSink)
+	r.trace.sinkAll = opts.TraceSinkAll
 	r.wd = newWatchdog(opts.Deadline)
 	r.resetDriverState()
 	if err := r.newState(); err != nil {

@@ -48,8 +48,9 @@ type Entry struct {
 // Trace is the ordered record of a runtime's C4:MQTT traffic. It is safe
 // for use from any goroutine.
 type Trace struct {
-	start time.Time
-	sink  io.Writer
+	start   time.Time
+	sink    io.Writer
+	sinkAll bool // else only MQTT object entries go to the sink
 
 	mu      sync.Mutex
 	chunks  [][]Entry // full chunks of chunkLen entries, then the last one
@@ -80,7 +81,7 @@ func (t *Trace) add(e Entry) {
 		close(t.changed)
 		t.changed = nil
 	}
-	if t.sink != nil && t.sinkErr == nil {
+	if t.sink != nil && t.sinkErr == nil && (t.sinkAll || isMQTTKind(e.Kind)) {
 		line, err := json.Marshal(e)
 		if err == nil {
 			_, err = t.sink.Write(append(line, '\n'))
@@ -88,6 +89,8 @@ func (t *Trace) add(e Entry) {
 		t.sinkErr = err
 	}
 }
+
+func isMQTTKind(k string) bool { return k == KindCall || k == KindReturn || k == KindCallback }
 
 // Entries returns a copy of the trace so far.
 func (t *Trace) Entries() []Entry {
