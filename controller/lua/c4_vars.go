@@ -4,6 +4,7 @@
 package lua
 
 import (
+	"fmt"
 	"sort"
 	"strconv"
 
@@ -35,6 +36,13 @@ func (r *Runtime) variableFunctions() map[string]glua.LGFunction {
 		"RegisterSystemEvent":            r.pairOn(func() map[[2]int]bool { return r.env.systemEvents }),
 		"UnregisterSystemEvent":          r.pairOff(func() map[[2]int]bool { return r.env.systemEvents }),
 		"UnregisterAllSystemEvents":      func(*glua.LState) int { clear(r.env.systemEvents); return 0 },
+		// The History agent stores the record; offline it is only traced.
+		// The return value is the record's UUID (OS 3.4).
+		"RecordHistory": func(L *glua.LState) int {
+			r.env.history++
+			L.Push(glua.LString(fmt.Sprintf("00000000-0000-4000-8000-%012d", r.env.history)))
+			return 1
+		},
 	}
 }
 

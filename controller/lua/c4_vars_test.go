@@ -98,3 +98,10 @@ end`})
 		t.Errorf("Events() = %v", ev)
 	}
 }
+
+func TestRecordHistoryAnswersDistinctIDs(t *testing.T) {
+	rt := loaded(t, lua.Options{}, map[string]string{"driver.lua": "x = 1"})
+	if got := eval(t, rt, "local a, b = C4:RecordHistory('Info', 'x'), C4:RecordHistory('Info', 'y'); return a ~= b and #a == 36"); got != true {
+		t.Errorf("RecordHistory ids: %v", got)
+	}
+}

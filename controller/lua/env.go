@@ -23,6 +23,7 @@ type driverEnv struct {
 	dynBindings  map[int]*dynBinding
 	addresses    map[int]string // network binding → address
 
+	history      int // RecordHistory records so far
 	allowExecute bool
 	hidden       map[string]bool
 	lists        map[string][]string
