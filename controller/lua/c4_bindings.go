@@ -193,12 +193,7 @@ func (r *Runtime) c4GetBoundConsumerDevices(L *glua.LState) int {
 			n++
 		}
 	}
-	if n == 0 {
-		L.Push(glua.LNil)
-		return 1
-	}
-	L.Push(t)
-	return 1
+	return pushTableOrNil(L, t, n)
 }
 
 // c4Bind connects two bindings as Composer would; when one end is this

@@ -193,12 +193,7 @@ func (r *Runtime) idNameTable(L *glua.LState, match func(Device) bool) int {
 			n++
 		}
 	}
-	if n == 0 {
-		L.Push(glua.LNil)
-	} else {
-		L.Push(t)
-	}
-	return 1
+	return pushTableOrNil(L, t, n)
 }
 
 func (r *Runtime) c4GetDevicesByC4iName(L *glua.LState) int {
@@ -262,12 +257,7 @@ func (r *Runtime) c4GetDevices(L *glua.LState) int {
 		t.RawSetInt(d.ID, e)
 		n++
 	}
-	if n == 0 {
-		L.Push(glua.LNil)
-		return 1
-	}
-	L.Push(t)
-	return 1
+	return pushTableOrNil(L, t, n)
 }
 
 func splitList(v glua.LValue) []string {
@@ -329,3 +319,14 @@ func (r *Runtime) c4GetProjectItems(L *glua.LState) int {
 var xmlEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 
 func xmlEscape(s string) string { return xmlEscaper.Replace(s) }
+
+// pushTableOrNil answers t, or nil when it holds no entries (n == 0): the
+// controller's answer to a query that found nothing.
+func pushTableOrNil(L *glua.LState, t *glua.LTable, n int) int {
+	if n == 0 {
+		L.Push(glua.LNil)
+		return 1
+	}
+	L.Push(t)
+	return 1
+}

@@ -5,7 +5,6 @@ package lua
 
 import (
 	"fmt"
-	"sort"
 	"strconv"
 
 	glua "github.com/yuin/gopher-lua"
@@ -407,12 +406,7 @@ var systemEvents = map[string]int{
 
 func systemEventsTable(L *glua.LState) *glua.LTable {
 	t := L.NewTable()
-	names := make([]string, 0, len(systemEvents))
-	for n := range systemEvents {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range sortedKeys(systemEvents) {
 		t.RawSetString(n, glua.LNumber(systemEvents[n]))
 	}
 	return t

@@ -152,12 +152,7 @@ func (r *Runtime) ExecuteAction(command string, params map[string]string) error 
 // that iteration in the driver does not depend on Go's map order.
 func stringTable(L *glua.LState, m map[string]string) *glua.LTable {
 	t := L.NewTable()
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range sortedKeys(m) {
 		t.RawSetString(k, glua.LString(m[k]))
 	}
 	return t
