@@ -183,19 +183,27 @@ func valuesForTrace(args []glua.LValue) []any {
 	return out
 }
 
-// Reload restarts the driver as a controller reboot does: OnDriverDestroyed,
-// then a new Lua state that keeps the Properties values, PersistData and
-// the Persist store, the top-level chunk again, and OnDriverInit and
-// OnDriverLateInit with DIT_STARTUP. Timers and C4:MQTT objects of the
-// old state are gone; variables start empty and get the same ids when the
-// driver adds them again in the same order.
-func (r *Runtime) Reload() error {
+// Reload restarts the driver as a controller reboot does: OnDriverDestroyed
+// ("DIT_LOADED"), then a new Lua state that keeps the Properties values,
+// PersistData and the Persist store, the top-level chunk again, and
+// OnDriverInit and OnDriverLateInit with DIT_STARTUP. Timers and C4:MQTT
+// objects of the old state are gone; variables start empty and get the
+// same ids when the driver adds them again in the same order.
+func (r *Runtime) Reload() error { return r.restart("DIT_LOADED", "DIT_STARTUP", true) }
+
+// Update replaces the driver as a driver update does: OnDriverDestroyed
+// ("DIT_UPDATING"), then the script runs again in the same Lua state (so
+// globals of the old code survive), then OnDriverInit and OnDriverLateInit
+// with DIT_UPDATING. Timers, C4:MQTT objects and variables go as on Reload.
+func (r *Runtime) Update() error { return r.restart("DIT_UPDATING", "DIT_UPDATING", false) }
+
+func (r *Runtime) restart(destroyDIT, initDIT string, freshState bool) error {
 	return r.Do(func(*glua.LState) error {
 		if r.driver == nil {
-			return errors.New("lua: no driver is loaded, so there is nothing to reload")
+			return errors.New("lua: no driver is loaded, so there is nothing to restart")
 		}
 		r.phase = PhaseDestroy
-		derr := r.callEntry("OnDriverDestroyed", glua.LString("DIT_LOADED"))
+		derr := r.callEntry("OnDriverDestroyed", glua.LString(destroyDIT))
 		saved := map[string]string{}
 		if t, ok := r.L.GetGlobal("Properties").(*glua.LTable); ok {
 			t.ForEach(func(k, v glua.LValue) {
@@ -206,16 +214,20 @@ func (r *Runtime) Reload() error {
 		}
 		r.savePersistData(r.L)
 		r.teardown()
-		old := r.L
-		if err := r.newState(); err != nil {
-			return err
-		}
-		old.Close()
 		r.resetDriverState()
+		if freshState {
+			old := r.L
+			if err := r.newState(); err != nil {
+				return err
+			}
+			old.Close()
+		} else if t, ok := r.L.GetGlobal("Variables").(*glua.LTable); ok {
+			t.ForEach(func(k, _ glua.LValue) { t.RawSet(k, glua.LNil) })
+		}
 		if err := r.runChunk(saved); err != nil {
 			return errors.Join(derr, err)
 		}
-		return errors.Join(derr, r.initSequence("DIT_STARTUP"))
+		return errors.Join(derr, r.initSequence(initDIT))
 	})
 }
 

@@ -94,3 +94,25 @@ func TestOnDriverDestroyedAtClose(t *testing.T) {
 		t.Errorf("OnDriverDestroyed args %v", got)
 	}
 }
+
+func TestUpdateKeepsTheState(t *testing.T) {
+	rt := loaded(t, lua.Options{}, map[string]string{"driver.xml": minimalXML, "driver.lua": lifecycleDriver})
+	eval(t, rt, `survivor = "old globals stay"; C4:UpdateProperty("Mode", "a")`)
+	if err := rt.Update(); err != nil {
+		t.Fatal(err)
+	}
+	for code, want := range map[string]any{
+		"return survivor":                        "old globals stay",
+		"return order[#order]":                   "late:DIT_UPDATING",
+		"return C4:PersistGetValue('destroyed')": "DIT_UPDATING",
+		"return Properties.Mode":                 "a",
+		"return PersistData.loads":               int64(2),
+	} {
+		if got := eval(t, rt, code); got != want {
+			t.Errorf("after update %s = %v, want %v", code, got, want)
+		}
+	}
+	if ids := rt.VariableIDs(); ids["A"] != 1001 || ids["B"] != 1002 {
+		t.Errorf("variable ids after update %v", ids)
+	}
+}
