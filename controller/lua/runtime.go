@@ -171,6 +171,7 @@ func New(opts Options) (*Runtime, error) {
 	r.trace = newTrace(r.start, opts.TraceSink)
 	r.trace.sinkAll = opts.TraceSinkAll
 	r.wd = newWatchdog(opts.Deadline)
+	r.wd.watchMemory(uint64(opts.MaxMemory) * 4)
 	r.resetDriverState()
 	if err := r.newState(); err != nil {
 		r.sim.Close()
@@ -431,6 +432,10 @@ type watchdog struct {
 	fns   map[int]func()
 	next  int
 	err   error
+
+	heapAtArm uint64 // live heap when the entry started
+	memQuit   chan struct{}
+	memDone   chan struct{}
 }
 
 var _ context.Context = (*watchdog)(nil)
@@ -452,6 +457,9 @@ func (w *watchdog) arm() {
 	}
 	w.gen++
 	w.armed = w.gen
+	if w.memQuit != nil {
+		w.heapAtArm = heapBytes()
+	}
 	w.mu.Unlock()
 	w.timer.Reset(w.d)
 }
@@ -464,13 +472,19 @@ func (w *watchdog) disarm() {
 }
 
 func (w *watchdog) fire() {
+	w.stop(fmt.Errorf("stopped: the driver ran for more than %v without returning (runaway script?)", w.d))
+}
+
+// stop ends the running entry with err; gopher-lua raises it at the
+// driver's next instruction.
+func (w *watchdog) stop(err error) {
 	w.mu.Lock()
 	if w.armed == 0 || w.fired {
 		w.mu.Unlock()
 		return
 	}
 	w.fired = true
-	w.err = fmt.Errorf("stopped: the driver ran for more than %v without returning (runaway script?)", w.d)
+	w.err = err
 	close(w.ch)
 	fns := w.fns
 	w.fns = map[int]func(){}
@@ -480,7 +494,13 @@ func (w *watchdog) fire() {
 	}
 }
 
-func (w *watchdog) close() { w.timer.Stop() }
+func (w *watchdog) close() {
+	w.timer.Stop()
+	if w.memQuit != nil {
+		close(w.memQuit)
+		<-w.memDone
+	}
+}
 
 func (w *watchdog) Deadline() (time.Time, bool) { return time.Time{}, false }
 func (w *watchdog) Done() <-chan struct{}       { return w.ch }

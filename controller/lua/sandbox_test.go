@@ -50,3 +50,18 @@ func TestSandboxKeepsTheDriverIn(t *testing.T) {
 		t.Errorf("os.getenv = %v", got)
 	}
 }
+
+func TestRunawayConcatenationStoppedByMemory(t *testing.T) {
+	rt := loaded(t, lua.Options{Deadline: 30 * time.Second, MaxMemory: 16 << 20}, map[string]string{"driver.lua": "x = 1"})
+	start := time.Now()
+	_, err := rt.Exec("double", `local s = "x"; for i = 1, 40 do s = s .. s end; return #s`)
+	if err == nil || !strings.Contains(err.Error(), "memory grew") {
+		t.Fatalf("got %v, want the memory watch to stop the driver", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("stopped after %v", d)
+	}
+	if got := eval(t, rt, "return 1 + 1"); got != int64(2) {
+		t.Errorf("the runtime did not go on: %v", got)
+	}
+}
