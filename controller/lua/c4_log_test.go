@@ -17,6 +17,9 @@ raw = tohex("41 42 43")`})
 	var got []string
 	for _, e := range rt.Trace().Entries() {
 		if e.Kind == lua.KindLog {
+			if e.DriverNs <= 0 {
+				t.Errorf("log entry without the driver's time: %+v", e)
+			}
 			got = append(got, e.Name+":"+e.Args[0].(string))
 		}
 	}

@@ -170,6 +170,7 @@ func New(opts Options) (*Runtime, error) {
 	}
 	r.trace = newTrace(r.start, opts.TraceSink)
 	r.trace.sinkAll = opts.TraceSinkAll
+	r.trace.driver = r.clock.Since
 	r.wd = newWatchdog(opts.Deadline)
 	r.wd.watchMemory(uint64(opts.MaxMemory) * 4)
 	r.resetDriverState()

@@ -29,12 +29,15 @@ const (
 // Entry is one line of the trace: a call on a C4:MQTT object, what it
 // returned, or a callback with its arguments (the object itself left out).
 type Entry struct {
-	TNs    int64  `json:"t_ns"` // monotonic, since the runtime started
-	Client string `json:"client"`
-	Kind   string `json:"kind"`
-	Name   string `json:"name"`
-	Args   []any  `json:"args,omitempty"`
-	Ret    []any  `json:"ret,omitempty"`
+	TNs int64 `json:"t_ns"` // monotonic, since the runtime started
+	// DriverNs is the driver's clock (Options.TimeScale applied) since the
+	// runtime started, for the environment's entries.
+	DriverNs int64  `json:"driver_ns,omitempty"`
+	Client   string `json:"client"`
+	Kind     string `json:"kind"`
+	Name     string `json:"name"`
+	Args     []any  `json:"args,omitempty"`
+	Ret      []any  `json:"ret,omitempty"`
 	// Unhandled marks a callback the driver registered no handler for.
 	Unhandled bool `json:"unhandled,omitempty"`
 	// Phase is the driver's lifecycle phase when the entry was recorded:
@@ -51,6 +54,7 @@ type Trace struct {
 	start   time.Time
 	sink    io.Writer
 	sinkAll bool // else only MQTT object entries go to the sink
+	driver  func() time.Duration
 
 	mu      sync.Mutex
 	chunks  [][]Entry // full chunks of chunkLen entries, then the last one
@@ -69,6 +73,9 @@ func newTrace(start time.Time, sink io.Writer) *Trace {
 
 func (t *Trace) add(e Entry) {
 	e.TNs = int64(time.Since(t.start))
+	if t.driver != nil && !isMQTTKind(e.Kind) {
+		e.DriverNs = int64(t.driver())
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if len(t.chunks) == 0 || len(t.chunks[len(t.chunks)-1]) == chunkLen {
