@@ -12,9 +12,10 @@ import (
 
 // persistStore is what the controller keeps for a driver across restarts.
 type persistStore struct {
-	mu     sync.Mutex
-	values map[string]persistValue
-	data   any // snapshot of PersistData; nil before the first save
+	mu       sync.Mutex
+	values   map[string]persistValue
+	registry map[string]any
+	data     any // snapshot of PersistData; nil before the first save
 }
 
 type persistValue struct {
@@ -22,7 +23,9 @@ type persistValue struct {
 	encrypted bool
 }
 
-func newPersistStore() *persistStore { return &persistStore{values: map[string]persistValue{}} }
+func newPersistStore() *persistStore {
+	return &persistStore{values: map[string]persistValue{}, registry: map[string]any{}}
+}
 
 // pTable is a snapshot of a Lua table, keys kept with their types.
 type pTable struct {
@@ -112,6 +115,30 @@ func (r *Runtime) persistFunctions() map[string]glua.LGFunction {
 		"PersistDeleteValue": func(L *glua.LState) int {
 			s.mu.Lock()
 			delete(s.values, L.CheckString(2))
+			s.mu.Unlock()
+			return 0
+		},
+		// The controller-wide registry, kept with the Persist store.
+		"RegistrySetValue": func(L *glua.LState) int {
+			v, ok := snapshot(L.Get(3), 0)
+			if !ok {
+				L.ArgError(2, "RegistrySetValue stores numbers, strings, booleans and tables of them only")
+			}
+			s.mu.Lock()
+			s.registry[L.CheckString(2)] = v
+			s.mu.Unlock()
+			return 0
+		},
+		"RegistryGetValue": func(L *glua.LState) int {
+			s.mu.Lock()
+			v := s.registry[L.CheckString(2)]
+			s.mu.Unlock()
+			L.Push(restore(L, v))
+			return 1
+		},
+		"RegistryDeleteValue": func(L *glua.LState) int {
+			s.mu.Lock()
+			delete(s.registry, L.CheckString(2))
 			s.mu.Unlock()
 			return 0
 		},

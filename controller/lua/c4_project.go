@@ -41,7 +41,13 @@ func (r *Runtime) projectFunctions() map[string]glua.LGFunction {
 			}
 			return 1
 		},
-		"GetDeviceData":         r.c4GetDeviceData,
+		"GetDeviceData": r.c4GetDeviceData,
+		"GetDriverConfigInfoById": func(L *glua.LState) int {
+			d, _ := r.device(L.CheckInt(2))
+			L.Push(glua.LString(topLevelTags([]byte(d.DeviceData))[L.CheckString(3)]))
+			return 1
+		},
+		"AddDevice":             r.c4AddDevice,
 		"GetDevicesByC4iName":   r.c4GetDevicesByC4iName,
 		"GetProxyDevicesByName": r.c4GetProxyDevicesByName,
 		"GetDevicesByName":      r.c4GetDevicesByName,
@@ -164,6 +170,49 @@ func (r *Runtime) device(id int) (Device, bool) {
 		}
 	}
 	return Device{}, false
+}
+
+// c4AddDevice is C4:AddDevice(file[, roomId[, name]], callback): the
+// device joins the project with the next free id and the callback gets
+// (deviceId, tInfo) after the running handler.
+func (r *Runtime) c4AddDevice(L *glua.LState) int {
+	file := L.CheckString(2)
+	room, name := r.proj.RoomID, ""
+	var cb *glua.LFunction
+	for i := 3; i <= L.GetTop(); i++ {
+		switch v := L.Get(i).(type) {
+		case glua.LNumber:
+			room = int(v)
+		case glua.LString:
+			name = string(v)
+		case *glua.LFunction:
+			cb = v
+		}
+	}
+	id := r.proj.DeviceID
+	for _, d := range r.allDevices() {
+		id = max(id, d.ID)
+	}
+	id++
+	if name == "" {
+		name = strings.TrimSuffix(file, filepath.Ext(file))
+	}
+	r.proj.Devices = append(r.proj.Devices, Device{ID: id, Name: name, Room: room, DriverFile: file})
+	if cb != nil {
+		env := r.env
+		r.post(func() {
+			if r.env != env {
+				return
+			}
+			info := r.L.NewTable()
+			info.RawSetString("deviceName", glua.LString(name))
+			info.RawSetString("roomId", glua.LNumber(room))
+			if _, err := r.call("AddDevice callback", cb, glua.LNumber(id), info); err != nil {
+				r.addAsyncError(err)
+			}
+		})
+	}
+	return 0
 }
 
 // c4GetDeviceData is C4:GetDeviceData(id[, tag]): the device's whole

@@ -2,6 +2,9 @@ package lua_test
 
 import (
 	"testing"
+	"time"
+
+	glua "github.com/yuin/gopher-lua"
 
 	"github.com/mqtthil/mqtthil/controller/lua"
 )
@@ -50,6 +53,33 @@ func TestProjectDefaults(t *testing.T) {
 	} {
 		if got := eval(t, rt, code); got != want {
 			t.Errorf("%s = %#v, want %#v", code, got, want)
+		}
+	}
+}
+
+func TestAddDeviceAndRegistry(t *testing.T) {
+	rt := loaded(t, lua.Options{ProjectFile: "testdata/project.yaml"}, map[string]string{"driver.lua": `
+function OnDriverLateInit()
+  C4:AddDevice("child.c4z", 30, "Child", function(id, info) added = id; addedName = info.deviceName end)
+  C4:RegistrySetValue("shared", {a = 1})
+end`})
+	err := rt.Await(ctxFor(t, 5*time.Second), func(L *glua.LState) (bool, error) { return L.GetGlobal("added") != glua.LNil, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		code string
+		want any
+	}{
+		{"return added", int64(3004)},
+		{"return addedName", "Child"},
+		{"return C4:GetDevicesByC4iName('child.c4z')[added]", "Child"},
+		{"return C4:RegistryGetValue('shared').a", int64(1)},
+		{"C4:RegistryDeleteValue('shared'); return C4:RegistryGetValue('shared')", nil},
+		{"return C4:GetDriverConfigInfoById(C4:GetDeviceID(), 'nothing')", ""},
+	} {
+		if got := eval(t, rt, c.code); got != c.want {
+			t.Errorf("%s = %#v, want %#v", c.code, got, c.want)
 		}
 	}
 }
