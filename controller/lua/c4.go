@@ -2,6 +2,7 @@
 // provides, with one wrapper around every function so that calls are
 // counted and recorded in one place, and so that probing C4.X tells the
 // truth about what the environment implements.
+
 package lua
 
 import (

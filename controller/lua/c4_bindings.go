@@ -2,6 +2,7 @@
 // bindings (driver.xml's connections and dynamic ones), the project's
 // connections between them, and the Go side that plays the proxies,
 // Composer and programming towards the driver.
+
 package lua
 
 import (

@@ -1,6 +1,7 @@
 // The driver's identity, configuration and properties as the controller
 // shows them: driver.xml's config, the version facts, and the property
 // calls that change what Composer displays.
+
 package lua
 
 import (

@@ -1,6 +1,7 @@
 // Logging as the driver sees it: print, C4:DebugLog, C4:ErrorLog,
 // hexdump and tohex. Every line goes to the runtime's log and the trace,
 // stamped with the driver's clock.
+
 package lua
 
 import (

@@ -1,6 +1,7 @@
 // Persistence: the PersistData global and the C4:Persist* store. Both
 // live outside the Lua state (as deep copies) so that a restart of the
 // driver finds them again, as on the controller.
+
 package lua
 
 import (

@@ -1,6 +1,7 @@
 // Project queries: the driver's ids, names and room, the other devices
 // and proxies of the project, and the controller's facts, answered from
 // the Project model.
+
 package lua
 
 import (

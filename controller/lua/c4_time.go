@@ -2,6 +2,7 @@
 // and its timer objects, the legacy C4:AddTimer/KillTimer with
 // OnTimerExpired, C4:GetTime, GetTickCount, GetUptime, CallAsync,
 // ParseIso8601DateTime, and os.time/os.date/os.clock.
+
 package lua
 
 import (

@@ -1,6 +1,7 @@
 // Variables and events: the driver's own variables (with the controller's
 // id allocation), other devices' variables and listeners on them, the
 // driver's events, and device and system events it registers for.
+
 package lua
 
 import (

@@ -2,6 +2,7 @@
 // os.clock, GetTickCount...) and every timer it sets runs on it, so that a
 // test can speed a driver up (a 30 s reconnect timer firing after 0.3 s of
 // wall time) without the driver seeing anything but a consistent world.
+
 package lua
 
 import (

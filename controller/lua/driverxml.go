@@ -2,6 +2,7 @@
 // run time (C4:GetDriverConfigInfo, C4:GetDeviceData, C4:GetCapability)
 // and the environment needs its properties, commands, actions, proxies
 // and connections to answer project queries and to drive the driver.
+
 package lua
 
 import (

@@ -2,6 +2,7 @@
 // listeners, events, dynamic bindings and legacy timers. A restart starts
 // it afresh, as the controller does, while the Persist store and the
 // project stay.
+
 package lua
 
 import (

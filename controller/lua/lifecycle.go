@@ -3,6 +3,7 @@
 // proxy messages and bindings from outside, OnDriverDestroyed at the end,
 // and a restart that builds a new Lua state but keeps what the controller
 // keeps (properties, PersistData, the Persist store).
+
 package lua
 
 import (

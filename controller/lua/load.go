@@ -1,6 +1,7 @@
 // Loading a driver the way a controller does: from a folder, a .c4z or a
 // single (possibly squished) driver.lua, with require confined to the
 // driver and encrypted drivers refused.
+
 package lua
 
 import (

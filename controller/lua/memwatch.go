@@ -4,6 +4,7 @@
 // heap is sampled; growth past the limit since the entry began stops the
 // driver at its next instruction. The heap is the whole process's, so the
 // limit is generous (four times Options.MaxMemory).
+
 package lua
 
 import (

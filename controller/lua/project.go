@@ -3,6 +3,7 @@
 // project. Drivers query it all the time (GetDeviceID, GetDevices,
 // GetBoundConsumerDevices...); a small YAML file or a Go value configures
 // it and sensible defaults fill the rest.
+
 package lua
 
 import (

@@ -2,6 +2,7 @@
 // allocation (string.rep of half a gigabyte, a huge table.concat) fails at
 // once with a clear error instead of stalling the driver's goroutine
 // inside one native call, where the deadline cannot reach it.
+
 package lua
 
 import (

@@ -1,5 +1,6 @@
 // The Lua state the driver runs in: the sandboxed standard libraries, the
 // C4 table and the globals a controller pre-populates.
+
 package lua
 
 import (

@@ -3,6 +3,7 @@
 // entry in one driver.lua, so require finds it without files. The example
 // drivers are shipped both ways, and loading both alike shows that
 // require behaves the same in a folder and in a squished driver.
+
 package lua
 
 import (
