@@ -1,6 +1,8 @@
-// Package lua runs real Control4 driver code (Lua 5.1, on gopher-lua) against
-// a C4 shim whose C4:MQTT objects are backed by the simulated controller's
-// clients (controller/sim).
+// Package lua runs real Control4 driver code (Lua 5.1, on gopher-lua) in an
+// offline DriverWorks environment: the controller's load order and entry
+// points, timers on a scalable clock, properties, variables, events,
+// persistence, bindings and a configurable project, with C4:MQTT objects
+// backed by the simulated controller's clients (controller/sim).
 //
 // One goroutine owns each Lua state. Entry points, commands, network
 // callbacks and timers are posted to it and run one at a time, so driver
