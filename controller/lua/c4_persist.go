@@ -89,10 +89,7 @@ func (r *Runtime) persistFunctions() map[string]glua.LGFunction {
 	return map[string]glua.LGFunction{
 		"PersistSetValue": func(L *glua.LState) int {
 			name := L.CheckString(2)
-			v, ok := snapshot(L.Get(3), 0)
-			if !ok {
-				L.ArgError(3, "PersistSetValue stores numbers, strings, booleans and tables of them only")
-			}
+			v := storable(L, 3, "PersistSetValue")
 			s.mu.Lock()
 			s.values[name] = persistValue{v: v, encrypted: L.ToBool(4)}
 			s.mu.Unlock()
@@ -121,10 +118,7 @@ func (r *Runtime) persistFunctions() map[string]glua.LGFunction {
 		},
 		// The controller-wide registry, kept with the Persist store.
 		"RegistrySetValue": func(L *glua.LState) int {
-			v, ok := snapshot(L.Get(3), 0)
-			if !ok {
-				L.ArgError(2, "RegistrySetValue stores numbers, strings, booleans and tables of them only")
-			}
+			v := storable(L, 3, "RegistrySetValue")
 			s.mu.Lock()
 			s.registry[L.CheckString(2)] = v
 			s.mu.Unlock()
@@ -150,6 +144,16 @@ func (r *Runtime) persistFunctions() map[string]glua.LGFunction {
 			return 0
 		},
 	}
+}
+
+// storable is argument n as the store keeps it; a value holding a
+// function, userdata or thread raises a Lua error.
+func storable(L *glua.LState, n int, fn string) any {
+	v, ok := snapshot(L.Get(n), 0)
+	if !ok {
+		L.ArgError(n, fn+" stores numbers, strings, booleans and tables of them only")
+	}
+	return v
 }
 
 // savePersistData snapshots the PersistData global, as the controller's
