@@ -26,28 +26,26 @@ import (
 	"fmt"
 	"hash"
 	"strings"
-	"time"
 
 	glua "github.com/yuin/gopher-lua"
 )
 
 func (r *Runtime) cryptoFunctions() map[string]glua.LGFunction {
 	return map[string]glua.LGFunction{
-		"Base64Encode":         c4Base64Encode,
-		"Base64Decode":         c4Base64Decode,
-		"Encode":               c4Encode,
-		"Decode":               c4Decode,
-		"Hash":                 c4Hash,
-		"HMAC":                 c4HMAC,
-		"PBKDF2":               c4PBKDF2,
-		"Encrypt":              func(L *glua.LState) int { return c4Crypt(L, true) },
-		"Decrypt":              func(L *glua.LState) int { return c4Crypt(L, false) },
-		"GetSupportedCiphers":  c4SupportedCiphers,
-		"GetSupportedDigests":  c4SupportedDigests,
-		"UUID":                 c4UUID,
-		"ParseIso8601DateTime": c4ParseISO8601,
-		"XmlEscapeString":      c4XMLEscape,
-		"ParseXml":             c4ParseXML,
+		"Base64Encode":        c4Base64Encode,
+		"Base64Decode":        c4Base64Decode,
+		"Encode":              c4Encode,
+		"Decode":              c4Decode,
+		"Hash":                c4Hash,
+		"HMAC":                c4HMAC,
+		"PBKDF2":              c4PBKDF2,
+		"Encrypt":             func(L *glua.LState) int { return c4Crypt(L, true) },
+		"Decrypt":             func(L *glua.LState) int { return c4Crypt(L, false) },
+		"GetSupportedCiphers": c4SupportedCiphers,
+		"GetSupportedDigests": c4SupportedDigests,
+		"UUID":                c4UUID,
+		"XmlEscapeString":     c4XMLEscape,
+		"ParseXml":            c4ParseXML,
 	}
 }
 
@@ -465,65 +463,4 @@ func c4UUID(L *glua.LState) int {
 	}
 	L.Push(glua.LString(formatUUID(b)))
 	return 1
-}
-
-// iso8601Layouts are the shapes C4:ParseIso8601DateTime accepts, extended
-// and basic; a time without a zone is taken as UTC.
-var iso8601Layouts = []string{
-	"2006-01-02T15:04:05.999999999Z07:00",
-	"2006-01-02T15:04:05.999999999Z0700",
-	"2006-01-02T15:04:05.999999999Z07",
-	"2006-01-02T15:04:05.999999999",
-	"2006-01-02T15:04Z07:00",
-	"2006-01-02T15:04",
-	"2006-01-02 15:04:05.999999999Z07:00",
-	"2006-01-02 15:04:05.999999999",
-	"20060102T150405.999999999Z0700",
-	"20060102T150405.999999999Z",
-	"20060102T150405.999999999",
-	"2006-01-02",
-	"20060102",
-}
-
-// c4ParseISO8601 returns t (like os.date("!*t") without isdst), the epoch
-// seconds and the microseconds, or nothing when the text is not a date.
-func c4ParseISO8601(L *glua.LState) int {
-	s := L.CheckString(2)
-	if !L.OptBool(3, false) {
-		s = strings.TrimSpace(s)
-	}
-	for _, layout := range iso8601Layouts {
-		tm, err := time.Parse(layout, s)
-		if err != nil {
-			continue
-		}
-		tm = tm.UTC()
-		t := L.NewTable()
-		for k, v := range map[string]int{
-			"year": tm.Year(), "month": int(tm.Month()), "day": tm.Day(),
-			"hour": tm.Hour(), "min": tm.Minute(), "sec": tm.Second(),
-			"wday": int(tm.Weekday()) + 1, "yday": tm.YearDay(),
-		} {
-			t.RawSetString(k, glua.LNumber(v))
-		}
-		L.Push(t)
-		L.Push(glua.LNumber(tm.Unix()))
-		L.Push(glua.LNumber(tm.Nanosecond() / 1000))
-		return 3
-	}
-	return 0
-}
-
-// installCodecGlobals adds the global tohex: hex text (spaces allowed) to
-// bytes, as the controller's helper does.
-func installCodecGlobals(L *glua.LState) {
-	L.SetGlobal("tohex", L.NewFunction(func(L *glua.LState) int {
-		s := strings.Join(strings.Fields(L.CheckString(1)), "")
-		b, err := hex.DecodeString(s)
-		if err != nil {
-			L.ArgError(1, "tohex: "+err.Error())
-		}
-		L.Push(glua.LString(b))
-		return 1
-	}))
 }

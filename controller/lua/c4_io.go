@@ -5,10 +5,7 @@
 package lua
 
 import (
-	"maps"
 	"sync"
-
-	glua "github.com/yuin/gopher-lua"
 )
 
 // ioState belongs to one runtime. Fields the Lua side uses are touched only
@@ -93,21 +90,10 @@ func (r *Runtime) closeIO() {
 	}
 }
 
-// ioFunctions are the C4 methods of the networking, file and crypto areas,
-// merged into the shim's table by setup.
-func (r *Runtime) ioFunctions() map[string]glua.LGFunction {
-	fns := map[string]glua.LGFunction{}
-	for _, m := range []map[string]glua.LGFunction{r.httpFunctions(), r.netFunctions(), r.fileFunctions(), r.cryptoFunctions()} {
-		maps.Copy(fns, m)
-	}
-	return fns
-}
-
-// installIOGlobals sets the globals of those areas: bit, tohex, lpack's
-// string.pack/unpack and c4json.
+// installIOGlobals sets the globals of the networking, file and crypto
+// areas: bit, lpack's string.pack/unpack and c4json.
 func (r *Runtime) installIOGlobals() {
 	installBit(r.L)
-	installCodecGlobals(r.L)
 	installPack(r.L)
 	installC4JSON(r.L)
 }

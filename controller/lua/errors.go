@@ -100,12 +100,19 @@ func (r *Runtime) call(in string, fn glua.LValue, args ...glua.LValue) ([]glua.L
 	for _, a := range args {
 		L.Push(a)
 	}
+	r.lastMissing = ""
 	r.wd.arm()
 	err := L.PCall(len(args), glua.MultRet, nil)
 	r.wd.disarm()
 	if err != nil {
 		L.SetTop(top)
-		return nil, luaError(in, err)
+		e := luaError(in, err)
+		if r.lastMissing != "" && strings.Contains(e.Message, "attempt to call a non-function object") {
+			e.Message = fmt.Sprintf("C4:%s is not emulated by the mqtthil DriverWorks environment (calling it: %s)", r.lastMissing, e.Message)
+		}
+		e.Message = c4ArgNumbers(e.Message)
+		r.recordError(e)
+		return nil, e
 	}
 	n := L.GetTop() - top
 	out := make([]glua.LValue, n)
@@ -116,15 +123,26 @@ func (r *Runtime) call(in string, fn glua.LValue, args ...glua.LValue) ([]glua.L
 	return out, nil
 }
 
-// callGlobal calls the driver's global function name if it defines one.
-func (r *Runtime) callGlobal(name string, args ...glua.LValue) error {
-	fn := r.L.GetGlobal(name)
-	if fn.Type() != glua.LTFunction {
-		return nil
+var badArgRe = regexp.MustCompile(`bad argument #(\d+) to (\w+)`)
+
+// c4ArgNumbers counts a C4 function's arguments as the driver wrote them:
+// C4:SetTimer("x") has "x" as argument #1, not #2 (the C4 table).
+func c4ArgNumbers(msg string) string {
+	return badArgRe.ReplaceAllStringFunc(msg, func(m string) string {
+		sub := badArgRe.FindStringSubmatch(m)
+		n, _ := strconv.Atoi(sub[1])
+		if !c4Names[sub[2]] || n < 2 {
+			return m
+		}
+		return fmt.Sprintf("bad argument #%d to C4:%s", n-1, sub[2])
+	})
+}
+
+// recordError adds a driver's Lua error to the trace.
+func (r *Runtime) recordError(e *Error) {
+	msg := e.Message
+	if e.File != "" {
+		msg = fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Message)
 	}
-	_, err := r.call(name, fn, args...)
-	if err != nil {
-		return err
-	}
-	return nil
+	r.trace.add(Entry{Kind: KindError, Name: e.In, Args: []any{msg}, Phase: r.phase})
 }

@@ -1,6 +1,8 @@
-// Package lua runs real Control4 driver code (Lua 5.1, on gopher-lua) against
-// a C4 shim whose C4:MQTT objects are backed by the simulated controller's
-// clients (controller/sim).
+// Package lua runs real Control4 driver code (Lua 5.1, on gopher-lua) in an
+// offline DriverWorks environment: the controller's load order and entry
+// points, timers on a scalable clock, properties, variables, events,
+// persistence, bindings and a configurable project, with C4:MQTT objects
+// backed by the simulated controller's clients (controller/sim).
 //
 // One goroutine owns each Lua state. Entry points, commands, network
 // callbacks and timers are posted to it and run one at a time, so driver
@@ -16,7 +18,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sync"
 	"time"
 
@@ -36,11 +37,45 @@ type Options struct {
 	Deadline time.Duration
 	// Log receives print, C4:DebugLog and C4:ErrorLog lines. nil discards.
 	Log io.Writer
-	// TraceSink, when set, receives every trace entry as a JSON line as it
-	// is recorded.
-	TraceSink io.Writer
-	// DeviceID is what C4:GetDeviceID returns. 0 means 1001.
+	// TraceSink, when set, receives trace entries as JSON lines as they
+	// are recorded: the C4:MQTT calls, returns and callbacks, and with
+	// TraceSinkAll every other entry too (C4 calls, entry points, logs,
+	// errors).
+	TraceSink    io.Writer
+	TraceSinkAll bool
+	// DeviceID is what C4:GetDeviceID returns when the project does not
+	// say. 0 means 1001.
 	DeviceID int
+	// TimeScale is wall time per unit of driver time: 1 (the default) runs
+	// the driver's clock in real time, 0.01 makes a 30 s timer fire after
+	// 0.3 s. Timers, C4:GetTime, os.time, os.clock and friends all read it.
+	TimeScale float64
+	// Start is the driver clock's reading when the runtime starts; zero
+	// means now.
+	Start time.Time
+	// LuaPath lists extra folders require may load modules from, besides
+	// the driver's own folder. Nothing outside these is ever loaded.
+	LuaPath []string
+	// Project describes the world around the driver: its ids, room, other
+	// devices, bindings. nil means ProjectFile, or defaults.
+	Project *Project
+	// ProjectFile is a YAML file holding a Project.
+	ProjectFile string
+	// DIT is the argument of OnDriverInit and OnDriverLateInit on Init.
+	// "" means DIT_ADDING.
+	DIT string
+	// PropertyChangedOnLoad makes Init call OnPropertyChanged for every
+	// property after OnDriverInit. The controller does not do this.
+	PropertyChangedOnLoad bool
+	// PlainSourceOfEncrypted loads a driver whose driver.xml asks for
+	// encryption (<script encryption="2">) when its script is still plain
+	// Lua: a source tree before packaging. By default such a driver is
+	// refused like any encrypted one. Encrypted code is always refused.
+	PlainSourceOfEncrypted bool
+	// MaxMemory bounds the strings one native call may build (string.rep,
+	// table.concat, ...), so a runaway allocation fails at once instead of
+	// after the deadline. 0 means 64 MiB.
+	MaxMemory int
 
 	// HTTP answers the driver's C4:url and C4:urlGet... requests to the
 	// hosts it declares (c4_http.go). nil answers none.
@@ -63,6 +98,15 @@ func (o Options) withDefaults() Options {
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
+	if o.TimeScale <= 0 {
+		o.TimeScale = 1
+	}
+	if o.DIT == "" {
+		o.DIT = "DIT_ADDING"
+	}
+	if o.MaxMemory <= 0 {
+		o.MaxMemory = 64 << 20
+	}
 	return o
 }
 
@@ -75,6 +119,9 @@ type Runtime struct {
 	start time.Time
 	trace *Trace
 	sim   *sim.Controller
+	clock *clock
+	calls callBook
+	proj  *Project
 
 	// Owned by the loop goroutine.
 	L        *glua.LState
@@ -84,6 +131,11 @@ type Runtime struct {
 	labels   map[string]int
 	timers   map[*timer]struct{}
 	dispatch *controller.Event // the sim event being delivered, while a callback runs
+
+	phase       string // lifecycle phase, see PhaseChunk...
+	lastMissing string // the last C4 function looked up and not found
+	env         *driverEnv
+	store       *persistStore // kept across reloads
 
 	mu     sync.Mutex
 	q      []task
@@ -112,8 +164,16 @@ type Runtime struct {
 // New starts a runtime with the C4 shim and no driver loaded.
 func New(opts Options) (*Runtime, error) {
 	opts = opts.withDefaults()
+	proj, err := loadProject(opts)
+	if err != nil {
+		return nil, err
+	}
 	r := &Runtime{
 		opts:    opts,
+		proj:    proj,
+		clock:   newClock(opts.TimeScale, opts.Start),
+		calls:   callBook{stats: map[string]*CallStat{}},
+		store:   newPersistStore(),
 		start:   time.Now(),
 		sim:     sim.New(opts.Sim),
 		labels:  map[string]int{},
@@ -124,16 +184,30 @@ func New(opts Options) (*Runtime, error) {
 		updated: map[string]string{},
 	}
 	r.trace = newTrace(r.start, opts.TraceSink)
-	r.L = glua.NewState(glua.Options{SkipOpenLibs: true, CallStackSize: 256, RegistrySize: 1024 * 4, RegistryMaxSize: 1024 * 256})
+	r.trace.sinkAll = opts.TraceSinkAll
+	r.trace.driver = r.clock.Since
 	r.wd = newWatchdog(opts.Deadline)
-	r.L.SetContext(r.wd)
-	if err := r.setup(); err != nil {
-		r.L.Close()
+	r.wd.watchMemory(uint64(opts.MaxMemory) * 4)
+	r.resetDriverState()
+	if err := r.newState(); err != nil {
 		r.sim.Close()
 		return nil, err
 	}
 	go r.loop()
 	return r, nil
+}
+
+// newState makes a fresh Lua state with the sandboxed libraries, the C4
+// table and the driver globals, and makes it the runtime's.
+func (r *Runtime) newState() error {
+	L := glua.NewState(glua.Options{SkipOpenLibs: true, CallStackSize: 256, RegistrySize: 1024 * 4, RegistryMaxSize: 1024 * 256})
+	L.SetContext(r.wd)
+	r.L = L
+	if err := r.setup(); err != nil {
+		L.Close()
+		return err
+	}
+	return nil
 }
 
 // Trace is the record of the driver's MQTT calls, returns and callbacks.
@@ -244,21 +318,17 @@ func (r *Runtime) Do(fn func(L *glua.LState) error) error {
 
 var resultChans = sync.Pool{New: func() any { return make(chan error, 1) }}
 
-// Close calls OnDriverDestroyed (if the driver defines it), destroys every
+// Close calls OnDriverDestroyed("DIT_LOADED") (if the driver defines it), destroys every
 // C4:MQTT object, cancels every timer and ends the loop. It returns the
 // error of OnDriverDestroyed, if any.
 func (r *Runtime) Close() error {
 	var err error
 	derr := r.Do(func(L *glua.LState) error {
 		if r.driver != nil {
-			err = r.callGlobal("OnDriverDestroyed", glua.LString("DIT_REMOVING"))
+			r.phase = PhaseDestroy
+			err = r.callEntry("OnDriverDestroyed", glua.LString("DIT_LOADED"))
 		}
-		for _, o := range r.objs {
-			o.destroy()
-		}
-		for t := range r.timers {
-			t.stop()
-		}
+		r.teardown()
 		return nil
 	})
 	if derr != nil && !errors.Is(derr, ErrClosed) {
@@ -279,9 +349,7 @@ func (r *Runtime) Close() error {
 	r.sim.Close()
 	r.wd.close()
 	r.L.Close()
-	if r.driver != nil && r.driver.tmp != "" {
-		os.RemoveAll(r.driver.tmp)
-	}
+	r.driver.cleanup()
 	return err
 }
 
@@ -381,6 +449,10 @@ type watchdog struct {
 	fns   map[int]func()
 	next  int
 	err   error
+
+	heapAtArm uint64 // live heap when the entry started
+	memQuit   chan struct{}
+	memDone   chan struct{}
 }
 
 var _ context.Context = (*watchdog)(nil)
@@ -402,6 +474,9 @@ func (w *watchdog) arm() {
 	}
 	w.gen++
 	w.armed = w.gen
+	if w.memQuit != nil {
+		w.heapAtArm = heapBytes()
+	}
 	w.mu.Unlock()
 	w.timer.Reset(w.d)
 }
@@ -414,13 +489,19 @@ func (w *watchdog) disarm() {
 }
 
 func (w *watchdog) fire() {
+	w.stop(fmt.Errorf("stopped: the driver ran for more than %v without returning (runaway script?)", w.d))
+}
+
+// stop ends the running entry with err; gopher-lua raises it at the
+// driver's next instruction.
+func (w *watchdog) stop(err error) {
 	w.mu.Lock()
 	if w.armed == 0 || w.fired {
 		w.mu.Unlock()
 		return
 	}
 	w.fired = true
-	w.err = fmt.Errorf("stopped: the driver ran for more than %v without returning (runaway script?)", w.d)
+	w.err = err
 	close(w.ch)
 	fns := w.fns
 	w.fns = map[int]func(){}
@@ -430,7 +511,13 @@ func (w *watchdog) fire() {
 	}
 }
 
-func (w *watchdog) close() { w.timer.Stop() }
+func (w *watchdog) close() {
+	w.timer.Stop()
+	if w.memQuit != nil {
+		close(w.memQuit)
+		<-w.memDone
+	}
+}
 
 func (w *watchdog) Deadline() (time.Time, bool) { return time.Time{}, false }
 func (w *watchdog) Done() <-chan struct{}       { return w.ch }

@@ -125,6 +125,9 @@ func TestDriverPublishAndTrace(t *testing.T) {
 	}
 	var names []string
 	for _, e := range rt.Trace().Entries() {
+		if e.Kind != lua.KindCall && e.Kind != lua.KindReturn && e.Kind != lua.KindCallback {
+			continue // entry points, C4 calls and logs are checked elsewhere
+		}
 		names = append(names, e.Kind+":"+e.Name)
 		if e.Client != "lua-test" {
 			t.Errorf("entry of client %q", e.Client)
@@ -190,7 +193,7 @@ func TestSandbox(t *testing.T) {
 		{`io.open("../x")`, "outside the driver's folder"},
 		{`dofile("/etc/passwd")`, "outside the driver's folder"},
 		{`io.popen("ls")`, "io.popen is not allowed"},
-		{`C4:FireEvent("x")`, "C4:FireEvent is not emulated"},
+		{`C4:SendWOL("x")`, "C4:SendWOL is not emulated"},
 		{`C4:MQTT("x"):Frobnicate()`, "no method Frobnicate"},
 		{`require("socket")`, "socket"},
 	} {

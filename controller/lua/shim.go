@@ -1,10 +1,12 @@
+// The Lua state the driver runs in: the sandboxed standard libraries, the
+// C4 table and the globals a controller pre-populates.
+
 package lua
 
 import (
 	"fmt"
 	"path/filepath"
 	"strings"
-	"time"
 
 	glua "github.com/yuin/gopher-lua"
 )
@@ -32,56 +34,25 @@ func (r *Runtime) setup() error {
 		}
 	}
 	r.sandbox()
-
-	c4 := L.NewTable()
-	fns := map[string]glua.LGFunction{
-		"MQTT":           r.c4MQTT,
-		"SetTimer":       r.c4SetTimer,
-		"JsonEncode":     c4JSONEncode,
-		"JsonDecode":     c4JSONDecode,
-		"GetDeviceID":    func(L *glua.LState) int { L.Push(glua.LNumber(r.opts.DeviceID)); return 1 },
-		"GetVersionInfo": c4VersionInfo,
-		"UpdateProperty": r.c4UpdateProperty,
-		"ErrorLog":       func(L *glua.LState) int { r.logLine("ERROR: " + L.ToStringMeta(L.Get(2)).String()); return 0 },
-		"DebugLog":       func(L *glua.LState) int { r.logLine("DEBUG: " + L.ToStringMeta(L.Get(2)).String()); return 0 },
-		"GetDriverFileName": func(L *glua.LState) int {
-			name := "driver.lua"
-			if r.driver != nil {
-				name = r.driver.display
-			}
-			L.Push(glua.LString(name))
-			return 1
-		},
-	}
-	for name, fn := range r.ioFunctions() {
-		fns[name] = fn
-	}
-	for name, fn := range fns {
-		c4.RawSetString(name, L.NewFunction(fn))
-	}
-	mt := L.NewTable()
-	mt.RawSetString("__index", L.NewFunction(func(L *glua.LState) int {
-		name := L.ToStringMeta(L.Get(2)).String()
-		L.Push(L.NewFunction(func(L *glua.LState) int {
-			L.RaiseError("C4:%s is not emulated by mqtthil's C4 shim", name)
-			return 0
-		}))
-		return 1
-	}))
-	L.SetMetatable(c4, mt)
-	L.SetGlobal("C4", c4)
+	r.limitStrings(L)
+	r.installTime(L)
+	L.SetGlobal("C4", r.buildC4(L))
 	L.SetGlobal("Properties", L.NewTable())
 	L.SetGlobal("PersistData", L.NewTable())
+	L.SetGlobal("Variables", L.NewTable())
+	L.SetGlobal("C4SystemEvents", systemEventsTable(L))
+	r.installLogGlobals(L)
 	r.installIOGlobals()
-	L.SetGlobal("print", L.NewFunction(func(L *glua.LState) int {
-		parts := make([]string, L.GetTop())
-		for i := range parts {
-			parts[i] = L.ToStringMeta(L.Get(i + 1)).String()
-		}
-		r.logLine(strings.Join(parts, "\t"))
-		return 0
-	}))
 	return nil
+}
+
+// mqttFunctions are C4:MQTT and the JSON helpers its drivers lean on.
+func (r *Runtime) mqttFunctions() map[string]glua.LGFunction {
+	return map[string]glua.LGFunction{
+		"MQTT":       r.c4MQTT,
+		"JsonEncode": c4JSONEncode,
+		"JsonDecode": c4JSONDecode,
+	}
 }
 
 // sandbox takes away what a driver must not do: run programs, leave the
@@ -89,9 +60,12 @@ func (r *Runtime) setup() error {
 func (r *Runtime) sandbox() {
 	L := r.L
 	os := L.GetGlobal("os").(*glua.LTable)
-	for _, name := range []string{"execute", "exit", "remove", "rename", "tmpname", "getenv", "setlocale"} {
+	for _, name := range []string{"execute", "exit", "remove", "rename", "tmpname", "setlocale"} {
 		os.RawSetString(name, denied(L, "os."+name))
 	}
+	// The controller's environment has nothing a driver could rely on;
+	// libraries probe it (for debug switches) and must get nil.
+	os.RawSetString("getenv", L.NewFunction(func(L *glua.LState) int { L.Push(glua.LNil); return 1 }))
 	io := L.GetGlobal("io").(*glua.LTable)
 	open := io.RawGetString("open")
 	lines := io.RawGetString("lines")
@@ -180,100 +154,6 @@ func (r *Runtime) resolve(name string) (string, error) {
 		return "", fmt.Errorf("%q is outside the driver's folder", name)
 	}
 	return p, nil
-}
-
-func c4VersionInfo(L *glua.LState) int {
-	t := L.NewTable()
-	t.RawSetString("version", glua.LString("3.4.0.0"))
-	t.RawSetString("buildtype", glua.LString("mqtthil"))
-	t.RawSetString("builddate", glua.LString("2024-01-01"))
-	t.RawSetString("buildtime", glua.LString("00:00:00"))
-	t.RawSetString("brand", glua.LString("mqtthil C4 shim"))
-	L.Push(t)
-	return 1
-}
-
-func (r *Runtime) c4UpdateProperty(L *glua.LState) int {
-	name := L.CheckString(2)
-	value := L.ToStringMeta(L.Get(3)).String()
-	props := L.GetGlobal("Properties")
-	if t, ok := props.(*glua.LTable); ok {
-		t.RawSetString(name, glua.LString(value))
-	}
-	r.propMu.Lock()
-	r.updated[name] = value
-	r.propMu.Unlock()
-	return 0
-}
-
-// Updated returns the value the driver last gave a property with
-// C4:UpdateProperty, and whether it gave one.
-func (r *Runtime) Updated(name string) (string, bool) {
-	r.propMu.Lock()
-	defer r.propMu.Unlock()
-	v, ok := r.updated[name]
-	return v, ok
-}
-
-// timer is one C4:SetTimer.
-type timer struct {
-	r         *Runtime
-	fn        glua.LValue
-	ud        *glua.LUserData
-	every     time.Duration
-	repeating bool
-	t         *time.Timer
-	cancelled bool
-}
-
-func (r *Runtime) c4SetTimer(L *glua.LState) int {
-	ms := L.CheckNumber(2)
-	fn := L.CheckFunction(3)
-	repeating := L.OptBool(4, false)
-	if ms < 0 {
-		L.ArgError(2, "the interval must be 0 or more milliseconds")
-	}
-	t := &timer{r: r, fn: fn, every: time.Duration(float64(ms) * float64(time.Millisecond)), repeating: repeating}
-	t.ud = L.NewUserData()
-	t.ud.Value = t
-	mt := L.NewTable()
-	methods := L.NewTable()
-	methods.RawSetString("Cancel", L.NewFunction(func(L *glua.LState) int {
-		t.stop()
-		return 0
-	}))
-	mt.RawSetString("__index", methods)
-	L.SetMetatable(t.ud, mt)
-	r.timers[t] = struct{}{}
-	t.t = time.AfterFunc(t.every, t.expire)
-	L.Push(t.ud)
-	return 1
-}
-
-// expire runs on the timer's goroutine: the callback is posted to the loop.
-func (t *timer) expire() {
-	t.r.post(func() {
-		if t.cancelled {
-			return
-		}
-		if !t.repeating {
-			t.cancelled = true
-			delete(t.r.timers, t)
-		}
-		if _, err := t.r.call("timer", t.fn, t.ud, glua.LNumber(0)); err != nil {
-			t.r.addAsyncError(err)
-		}
-		if t.repeating && !t.cancelled {
-			t.t.Reset(max(t.every, time.Millisecond))
-		}
-	})
-}
-
-// stop cancels the timer; only the loop goroutine calls it.
-func (t *timer) stop() {
-	t.cancelled = true
-	t.t.Stop()
-	delete(t.r.timers, t)
 }
 
 // propertyValue is the Lua value of a property as the controller passes it:

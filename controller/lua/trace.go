@@ -16,26 +16,45 @@ const (
 	KindCall     = "call"
 	KindReturn   = "return"
 	KindCallback = "callback"
+	// KindC4 is a call of a C4 function (C4:MQTT's own calls are KindCall).
+	KindC4 = "c4"
+	// KindLog is a line the driver printed or logged; Name is the level.
+	KindLog = "log"
+	// KindEntryPoint is a call into one of the driver's entry points.
+	KindEntryPoint = "entry"
+	// KindError is a Lua error raised by the driver; Name says where.
+	KindError = "error"
 )
 
 // Entry is one line of the trace: a call on a C4:MQTT object, what it
 // returned, or a callback with its arguments (the object itself left out).
 type Entry struct {
-	TNs    int64  `json:"t_ns"` // monotonic, since the runtime started
-	Client string `json:"client"`
-	Kind   string `json:"kind"`
-	Name   string `json:"name"`
-	Args   []any  `json:"args,omitempty"`
-	Ret    []any  `json:"ret,omitempty"`
+	TNs int64 `json:"t_ns"` // monotonic, since the runtime started
+	// DriverNs is the driver's clock (Options.TimeScale applied) since the
+	// runtime started, for the environment's entries.
+	DriverNs int64  `json:"driver_ns,omitempty"`
+	Client   string `json:"client"`
+	Kind     string `json:"kind"`
+	Name     string `json:"name"`
+	Args     []any  `json:"args,omitempty"`
+	Ret      []any  `json:"ret,omitempty"`
 	// Unhandled marks a callback the driver registered no handler for.
 	Unhandled bool `json:"unhandled,omitempty"`
+	// Phase is the driver's lifecycle phase when the entry was recorded:
+	// chunk, init, late-init, runtime or destroy.
+	Phase string `json:"phase,omitempty"`
+	// Warning flags a call the controller documents as unsafe in this
+	// phase (before OnDriverLateInit) or made with '.' instead of ':'.
+	Warning string `json:"warning,omitempty"`
 }
 
 // Trace is the ordered record of a runtime's C4:MQTT traffic. It is safe
 // for use from any goroutine.
 type Trace struct {
-	start time.Time
-	sink  io.Writer
+	start   time.Time
+	sink    io.Writer
+	sinkAll bool // else only MQTT object entries go to the sink
+	driver  func() time.Duration
 
 	mu      sync.Mutex
 	chunks  [][]Entry // full chunks of chunkLen entries, then the last one
@@ -54,6 +73,9 @@ func newTrace(start time.Time, sink io.Writer) *Trace {
 
 func (t *Trace) add(e Entry) {
 	e.TNs = int64(time.Since(t.start))
+	if t.driver != nil && !isMQTTKind(e.Kind) {
+		e.DriverNs = int64(t.driver())
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if len(t.chunks) == 0 || len(t.chunks[len(t.chunks)-1]) == chunkLen {
@@ -66,7 +88,7 @@ func (t *Trace) add(e Entry) {
 		close(t.changed)
 		t.changed = nil
 	}
-	if t.sink != nil && t.sinkErr == nil {
+	if t.sink != nil && t.sinkErr == nil && (t.sinkAll || isMQTTKind(e.Kind)) {
 		line, err := json.Marshal(e)
 		if err == nil {
 			_, err = t.sink.Write(append(line, '\n'))
@@ -74,6 +96,8 @@ func (t *Trace) add(e Entry) {
 		t.sinkErr = err
 	}
 }
+
+func isMQTTKind(k string) bool { return k == KindCall || k == KindReturn || k == KindCallback }
 
 // Entries returns a copy of the trace so far.
 func (t *Trace) Entries() []Entry {
