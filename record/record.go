@@ -50,6 +50,9 @@ type Scenario struct {
 	// Observer is what the observer on the control listener received, if
 	// the scenario used one.
 	Observer []controller.Event `json:"observer,omitempty"`
+	// Faults is every fault rule the scenario armed and how often each
+	// fired, in the order they were armed.
+	Faults []FaultRule `json:"faults,omitempty"`
 	// Journal is the broker's wire journal; nil when no broker was started.
 	Journal *journal.Journal `json:"-"`
 }
@@ -80,6 +83,17 @@ func (c *Call) String() string {
 		s = fmt.Sprintf("%s(%s) of client %q", c.Call, c.Args, c.Client)
 	}
 	return s
+}
+
+// FaultRule is one fault rule a scenario armed and what became of it.
+type FaultRule struct {
+	Name  string `json:"name"`
+	Match string `json:"match"`          // the packets it aims at, as written
+	From  string `json:"from,omitempty"` // the step or plan file that armed it
+	Fired int    `json:"fired"`
+	// Optional rules may end the scenario without firing: a step that says
+	// "if it comes", or a rule from a plan file.
+	Optional bool `json:"optional,omitempty"`
 }
 
 // StepRef points at a step in a feature file.

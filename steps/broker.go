@@ -9,6 +9,7 @@ import (
 
 	"github.com/mqtthil/mqtthil/emulator/faults"
 	"github.com/mqtthil/mqtthil/emulator/testcerts"
+	"github.com/mqtthil/mqtthil/record"
 )
 
 // Broker setup: what the broker advertises and whom it lets in. These steps
@@ -139,6 +140,7 @@ func (w *World) brokerBehavesAgain() error {
 	if err != nil {
 		return err
 	}
+	w.countFired()
 	b.Faults.Reset()
 	return nil
 }
@@ -146,14 +148,20 @@ func (w *World) brokerBehavesAgain() error {
 func (w *World) brokerFollowsFaultPlan(file string) error {
 	plan, err := faults.LoadPlan(w.fixture(file))
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %w", ErrHarness, err)
 	}
 	b, err := w.broker()
 	if err != nil {
 		return err
 	}
-	if _, err := plan.Arm(b.Faults); err != nil {
-		return fmt.Errorf("%s: %w", file, err)
+	names, err := plan.Arm(b.Faults)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrHarness, file, err)
+	}
+	// A plan describes a link's weather (probabilities, windows), not one
+	// event: its rules may end a scenario without firing.
+	for _, n := range names {
+		w.armed = append(w.armed, &armedRule{FaultRule: record.FaultRule{Name: n, Match: "rule " + n + " of " + file, From: file, Optional: true}})
 	}
 	return nil
 }

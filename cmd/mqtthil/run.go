@@ -23,7 +23,6 @@ import (
 	"github.com/cucumber/godog"
 
 	"github.com/mqtthil/mqtthil/controller"
-	"github.com/mqtthil/mqtthil/emulator/journal"
 	"github.com/mqtthil/mqtthil/record"
 	"github.com/mqtthil/mqtthil/report"
 	"github.com/mqtthil/mqtthil/steps"
@@ -76,13 +75,15 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fl.StringVar(&cfg.out, "out", "mqtthil-report", "folder the run's reports are written to")
 	fl.StringVar(&cfg.format, "format", "progress", "console output: progress or pretty")
 	fl.Float64Var(&cfg.timeScale, "time-scale", 1, "multiply every time in the features (delays, stalls, keep-alive) by this; below 1 runs faster")
-	fl.StringVar(&cfg.fixtures, "fixtures", "fixtures", "folder with payload files and fault plans")
+	fl.StringVar(&cfg.fixtures, "fixtures", "", "folder with payload files, fault plans and drivers (default: the nearest `fixtures` folder beside the features or above them)")
 	fl.StringVar(&cfg.station, "station", "", "with --controller remote: where the probe driver runs; virtual: in the Lua runtime, a station of its own per scenario (docs/control-channel.md)")
 	fl.DurationVar(&cfg.scenarioTimeout, "scenario-timeout", 2*time.Minute, "a scenario still running after this ends as timed out")
 	fl.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: mqtthil run [flags] [feature files or folders...]  (default: features)")
 		fmt.Fprintln(stderr)
 		fl.PrintDefaults()
+		fmt.Fprintln(stderr)
+		fmt.Fprint(stderr, exitCodesHelp)
 	}
 	// Flags may come after the feature paths too.
 	for rest := args; ; {
@@ -100,38 +101,112 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if err := cfg.check(); err != nil {
 		fmt.Fprintf(stderr, "mqtthil run: %v\n", err)
-		return 2
+		return exitUsage
+	}
+	if cfg.fixtures == "" {
+		cfg.fixtures = findFixtures(featureFile(cfg.paths[0]))
 	}
 	files := make([]string, len(cfg.paths))
 	for i, p := range cfg.paths {
 		files[i] = featureFile(p)
 	}
-	problems, err := steps.Check(files...)
+	problems, err := steps.CheckIn(cfg.fixtures, files...)
 	if err != nil {
 		fmt.Fprintf(stderr, "mqtthil run: %v\n", err)
-		return 2
+		return exitUsage
 	}
 	if len(problems) > 0 {
+		code := exitHarness
 		for _, p := range problems {
 			fmt.Fprintln(stderr, p)
+			if !p.Fixture {
+				code = exitUsage
+			}
 		}
-		fmt.Fprintf(stderr, "mqtthil run: %d problem(s) in the features; nothing was run\n", len(problems))
-		return 2
+		what := "the features"
+		if code == exitHarness {
+			what = "the fixtures the features name"
+		}
+		fmt.Fprintf(stderr, "mqtthil run: error: %d problem(s) in %s; nothing was run\n", len(problems), what)
+		return code
 	}
 	r, err := execute(ctx, cfg, stdout)
 	if err != nil {
-		fmt.Fprintf(stderr, "mqtthil run: %v\n", err)
-		return 1
+		fmt.Fprintf(stderr, "mqtthil run: error: %v\n", err)
+		return exitHarness
 	}
 	r.printSummary(stdout)
 	if ctx.Err() != nil {
 		fmt.Fprintf(stderr, "mqtthil run: interrupted; the scenarios that had not started are recorded as not run (%s)\n", cfg.out)
-		return 1
+		return exitHarness
 	}
-	if r.counts[report.Passed]+r.counts[report.Skipped] == len(r.scenarios) && len(r.scenarios) > 0 {
-		return 0
+	return r.exitCode(stderr)
+}
+
+// exitCode is the run's verdict as an exit code: a harness error or a
+// time-out outweighs a failure, because it puts the whole verdict in doubt.
+func (r *runResult) exitCode(stderr io.Writer) int {
+	switch {
+	case len(r.scenarios) == 0:
+		fmt.Fprintf(stderr, "mqtthil run: no scenario to run (tags %q)\n", r.cfg.tags)
+		return exitUsage
+	case r.counts[report.Error]+r.counts[report.TimedOut] > 0:
+		return exitHarness
+	case r.counts[report.Failed] > 0:
+		return exitFailed
 	}
-	return 1
+	return exitPassed
+}
+
+// findFixtures is the fixtures folder for a feature path: the nearest
+// folder named fixtures beside it or above it (a repository's), so that a
+// run gives the same verdict from whatever folder it is started in. With
+// none, fixtures beside the features.
+func findFixtures(featurePath string) string {
+	dir, err := filepath.Abs(featurePath)
+	if err != nil {
+		return "fixtures"
+	}
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		dir = filepath.Dir(dir)
+	}
+	start := dir
+	for {
+		f := filepath.Join(dir, "fixtures")
+		if st, err := os.Stat(f); err == nil && st.IsDir() {
+			return f
+		}
+		up := filepath.Dir(dir)
+		if up == dir {
+			return filepath.Join(start, "fixtures")
+		}
+		dir = up
+	}
+}
+
+// checkTags reads a --tags expression as godog does (alternatives split by
+// ",", each a list of tags joined by "&&", a tag negated with "~"), and
+// says where it is wrong; godog itself panics on an empty term.
+func checkTags(expr string) error {
+	if expr == "" {
+		return nil
+	}
+	pos := 0
+	for _, alt := range strings.Split(expr, ",") {
+		for _, term := range strings.Split(alt, "&&") {
+			name := strings.TrimPrefix(strings.TrimPrefix(strings.TrimSpace(term), "~"), "@")
+			at := pos + strings.Index(term, strings.TrimSpace(term)) + 1
+			switch {
+			case strings.TrimSpace(term) == "":
+				return fmt.Errorf("--tags %q: a tag is missing at column %d: expected a tag such as @mqtt5 or ~@slow", expr, at)
+			case name == "" || strings.ContainsAny(name, " \t@~"):
+				return fmt.Errorf("--tags %q: %q at column %d is not a tag: expected a tag such as @mqtt5 or ~@slow", expr, strings.TrimSpace(term), at)
+			}
+			pos += len(term) + len("&&")
+		}
+		pos += len(",") - len("&&")
+	}
+	return nil
 }
 
 // controllerNames are the controllers this build offers, by --controller
@@ -150,6 +225,12 @@ func (c *runConfig) check() error {
 	}
 	if c.scenarioTimeout <= 0 {
 		return fmt.Errorf("--scenario-timeout %s: want a positive duration", c.scenarioTimeout)
+	}
+	if err := checkTags(c.tags); err != nil {
+		return err
+	}
+	if c.station != "" && c.controller != "remote" {
+		return fmt.Errorf("--station %q needs --controller remote (the controller is %s)", c.station, c.controller)
 	}
 	if c.format != "progress" && c.format != "pretty" {
 		return fmt.Errorf("--format %q: want progress or pretty", c.format)
@@ -179,9 +260,6 @@ func execute(ctx context.Context, cfg runConfig, stdout io.Writer) (*runResult, 
 		if err := os.RemoveAll(filepath.Join(cfg.out, d)); err != nil {
 			return nil, fmt.Errorf("report folder: %w", err)
 		}
-	}
-	if err := os.MkdirAll(filepath.Join(cfg.out, report.JournalsDir), 0o755); err != nil {
-		return nil, fmt.Errorf("report folder: %w", err)
 	}
 	sw, err := report.NewScenarioWriter(cfg.out)
 	if err != nil {
@@ -213,9 +291,6 @@ func execute(ctx context.Context, cfg runConfig, stdout io.Writer) (*runResult, 
 		OnScenarioEnd: func(r *record.Scenario) {
 			_, err := sw.Write(r)
 			outcome := report.OutcomeOf(r)
-			if outcome != report.Passed && outcome != report.Skipped && r.Journal != nil {
-				err = errors.Join(err, writeJournal(cfg.out, r))
-			}
 			mu.Lock()
 			defer mu.Unlock()
 			writeErr = errors.Join(writeErr, err)
@@ -247,20 +322,6 @@ func execute(ctx context.Context, cfg runConfig, stdout io.Writer) (*runResult, 
 	return res, writeErr
 }
 
-// writeJournal saves a failed scenario's wire journal as JSON lines in
-// journals/, beside the copy in scenarios/, for a quick look at failures.
-func writeJournal(out string, r *record.Scenario) error {
-	f, err := os.Create(filepath.Join(out, report.JournalsDir, report.SafeName(r.URI, r.Name)+".jsonl"))
-	if err != nil {
-		return err
-	}
-	if err := r.Journal.WriteJSONL(f, journal.Filter{}); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
 // junitExcerpt is how many journal records a failed scenario's system-out
 // holds.
 const junitExcerpt = 200
@@ -279,6 +340,9 @@ func (r *runResult) writeReports() error {
 	if err := os.WriteFile(filepath.Join(r.cfg.out, report.ManifestFile), append(b, '\n'), 0o644); err != nil {
 		return err
 	}
+	if err := nameOutlineRows(filepath.Join(r.cfg.out, report.CucumberFile)); err != nil {
+		return fmt.Errorf("cucumber.json: %w", err)
+	}
 	run, err := report.LoadRun(r.cfg.out)
 	if err != nil {
 		return err
@@ -290,6 +354,37 @@ func (r *runResult) writeReports() error {
 		return err
 	}
 	return report.WriteSums(r.cfg.out)
+}
+
+// nameOutlineRows gives each outline row in godog's Cucumber JSON the name
+// the run's records give it, with its example values, so that no two
+// scenarios share a name there either.
+func nameOutlineRows(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var feats []map[string]any
+	if err := json.Unmarshal(b, &feats); err != nil {
+		return err
+	}
+	for _, f := range feats {
+		uri, _ := f["uri"].(string)
+		elems, _ := f["elements"].([]any)
+		for _, e := range elems {
+			el, _ := e.(map[string]any)
+			line, _ := el["line"].(float64)
+			name, _ := el["name"].(string)
+			if vals := steps.ExampleValuesAt(uri, int(line)); vals != "" && el != nil {
+				el["name"] = name + " " + vals
+			}
+		}
+	}
+	b, err = json.MarshalIndent(feats, "", "    ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
 
 // writeJUnit writes junit.xml into a run folder.
@@ -368,7 +463,7 @@ func (r *runResult) printSummary(w io.Writer) {
 			fmt.Fprintf(w, "  %-9s %s: %s\n            %s\n", s.Outcome, s.Feature, s.Name, firstLineOf(s.Account))
 		}
 	}
-	fmt.Fprintf(w, "reports in %s (report.html, junit.xml, cucumber.json, manifest.json, scenarios/, journals/)\n", r.cfg.out)
+	fmt.Fprintf(w, "reports in %s (report.html, junit.xml, cucumber.json, manifest.json, scenarios/)\n", r.cfg.out)
 }
 
 func firstLineOf(s string) string {

@@ -1,0 +1,100 @@
+// Tests of the run's verdict as an exit code: the harness's and the
+// fixtures' trouble is 3, the controller's is 1, usage is 2.
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// writeFeature writes a one-scenario feature into a fresh folder.
+func writeFeature(t *testing.T, steps ...string) string {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "x.feature")
+	src := "Feature: f\n  Scenario: s\n    Given a client \"sensor\"\n"
+	for _, s := range steps {
+		src += "    And " + s + "\n"
+	}
+	if err := os.WriteFile(f, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func TestRunExitCodes(t *testing.T) {
+	fixtures, _ := filepath.Abs("../../fixtures")
+	typo := t.TempDir()
+	os.WriteFile(filepath.Join(typo, "typo.yaml"), []byte("rules:\n  - name: x\n    match: {packet: PUBAK}\n    drop: {}\n"), 0o644)
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"missing plan", []string{"--fixtures", fixtures, writeFeature(t, `the broker follows the fault plan "plans/no-such.yaml"`)}, exitHarness, "no-such.yaml"},
+		{"plan typo", []string{"--fixtures", typo, writeFeature(t, `the broker follows the fault plan "typo.yaml"`)}, exitHarness, "PUBAK"},
+		{"missing driver", []string{"--fixtures", fixtures, writeFeature(t, `the driver "drivers/no-such" is running`)}, exitHarness, "drivers/no-such"},
+		{"misspelt client", []string{"--fixtures", fixtures, writeFeature(t, `the broker answers the next PUBACK to "sensr" with reason 16`,
+			`client "sensor" is connected`, `client "sensor" publishes "x" to "home/t" with QoS 1`)}, exitHarness, `never fired`},
+		{"controller's failure", []string{"--fixtures", fixtures, writeFeature(t, `client "sensor" is connected`,
+			`client "sensor" publishes "x" to "home/t" with QoS 1`, `the call returns 3 and no message id`)}, exitFailed, "failed"},
+		{"bad tags", []string{"--tags", "@mqtt5&&", "testdata/fails"}, exitUsage, `a tag is missing at column 9`},
+		{"bad tag", []string{"--tags", "@a,@b c", "testdata/fails"}, exitUsage, `"@b c" at column 4 is not a tag`},
+		{"station without remote", []string{"--station", "virtual", "testdata/fails"}, exitUsage, "needs --controller remote"},
+		{"no scenario", []string{"--tags", "@nothing", "testdata/fails"}, exitUsage, "no scenario to run"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := runCmd(t, append([]string{"run", "--out", t.TempDir()}, tc.args...)...)
+			if code != tc.code || !strings.Contains(stdout+stderr, tc.want) {
+				t.Fatalf("exit %d, want %d with %q\nstdout:\n%s\nstderr:\n%s", code, tc.code, tc.want, stdout, stderr)
+			}
+		})
+	}
+}
+
+// Fixtures are found beside the features, not in the folder the run starts
+// in.
+func TestRunFromAnotherFolder(t *testing.T) {
+	feature, _ := filepath.Abs("../../features/faults.feature")
+	out := t.TempDir()
+	t.Chdir(t.TempDir())
+	code, stdout, stderr := runCmd(t, "run", "--out", out, "--time-scale", "0.2", feature)
+	if code != exitPassed {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	code, _, stderr = runCmd(t, "run", "--out", out, "--fixtures", "nowhere", feature)
+	if code != exitHarness || !strings.Contains(stderr, "looked up in nowhere") {
+		t.Fatalf("a fixtures folder that does not exist: exit %d\n%s", code, stderr)
+	}
+}
+
+// Every outline row has a name of its own that says its values.
+func TestRunOutlineNames(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "o.feature")
+	os.WriteFile(f, []byte(`Feature: o
+  Scenario Outline: publish at every QoS
+    Given a client "c"
+    And client "c" is connected
+    When client "c" publishes "x" to "home/t" with QoS <qos>
+    Then the call returns 0 and a message id
+
+    Examples:
+      | qos |
+      | 1   |
+      | 2   |
+`), 0o644)
+	out := t.TempDir()
+	if code, stdout, stderr := runCmd(t, "run", "--out", out, f); code != exitPassed {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, file := range []string{"junit.xml", "cucumber.json"} {
+		b, _ := os.ReadFile(filepath.Join(out, file))
+		for _, want := range []string{"publish at every QoS (qos=1)", "publish at every QoS (qos=2)"} {
+			if !strings.Contains(string(b), want) {
+				t.Errorf("%s lacks %q", file, want)
+			}
+		}
+	}
+}
