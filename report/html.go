@@ -126,6 +126,17 @@ func writeScenario(b *strings.Builder, run *Run, sf *ScenarioFile, i int, open b
 		}
 		b.WriteString(`</ol>`)
 	}
+	if len(sf.Faults) > 0 {
+		b.WriteString(`<h3>Faults</h3><ul class="fa">`)
+		for _, f := range sf.Faults {
+			note := ""
+			if f.Optional {
+				note = " (may not fire)"
+			}
+			fmt.Fprintf(b, `<li>%s: fired %d× <span class="ln">%s%s</span></li>`, esc(f.Match), f.Fired, esc(f.From), note)
+		}
+		b.WriteString(`</ul>`)
+	}
 	b.WriteString(`<h3>Evidence</h3><ul class="ev">`)
 	if len(sf.Tags) > 0 {
 		fmt.Fprintf(b, `<li>tags %s</li>`, esc(strings.Join(sf.Tags, " ")))

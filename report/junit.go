@@ -175,6 +175,9 @@ func ScenarioOf(sf *ScenarioFile, excerpt int) Scenario {
 	if sf.JournalFile != "" {
 		s.Props = append(s.Props, Property{Name: "journal", Value: ScenariosDir + "/" + sf.JournalFile})
 	}
+	for _, f := range sf.Faults {
+		s.Props = append(s.Props, Property{Name: "fault " + f.Match, Value: fmt.Sprintf("fired %d", f.Fired)})
+	}
 	switch sf.Outcome {
 	case Passed:
 		return s

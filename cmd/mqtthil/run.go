@@ -158,6 +158,30 @@ func (r *runResult) exitCode(stderr io.Writer) int {
 	return exitPassed
 }
 
+// runRoot is the folder a run's feature paths are reported from: the one
+// holding its fixtures (a repository's root), so that JUnit class names do
+// not depend on the folder the run started in.
+func runRoot(fixtures string) string {
+	abs, err := filepath.Abs(fixtures)
+	if err != nil {
+		return "."
+	}
+	return filepath.Dir(abs)
+}
+
+// relativeTo is path relative to root when it lies below it, else path.
+func relativeTo(root, path string) string {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return path
+	}
+	rel, err := filepath.Rel(root, abs)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return path
+	}
+	return filepath.ToSlash(rel)
+}
+
 // findFixtures is the fixtures folder for a feature path: the nearest
 // folder named fixtures beside it or above it (a repository's), so that a
 // run gives the same verdict from whatever folder it is started in. With
@@ -347,8 +371,11 @@ func (r *runResult) writeReports() error {
 	if err != nil {
 		return err
 	}
+	root := runRoot(r.cfg.fixtures)
 	for _, sf := range run.Scenarios {
-		r.scenarios = append(r.scenarios, report.ScenarioOf(sf, junitExcerpt))
+		s := report.ScenarioOf(sf, junitExcerpt)
+		s.Feature = relativeTo(root, s.Feature)
+		r.scenarios = append(r.scenarios, s)
 	}
 	if err := errors.Join(writeJUnit(run, r.scenarios), report.WriteHTMLFile(run)); err != nil {
 		return err

@@ -64,6 +64,10 @@ func TestRunFromAnotherFolder(t *testing.T) {
 	if code != exitPassed {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
+	// JUnit names the feature from the run's root, not from where it began.
+	if b, _ := os.ReadFile(filepath.Join(out, "junit.xml")); !strings.Contains(string(b), `classname="features/faults.feature"`) {
+		t.Errorf("junit.xml class names:\n%s", b)
+	}
 	code, _, stderr = runCmd(t, "run", "--out", out, "--fixtures", "nowhere", feature)
 	if code != exitHarness || !strings.Contains(stderr, "looked up in nowhere") {
 		t.Fatalf("a fixtures folder that does not exist: exit %d\n%s", code, stderr)
