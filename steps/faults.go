@@ -3,6 +3,7 @@ package steps
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/mqtthil/mqtthil/emulator/faults"
@@ -52,6 +53,26 @@ func init() {
 	def("faults", "the broker restarts at {packets} and stays down for {duration}",
 		"The broker restarts when the packet passes (the packet is lost); sessions are kept; new connections wait until it is back.",
 		`the broker restarts at the next PUBREL from "sensor" and stays down for 500 milliseconds`, "", (*World).brokerRestartsAt)
+	def("faults", "every armed fault fired",
+		"Checks now that every fault rule armed so far (by a step, \"if it comes\" or not, or by a plan) has fired at least once.",
+		"every armed fault fired", "", (*World).everyArmedFaultFired)
+}
+
+func (w *World) everyArmedFaultFired() error {
+	w.countFired()
+	var idle []string
+	for _, r := range w.armed {
+		if r.Fired == 0 {
+			idle = append(idle, fmt.Sprintf("%s (armed at %s)", r.Match, r.From))
+		}
+	}
+	if len(w.armed) == 0 {
+		return errors.New("no fault has been armed in this scenario")
+	}
+	if len(idle) > 0 {
+		return fmt.Errorf("%d of %d armed faults never fired: %s", len(idle), len(w.armed), strings.Join(idle, "; "))
+	}
+	return nil
 }
 
 func (w *World) brokerDrops(t target) error {
