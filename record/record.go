@@ -35,6 +35,8 @@ type Scenario struct {
 	// scenario ran past its limit), Skipped.
 	Status string `json:"status"`
 	Error  string `json:"error,omitempty"`
+	// Steps are the scenario's steps with their lines and statuses.
+	Steps []StepRef `json:"steps,omitempty"`
 	// FailedStep is where the scenario failed, when a step did.
 	FailedStep *StepRef            `json:"failed_step,omitempty"`
 	Skipped    string              `json:"skipped,omitempty"` // why

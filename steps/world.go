@@ -56,6 +56,8 @@ type World struct {
 	endChecks []func() error
 	failed    *record.StepRef // the first step that did not pass
 	step      *record.StepRef // the step running now
+	// stepStatus is each step's status by its id, as godog reported it.
+	stepStatus map[string]string
 }
 
 // stepAt is where the running step is, as failure messages quote it.
@@ -119,7 +121,11 @@ func Register(sc *godog.ScenarioContext, opts Options) {
 	})
 	sc.StepContext().After(func(ctx context.Context, st *godog.Step, status godog.StepResultStatus, err error) (context.Context, error) {
 		w, _ := ctx.Value(worldKey{}).(*World)
-		if w == nil || w.failed != nil || (status != godog.StepFailed && status != godog.StepUndefined && status != godog.StepAmbiguous) {
+		if w == nil {
+			return ctx, nil
+		}
+		w.stepStatus[st.Id] = status.String()
+		if w.failed != nil || (status != godog.StepFailed && status != godog.StepUndefined && status != godog.StepAmbiguous) {
 			return ctx, nil
 		}
 		w.failed = w.stepRef(st, status.String())
@@ -144,7 +150,7 @@ func (w *World) stepRef(st *godog.Step, status string) *record.StepRef {
 func newWorld(opts Options, s *godog.Scenario) *World {
 	ctx, cancel := context.WithTimeout(context.Background(), opts.ScenarioTimeout)
 	return &World{
-		opts: opts, sc: s, name: s.Name, started: time.Now(),
+		opts: opts, sc: s, name: s.Name, started: time.Now(), stepStatus: map[string]string{},
 		timing:      timing{ctx: ctx, cancel: cancel, scale: opts.TimeScale, deadline: opts.Deadline, minWait: opts.MinWait},
 		brokerPart:  brokerPart{bopts: emulator.Options{Seed: opts.Seed, DUTAddr: opts.DUTListen, AllowAnonymous: opts.DUTListen != ""}},
 		clientsPart: clientsPart{clients: map[string]*client{}},
@@ -221,6 +227,13 @@ func (w *World) record(err error) *record.Scenario {
 	}
 	for _, t := range w.sc.Tags {
 		r.Tags = append(r.Tags, t.Name)
+	}
+	for i, st := range w.sc.Steps {
+		status, ok := w.stepStatus[st.Id]
+		if !ok {
+			status = "skipped"
+		}
+		r.Steps = append(r.Steps, record.StepRef{File: w.sc.Uri, Line: stepLine(w.sc, w.name, i), Text: st.Text, Status: status})
 	}
 	switch {
 	case w.skip != "":

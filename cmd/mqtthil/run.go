@@ -73,7 +73,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fl.IntVar(&cfg.concurrency, "concurrency", runtime.NumCPU(), "scenarios run at once (each has its own broker)")
 	fl.Int64Var(&cfg.seed, "seed", 1, "seed for the fault rules' randomness")
 	fl.StringVar(&cfg.out, "out", "mqtthil-report", "folder the run's reports are written to")
-	fl.StringVar(&cfg.format, "format", "progress", "console output: progress or pretty")
+	fl.StringVar(&cfg.format, "format", "progress", "console output: progress (a line per scenario as it ends) or pretty (a block per scenario with its steps)")
 	fl.Float64Var(&cfg.timeScale, "time-scale", 1, "multiply every time in the features (delays, stalls, keep-alive) by this; below 1 runs faster")
 	fl.StringVar(&cfg.fixtures, "fixtures", "", "folder with payload files, fault plans and drivers (default: the nearest `fixtures` folder beside the features or above them)")
 	fl.StringVar(&cfg.station, "station", "", "with --controller remote: where the probe driver runs; virtual: in the Lua runtime, a station of its own per scenario (docs/control-channel.md)")
@@ -290,6 +290,8 @@ func execute(ctx context.Context, cfg runConfig, stdout io.Writer) (*runResult, 
 		return nil, fmt.Errorf("report folder: %w", err)
 	}
 	res := &runResult{cfg: cfg, started: time.Now(), counts: map[string]int{}}
+	con := newConsole(stdout, cfg.format)
+	root := runRoot(cfg.fixtures)
 	var mu sync.Mutex
 	var writeErr error
 	newController := func() (controller.Controller, error) {
@@ -313,8 +315,18 @@ func execute(ctx context.Context, cfg runConfig, stdout io.Writer) (*runResult, 
 		FixtureDir:         cfg.fixtures,
 		ScenarioTimeout:    cfg.scenarioTimeout,
 		OnScenarioEnd: func(r *record.Scenario) {
+			// Feature paths are kept from the run's root, whatever folder
+			// the run started in.
+			r.URI = relativeTo(root, r.URI)
+			if r.FailedStep != nil {
+				r.FailedStep.File = relativeTo(root, r.FailedStep.File)
+			}
+			for i := range r.Steps {
+				r.Steps[i].File = relativeTo(root, r.Steps[i].File)
+			}
 			_, err := sw.Write(r)
 			outcome := report.OutcomeOf(r)
+			con.scenarioEnded(r, outcome)
 			mu.Lock()
 			defer mu.Unlock()
 			writeErr = errors.Join(writeErr, err)
@@ -328,8 +340,10 @@ func execute(ctx context.Context, cfg runConfig, stdout io.Writer) (*runResult, 
 		Name:                "mqtthil",
 		ScenarioInitializer: func(sc *godog.ScenarioContext) { steps.Register(sc, opts) },
 		Options: &godog.Options{
-			Format:         cfg.format + ",cucumber:" + filepath.Join(cfg.out, report.CucumberFile),
-			Output:         stdout,
+			// The console is ours (console.go); godog writes only the
+			// Cucumber JSON.
+			Format:         "cucumber:" + filepath.Join(cfg.out, report.CucumberFile),
+			Output:         io.Discard,
 			Paths:          cfg.paths,
 			Tags:           cfg.tags,
 			Strict:         true,
@@ -364,18 +378,15 @@ func (r *runResult) writeReports() error {
 	if err := os.WriteFile(filepath.Join(r.cfg.out, report.ManifestFile), append(b, '\n'), 0o644); err != nil {
 		return err
 	}
-	if err := nameOutlineRows(filepath.Join(r.cfg.out, report.CucumberFile)); err != nil {
+	if err := nameOutlineRows(filepath.Join(r.cfg.out, report.CucumberFile), runRoot(r.cfg.fixtures)); err != nil {
 		return fmt.Errorf("cucumber.json: %w", err)
 	}
 	run, err := report.LoadRun(r.cfg.out)
 	if err != nil {
 		return err
 	}
-	root := runRoot(r.cfg.fixtures)
 	for _, sf := range run.Scenarios {
-		s := report.ScenarioOf(sf, junitExcerpt)
-		s.Feature = relativeTo(root, s.Feature)
-		r.scenarios = append(r.scenarios, s)
+		r.scenarios = append(r.scenarios, report.ScenarioOf(sf, junitExcerpt))
 	}
 	if err := errors.Join(writeJUnit(run, r.scenarios), report.WriteHTMLFile(run)); err != nil {
 		return err
@@ -385,8 +396,9 @@ func (r *runResult) writeReports() error {
 
 // nameOutlineRows gives each outline row in godog's Cucumber JSON the name
 // the run's records give it, with its example values, so that no two
-// scenarios share a name there either.
-func nameOutlineRows(path string) error {
+// scenarios share a name there either, and its feature paths from the
+// run's root, as the records have them.
+func nameOutlineRows(path, root string) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return err
@@ -397,6 +409,9 @@ func nameOutlineRows(path string) error {
 	}
 	for _, f := range feats {
 		uri, _ := f["uri"].(string)
+		if uri != "" {
+			f["uri"] = relativeTo(root, uri)
+		}
 		elems, _ := f["elements"].([]any)
 		for _, e := range elems {
 			el, _ := e.(map[string]any)

@@ -102,3 +102,38 @@ func TestRunOutlineNames(t *testing.T) {
 		}
 	}
 }
+
+// The console prints each scenario whole when it ends: a line (progress) or
+// a block with its steps and their lines (pretty), never interleaved.
+func TestRunConsole(t *testing.T) {
+	code, stdout, _ := runCmd(t, "run", "--out", t.TempDir(), "--format", "pretty", "--concurrency", "2", "testdata/fails")
+	if code != exitFailed {
+		t.Fatalf("exit %d\n%s", code, stdout)
+	}
+	body, _, _ := strings.Cut(stdout, "\nmqtthil: ")
+	blocks := strings.Split(strings.TrimSpace(body), "\n\n")
+	if len(blocks) != 2 {
+		t.Fatalf("%d blocks, want 2:\n%s", len(blocks), stdout)
+	}
+	for _, b := range blocks {
+		lines := strings.Split(b, "\n")
+		if !strings.HasPrefix(lines[0], "cmd/mqtthil/testdata/fails/fails.feature: ") {
+			t.Errorf("block does not start with its scenario:\n%s", b)
+		}
+		for _, l := range lines[1:] {
+			if !strings.HasPrefix(l, "  ") {
+				t.Errorf("a line of another scenario inside a block:\n%s", b)
+			}
+		}
+	}
+	if !strings.Contains(stdout, "  failed    :7    the call returns 3 and no message id") {
+		t.Errorf("the failed step is not shown with its line:\n%s", stdout)
+	}
+	if strings.Contains(stdout, "steps (") { // godog's summary, with a duration of its own
+		t.Errorf("a second summary with its own duration:\n%s", stdout)
+	}
+	_, stdout, _ = runCmd(t, "run", "--out", t.TempDir(), "testdata/fails")
+	if !strings.Contains(stdout, "] passed    cmd/mqtthil/testdata/fails/fails.feature: right expectation") {
+		t.Errorf("progress does not name the scenarios as they end:\n%s", stdout)
+	}
+}
