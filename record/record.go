@@ -22,6 +22,9 @@ const (
 	Error    = "error"
 	TimedOut = "timed out"
 	Skipped  = "skipped"
+	// Diverged: a controller other than the model did what the list of
+	// kept divergences (difftest/divergences.yaml) says it does.
+	Diverged = "expected divergence"
 )
 
 // Scenario is what a scenario leaves behind, for reports: the wire
@@ -63,7 +66,7 @@ type Scenario struct {
 // this package does not know counts as Failed.
 func (s *Scenario) Outcome() string {
 	switch s.Status {
-	case Passed, Skipped, Error, TimedOut:
+	case Passed, Skipped, Error, TimedOut, Diverged:
 		return s.Status
 	}
 	return Failed

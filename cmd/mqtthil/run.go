@@ -23,6 +23,7 @@ import (
 	"github.com/cucumber/godog"
 
 	"github.com/mqtthil/mqtthil/controller"
+	"github.com/mqtthil/mqtthil/difftest"
 	"github.com/mqtthil/mqtthil/record"
 	"github.com/mqtthil/mqtthil/report"
 	"github.com/mqtthil/mqtthil/steps"
@@ -275,6 +276,28 @@ type runResult struct {
 	identity  controller.Identity
 	scenarios []report.Scenario
 	counts    map[string]int
+	// stale are listed divergences that did not happen in this run.
+	stale []string
+}
+
+// applyDivergence makes a scenario that failed or timed out the way the
+// list of kept divergences says an expected divergence, with the list's
+// reason. For a listed scenario that passed it returns the list's entry:
+// the divergence no longer happens.
+func applyDivergence(r *record.Scenario, kept map[string]difftest.Divergence) (stale string) {
+	k := r.URI + ": " + r.Name
+	d, ok := kept[k]
+	if !ok {
+		return ""
+	}
+	switch r.Outcome() {
+	case record.Failed, record.TimedOut:
+		r.Error = fmt.Sprintf("%s (%s: %s) what happened: %s", d.Reason, record.Diverged, r.Status, r.Error)
+		r.Status = record.Diverged
+	case record.Passed:
+		return k
+	}
+	return ""
 }
 
 func execute(ctx context.Context, cfg runConfig, stdout io.Writer) (*runResult, error) {
@@ -291,6 +314,14 @@ func execute(ctx context.Context, cfg runConfig, stdout io.Writer) (*runResult, 
 	}
 	res := &runResult{cfg: cfg, started: time.Now(), counts: map[string]int{}}
 	con := newConsole(stdout, cfg.format)
+	var kept map[string]difftest.Divergence
+	if cfg.controller == "mosq" {
+		// The reference library's differences from the model that are
+		// kept on purpose: expected, not failures.
+		if kept, err = difftest.Divergences(); err != nil {
+			return nil, err
+		}
+	}
 	root := runRoot(cfg.fixtures)
 	var mu sync.Mutex
 	var writeErr error
@@ -324,6 +355,7 @@ func execute(ctx context.Context, cfg runConfig, stdout io.Writer) (*runResult, 
 			for i := range r.Steps {
 				r.Steps[i].File = relativeTo(root, r.Steps[i].File)
 			}
+			stale := applyDivergence(r, kept)
 			_, err := sw.Write(r)
 			outcome := report.OutcomeOf(r)
 			con.scenarioEnded(r, outcome)
@@ -334,6 +366,9 @@ func execute(ctx context.Context, cfg runConfig, stdout io.Writer) (*runResult, 
 				res.identity = r.Identity
 			}
 			res.counts[outcome]++
+			if stale != "" {
+				res.stale = append(res.stale, stale)
+			}
 		},
 	}
 	suite := godog.TestSuite{
@@ -490,7 +525,7 @@ func harnessVersion() string {
 func (r *runResult) printSummary(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "mqtthil: %d scenario(s) against %s in %s:", len(r.scenarios), r.cfg.controller, r.ended.Sub(r.started).Round(time.Millisecond))
-	for _, o := range []string{report.Passed, report.Failed, report.Error, report.TimedOut, report.Skipped} {
+	for _, o := range []string{report.Passed, report.Failed, report.Error, report.TimedOut, report.Diverged, report.Skipped} {
 		if n := r.counts[o]; n > 0 {
 			fmt.Fprintf(w, " %d %s", n, o)
 		}
@@ -501,9 +536,14 @@ func (r *runResult) printSummary(w io.Writer) {
 		case report.Passed:
 		case report.Skipped:
 			fmt.Fprintf(w, "  skipped   %s: %s (%s)\n", s.Feature, s.Name, s.Account)
+		case report.Diverged:
+			fmt.Fprintf(w, "  expected divergence %s: %s\n            %s\n", s.Feature, s.Name, firstLineOf(strings.TrimPrefix(s.Account, report.Diverged+": ")))
 		default:
 			fmt.Fprintf(w, "  %-9s %s: %s\n            %s\n", s.Outcome, s.Feature, s.Name, firstLineOf(s.Account))
 		}
+	}
+	for _, k := range r.stale {
+		fmt.Fprintf(w, "  listed divergence no longer happens (difftest/divergences.yaml): %s\n", k)
 	}
 	fmt.Fprintf(w, "reports in %s (report.html, junit.xml, cucumber.json, manifest.json, scenarios/)\n", r.cfg.out)
 }

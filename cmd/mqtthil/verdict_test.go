@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mqtthil/mqtthil/difftest"
+	"github.com/mqtthil/mqtthil/record"
 )
 
 // writeFeature writes a one-scenario feature into a fresh folder.
@@ -135,5 +138,33 @@ func TestRunConsole(t *testing.T) {
 	_, stdout, _ = runCmd(t, "run", "--out", t.TempDir(), "testdata/fails")
 	if !strings.Contains(stdout, "] passed    cmd/mqtthil/testdata/fails/fails.feature: right expectation") {
 		t.Errorf("progress does not name the scenarios as they end:\n%s", stdout)
+	}
+}
+
+// On mosq, a scenario the divergence list names is an expected divergence
+// with the list's reason, not a failure; one that passed is reported as a
+// divergence that no longer happens.
+func TestApplyDivergence(t *testing.T) {
+	kept := map[string]difftest.Divergence{"features/a.feature: s": {Scenario: "features/a.feature: s", Action: "accept", Reason: "the library misses the keep-alive"}}
+	for _, tc := range []struct {
+		uri, status, want, stale string
+	}{
+		{"features/a.feature", record.Failed, record.Diverged, ""},
+		{"features/a.feature", record.TimedOut, record.Diverged, ""},
+		{"features/a.feature", record.Error, record.Error, ""},
+		{"features/a.feature", record.Passed, record.Passed, "features/a.feature: s"},
+		{"features/b.feature", record.Failed, record.Failed, ""},
+	} {
+		r := &record.Scenario{URI: tc.uri, Name: "s", Status: tc.status, Error: "no onDisconnect"}
+		stale := applyDivergence(r, kept)
+		if r.Status != tc.want || stale != tc.stale {
+			t.Errorf("%s %s: status %q stale %q, want %q %q", tc.uri, tc.status, r.Status, stale, tc.want, tc.stale)
+		}
+		if r.Status == record.Diverged && !strings.Contains(r.Error, "misses the keep-alive") {
+			t.Errorf("the reason is not given: %q", r.Error)
+		}
+	}
+	if d, err := difftest.Divergences(); err != nil || len(d) == 0 {
+		t.Fatalf("the divergence list: %v", err)
 	}
 }
