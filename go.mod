@@ -8,6 +8,7 @@ require (
 	github.com/cucumber/messages/go/v34 v34.2.1
 	github.com/eclipse/paho.golang v0.23.0
 	github.com/mochi-mqtt/server/v2 v2.7.9
+	github.com/yuin/gopher-lua v1.1.2
 	go.yaml.in/yaml/v3 v3.0.6
 )
 
@@ -19,5 +20,4 @@ require (
 	github.com/hashicorp/golang-lru v0.5.4 // indirect
 	github.com/rs/xid v1.4.0 // indirect
 	github.com/spf13/pflag v1.0.10 // indirect
-	github.com/yuin/gopher-lua v1.1.2 // indirect
 )

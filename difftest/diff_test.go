@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/cucumber/godog"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/mqtthil/mqtthil/controller"
 	_ "github.com/mqtthil/mqtthil/controller/lua"
@@ -32,34 +31,14 @@ import (
 // libmosquitto's keep-alive runs on its own clock.
 const fastScale = 0.05
 
-type divergence struct {
-	Scenario string `yaml:"scenario"`
-	Action   string `yaml:"action"`
-	Reason   string `yaml:"reason"`
-}
+type divergence = Divergence
 
 func loadDivergences(t *testing.T) map[string]divergence {
-	data, err := os.ReadFile("divergences.yaml")
+	d, err := Divergences()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var f struct {
-		Divergences []divergence `yaml:"divergences"`
-	}
-	if err := yaml.Unmarshal(data, &f); err != nil {
-		t.Fatalf("divergences.yaml: %v", err)
-	}
-	out := map[string]divergence{}
-	for i, d := range f.Divergences {
-		if d.Scenario == "" || d.Reason == "" || (d.Action != "skip_mosq" && d.Action != "accept") {
-			t.Fatalf("divergences.yaml entry %d: needs scenario, action (skip_mosq or accept) and reason: %+v", i+1, d)
-		}
-		if _, dup := out[d.Scenario]; dup {
-			t.Fatalf("divergences.yaml lists %q twice", d.Scenario)
-		}
-		out[d.Scenario] = d
-	}
-	return out
+	return d
 }
 
 // outcome is one scenario's normalised record.

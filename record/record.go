@@ -22,6 +22,9 @@ const (
 	Error    = "error"
 	TimedOut = "timed out"
 	Skipped  = "skipped"
+	// Diverged: a controller other than the model did what the list of
+	// kept divergences (difftest/divergences.yaml) says it does.
+	Diverged = "expected divergence"
 )
 
 // Scenario is what a scenario leaves behind, for reports: the wire
@@ -35,6 +38,8 @@ type Scenario struct {
 	// scenario ran past its limit), Skipped.
 	Status string `json:"status"`
 	Error  string `json:"error,omitempty"`
+	// Steps are the scenario's steps with their lines and statuses.
+	Steps []StepRef `json:"steps,omitempty"`
 	// FailedStep is where the scenario failed, when a step did.
 	FailedStep *StepRef            `json:"failed_step,omitempty"`
 	Skipped    string              `json:"skipped,omitempty"` // why
@@ -50,6 +55,9 @@ type Scenario struct {
 	// Observer is what the observer on the control listener received, if
 	// the scenario used one.
 	Observer []controller.Event `json:"observer,omitempty"`
+	// Faults is every fault rule the scenario armed and how often each
+	// fired, in the order they were armed.
+	Faults []FaultRule `json:"faults,omitempty"`
 	// Journal is the broker's wire journal; nil when no broker was started.
 	Journal *journal.Journal `json:"-"`
 }
@@ -58,7 +66,7 @@ type Scenario struct {
 // this package does not know counts as Failed.
 func (s *Scenario) Outcome() string {
 	switch s.Status {
-	case Passed, Skipped, Error, TimedOut:
+	case Passed, Skipped, Error, TimedOut, Diverged:
 		return s.Status
 	}
 	return Failed
@@ -80,6 +88,17 @@ func (c *Call) String() string {
 		s = fmt.Sprintf("%s(%s) of client %q", c.Call, c.Args, c.Client)
 	}
 	return s
+}
+
+// FaultRule is one fault rule a scenario armed and what became of it.
+type FaultRule struct {
+	Name  string `json:"name"`
+	Match string `json:"match"`          // the packets it aims at, as written
+	From  string `json:"from,omitempty"` // the step or plan file that armed it
+	Fired int    `json:"fired"`
+	// Optional rules may end the scenario without firing: a step that says
+	// "if it comes", or a rule from a plan file.
+	Optional bool `json:"optional,omitempty"`
 }
 
 // StepRef points at a step in a feature file.

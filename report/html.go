@@ -18,7 +18,7 @@ import (
 const eagerDiagrams = 20
 
 // outcomeRank orders the page: what needs a look first.
-var outcomeRank = map[string]int{Failed: 0, Error: 1, TimedOut: 2, Passed: 3, Skipped: 4}
+var outcomeRank = map[string]int{Failed: 0, Error: 1, TimedOut: 2, Diverged: 3, Passed: 4, Skipped: 5}
 
 // WriteHTMLFile writes the run's report.html into its folder.
 func WriteHTMLFile(run *Run) error {
@@ -48,7 +48,7 @@ func WriteHTML(w io.Writer, run *Run) error {
 	b.WriteString("<style>" + css + "</style></head><body>\n")
 	b.WriteString(markers)
 	fmt.Fprintf(&b, `<header><h1>mqtthil run report</h1><div class="counts">`)
-	for _, o := range []string{Failed, Error, TimedOut, Passed, Skipped} {
+	for _, o := range Outcomes {
 		fmt.Fprintf(&b, `<button class="cnt o-%s" data-o="%s" title="show only %s scenarios"><b>%d</b> %s</button>`, cls(o), cls(o), o, counts[o], o)
 	}
 	fmt.Fprintf(&b, `<button class="cnt all" data-o="" title="show every scenario"><b>%d</b> in all</button></div>`, len(run.Scenarios))
@@ -126,6 +126,17 @@ func writeScenario(b *strings.Builder, run *Run, sf *ScenarioFile, i int, open b
 		}
 		b.WriteString(`</ol>`)
 	}
+	if len(sf.Faults) > 0 {
+		b.WriteString(`<h3>Faults</h3><ul class="fa">`)
+		for _, f := range sf.Faults {
+			note := ""
+			if f.Optional {
+				note = " (may not fire)"
+			}
+			fmt.Fprintf(b, `<li>%s: fired %d× <span class="ln">%s%s</span></li>`, esc(f.Match), f.Fired, esc(f.From), note)
+		}
+		b.WriteString(`</ul>`)
+	}
 	b.WriteString(`<h3>Evidence</h3><ul class="ev">`)
 	if len(sf.Tags) > 0 {
 		fmt.Fprintf(b, `<li>tags %s</li>`, esc(strings.Join(sf.Tags, " ")))
@@ -152,13 +163,15 @@ func headline(outcome string) string {
 		return "Error: the harness or the bench broke"
 	case TimedOut:
 		return "Timed out"
+	case Diverged:
+		return "Expected divergence: listed in difftest/divergences.yaml"
 	}
 	return "Failed: the controller broke a promise"
 }
 
 func countLine(counts map[string]int, total int) string {
 	var parts []string
-	for _, o := range []string{Failed, Error, TimedOut, Passed, Skipped} {
+	for _, o := range Outcomes {
 		if counts[o] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", counts[o], o))
 		}
@@ -227,7 +240,7 @@ h1{font-size:20px;margin:0 0 8px}
 .cnt{border:1px solid #ccc;border-radius:14px;padding:3px 12px;background:#fafafa;cursor:pointer;font:inherit}
 .cnt b{font-size:16px}
 .cnt.sel{outline:2px solid #333}
-.o-failed{--c:#c62828}.o-error{--c:#6a1b9a}.o-timed-out{--c:#ef6c00}.o-passed{--c:#2e7d32}.o-skipped{--c:#757575}
+.o-failed{--c:#c62828}.o-error{--c:#6a1b9a}.o-timed-out{--c:#ef6c00}.o-passed{--c:#2e7d32}.o-skipped{--c:#757575}.o-expected-divergence{--c:#00838f}
 .cnt[class*=o-]{border-color:var(--c);color:var(--c)}
 .sum{display:flex;flex-wrap:wrap;gap:2px 22px;font-size:13px;margin:0}
 .sum div{display:flex;gap:6px}.sum dt{color:#666}.sum dd{margin:0}
@@ -249,7 +262,7 @@ pre.err{white-space:pre-wrap;word-break:break-word;background:#fff4f4;border:1px
 .steps .k{font-weight:600}.steps .ln{color:#999;font-size:11px}
 .s-failed,.s-undefined{color:#c62828;font-weight:600}.s-skipped{color:#999}.s-pending{color:#ef6c00}
 .ev{padding-left:18px;margin:0;color:#555;overflow-wrap:anywhere}
-body.f-failed .sc:not(.o-failed),body.f-error .sc:not(.o-error),body.f-timed-out .sc:not(.o-timed-out),body.f-passed .sc:not(.o-passed),body.f-skipped .sc:not(.o-skipped){display:none}
+body.f-failed .sc:not(.o-failed),body.f-error .sc:not(.o-error),body.f-timed-out .sc:not(.o-timed-out),body.f-passed .sc:not(.o-passed),body.f-skipped .sc:not(.o-skipped),body.f-expected-divergence .sc:not(.o-expected-divergence){display:none}
 .sq text{font:12px system-ui,"DejaVu Sans",sans-serif;text-anchor:middle;fill:#222}
 .sq .lh{fill:#eef1f5;stroke:#99a}.sq .lf{fill:#fdecec;stroke:#c62828}.sq .ls{fill:#e6f4f1;stroke:#00796b}
 .sq .lt{font-weight:600}

@@ -24,7 +24,11 @@ const (
 	Error    = record.Error
 	TimedOut = record.TimedOut
 	Skipped  = record.Skipped
+	Diverged = record.Diverged
 )
+
+// Outcomes are every outcome, in the order summaries list them.
+var Outcomes = []string{Failed, Error, TimedOut, Diverged, Passed, Skipped}
 
 // Scenario is one scenario's result, as the reports need it.
 type Scenario struct {
@@ -114,7 +118,7 @@ func WriteJUnit(w io.Writer, run string, props []Property, scenarios []Scenario)
 			c.Error = &junitProblem{Message: firstLine(s.Account), Type: s.Outcome, Body: s.Account}
 			suite.Errors++
 			out.Errors++
-		case Skipped:
+		case Skipped, Diverged:
 			c.Skipped = &junitSkipped{Message: s.Account}
 			suite.Skipped++
 			out.Skipped++
@@ -175,11 +179,17 @@ func ScenarioOf(sf *ScenarioFile, excerpt int) Scenario {
 	if sf.JournalFile != "" {
 		s.Props = append(s.Props, Property{Name: "journal", Value: ScenariosDir + "/" + sf.JournalFile})
 	}
+	for _, f := range sf.Faults {
+		s.Props = append(s.Props, Property{Name: "fault " + f.Match, Value: fmt.Sprintf("fired %d", f.Fired)})
+	}
 	switch sf.Outcome {
 	case Passed:
 		return s
 	case Skipped:
 		s.Account = sf.Skipped
+		return s
+	case Diverged:
+		s.Account = Diverged + ": " + sf.Error
 		return s
 	}
 	var b strings.Builder

@@ -56,6 +56,7 @@ func sampleRun(t *testing.T) string {
 			{Kind: controller.OnPublish, At: at(40), Client: "sensor-1", MsgID: 1, Reason: 16, Message: "No matching subscribers"},
 		},
 		Clients:  map[string]string{"sensor": "sensor-1"},
+		Faults:   []record.FaultRule{{Name: "step-1-drop", Match: `the next PUBACK to "sensor"`, From: "features/faults.feature:6", Fired: 1}},
 		Observer: []controller.Event{{Kind: controller.OnMessage, At: at(5), Client: "observer", Topic: "home/t", Payload: make([]byte, 1000)}},
 		Journal:  j,
 	}
@@ -120,6 +121,7 @@ func TestHTMLReport(t *testing.T) {
 		"fault layer", "observer", "PUBLISH id 1 q1 DUP", "drop (rule lost-ack)", "rewrite reason (rule nms)",
 		"PUBACK id 1 rc 16", "⚡ stall", "onPublish(1, 16 No matching subscribers)", "no callback for msgId 2",
 		"lost &lt;/script&gt; PUBACK &amp; more", "features/faults.feature:9", "got 16",
+		"the next PUBACK to &#34;sensor&#34;: fired 1×",
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("report lacks %q", want)

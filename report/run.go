@@ -26,8 +26,8 @@ const (
 	CucumberFile  = "cucumber.json"
 	HTMLFile      = "report.html"
 	ScenariosDir  = "scenarios"
-	JournalsDir   = "journals"
-	payloadCutoff = 256 // bytes of an onMessage payload kept in a scenario file
+	JournalsDir   = "journals" // older run folders kept copies of journals here; a run removes it
+	payloadCutoff = 256        // bytes of an onMessage payload kept in a scenario file
 )
 
 // Manifest says what was run, on what, with which inputs.

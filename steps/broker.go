@@ -7,8 +7,13 @@ import (
 	"os"
 	"time"
 
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/mqtthil/mqtthil/controller"
 	"github.com/mqtthil/mqtthil/emulator/faults"
 	"github.com/mqtthil/mqtthil/emulator/testcerts"
+	"github.com/mqtthil/mqtthil/record"
 )
 
 // Broker setup: what the broker advertises and whom it lets in. These steps
@@ -44,6 +49,12 @@ func init() {
 	def("broker", "the broker restarts and stays down for {duration}",
 		"Restarts the broker now: every connection closes, sessions are kept, new connections wait until it is back.",
 		"the broker restarts and stays down for 500 milliseconds", "", (*World).brokerRestartsNow)
+	def("broker", "the broker closes the connection to client {name} now",
+		"Closes the client's connection at once, without a DISCONNECT: the client sees the connection lost.",
+		`the broker closes the connection to client "sensor" now`, "", (*World).brokerClosesConnectionToNow)
+	def("broker", "the broker disconnects client {name} now with reason {int}",
+		"Sends an MQTT 5 client a DISCONNECT with this reason code (hex allowed), then closes the connection.",
+		`the broker disconnects client "sensor" now with reason 0x98`, "", (*World).brokerDisconnectsClientNow)
 	def("broker", "the broker is back",
 		"Waits until the broker accepts connections again after a restart.",
 		"the broker is back", "", (*World).brokerIsBack)
@@ -130,6 +141,48 @@ func (w *World) brokerRestartsNow(d time.Duration) error {
 	return b.Restart(w.scaled(d))
 }
 
+func (w *World) brokerClosesConnectionToNow(name string) error {
+	cl, mc, err := w.connectedOnBroker(name)
+	if err != nil {
+		return err
+	}
+	mc.Stop(fmt.Errorf("the scenario closed client %q's connection", cl.name))
+	return nil
+}
+
+func (w *World) brokerDisconnectsClientNow(name string, reason int) error {
+	if reason < 0 || reason > 255 {
+		return fmt.Errorf("reason %d is out of range: expected 0 to 255 (0x00 to 0xFF)", reason)
+	}
+	cl, mc, err := w.connectedOnBroker(name)
+	if err != nil {
+		return err
+	}
+	if mc.Properties.ProtocolVersion != 5 {
+		return fmt.Errorf("client %q speaks MQTT %d, which has no DISCONNECT from the broker: use \"the broker closes the connection to client %q now\"", cl.name, mc.Properties.ProtocolVersion, cl.name)
+	}
+	err = w.b.Server().DisconnectClient(mc, packets.Code{Code: byte(reason), Reason: controller.ReasonString(reason)})
+	// mochi returns the reason it sent as the error of the connection it
+	// ended.
+	if c := (packets.Code{}); err != nil && !errors.As(err, &c) {
+		return fmt.Errorf("disconnecting client %q: %w", cl.name, err)
+	}
+	return nil
+}
+
+// connectedOnBroker is the broker's side of a connected client.
+func (w *World) connectedOnBroker(name string) (*client, *mqtt.Client, error) {
+	cl, b, err := w.clientOnBroker(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	mc, ok := b.Server().Clients.Get(cl.id)
+	if !ok || mc.Closed() {
+		return nil, nil, fmt.Errorf("client %q is not connected to the broker", name)
+	}
+	return cl, mc, nil
+}
+
 func (w *World) brokerIsBack() error {
 	return w.brokerBack()
 }
@@ -139,6 +192,7 @@ func (w *World) brokerBehavesAgain() error {
 	if err != nil {
 		return err
 	}
+	w.countFired()
 	b.Faults.Reset()
 	return nil
 }
@@ -146,14 +200,20 @@ func (w *World) brokerBehavesAgain() error {
 func (w *World) brokerFollowsFaultPlan(file string) error {
 	plan, err := faults.LoadPlan(w.fixture(file))
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %w", ErrHarness, err)
 	}
 	b, err := w.broker()
 	if err != nil {
 		return err
 	}
-	if _, err := plan.Arm(b.Faults); err != nil {
-		return fmt.Errorf("%s: %w", file, err)
+	names, err := plan.Arm(b.Faults)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrHarness, file, err)
+	}
+	// A plan describes a link's weather (probabilities, windows), not one
+	// event: its rules may end a scenario without firing.
+	for _, n := range names {
+		w.armed = append(w.armed, &armedRule{FaultRule: record.FaultRule{Name: n, Match: "rule " + n + " of " + file, From: file, Optional: true}})
 	}
 	return nil
 }

@@ -28,6 +28,9 @@ func init() {
 	def("callbacks", "client {name} gets onPublish for message id {int} with reason {int}",
 		"Waits for an onPublish with this message id, whether or not a call returned it (a message queued while not connected).",
 		`client "sensor" gets onPublish for message id 1 with reason 0`, "", (*World).clientGetsOnPublishForIDWithReason)
+	def("callbacks", "onPublish for that message comes no sooner than {duration} after the publish",
+		"Waits for the onPublish of the last message and checks it came at least that long after the Publish call returned (an ack the broker delayed must not be reported early).",
+		"onPublish for that message comes no sooner than 200 milliseconds after the publish", "", (*World).onPublishNoSoonerThan)
 	def("callbacks", "onPublish reports that message exactly once",
 		"Waits for the onPublish of the last message and checks there is only one so far (the end-of-scenario check catches any later one).",
 		"onPublish reports that message exactly once", "", (*World).onPublishReportsThatMessageExactlyOnce)
@@ -83,6 +86,23 @@ func (w *World) onPublishReportsThatMessageReasonWithin(reason int, d time.Durat
 		return err
 	}
 	return w.expectOnPublish(m, reason, w.within(d))
+}
+
+func (w *World) onPublishNoSoonerThan(d time.Duration) error {
+	m, err := w.thatMessage()
+	if err != nil {
+		return err
+	}
+	least := w.scaled(d)
+	ev, err := w.awaitOnPublish(m, least+w.within(0))
+	if err != nil {
+		return err
+	}
+	// Times are from the publish: what the step is about.
+	if after := ev.At.Sub(m.at); after < least {
+		return fmt.Errorf("onPublish for %s came %s after the publish, sooner than %s", m, after.Round(time.Millisecond), least)
+	}
+	return nil
 }
 
 func (w *World) onPublishReportsMessageReason(n, reason int) error {

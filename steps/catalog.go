@@ -78,7 +78,7 @@ var params = map[string]param{
 	}},
 	"text":  {`"([^"]*)"`, `any text in double quotes, possibly empty: a topic, a payload`, tString, func(s string) (any, error) { return s, nil }},
 	"words": {`(.+)`, `plain words to the end of the line, without quotes`, tString, func(s string) (any, error) { return s, nil }},
-	"int":   {`(-?\d+)`, `a whole number, passed on as it is (it may be out of range on purpose)`, tInt, atoi},
+	"int":   {`(-?\d+|0x[0-9A-Fa-f]+)`, `a whole number, passed on as it is (it may be out of range on purpose); reason codes may be written in hex, 0x87`, tInt, atoi},
 	"count": {`(-?\d+)`, `a whole number, 0 or more`, tInt, func(s string) (any, error) {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 0 {
@@ -112,10 +112,17 @@ var params = map[string]param{
 		}
 		return nil, fmt.Errorf("MQTT %s is not a version the controller speaks: expected 3.1, 3.1.1 or 5", s)
 	}},
-	"packets": {targetRe, `which packets a fault hits: the next / the 2nd / the first 3 / every / every 3rd, a packet type, then optionally to the client, to the broker, to "client", from "client", and on "topic"`, tTarget, func(s string) (any, error) { return parseTarget(s) }},
+	"packets": {targetRe, `which packets a fault hits: the next / the 2nd / the first 3 / every / every 3rd, a packet type, then optionally to the client, to the broker, to "client", from "client", and on "topic"; ending "if it comes" when the fault may not fire (otherwise a fault that never fires makes the scenario an error)`, tTarget, func(s string) (any, error) { return parseTarget(s) }},
 }
 
 func atoi(s string) (any, error) {
+	if hex, ok := strings.CutPrefix(s, "0x"); ok {
+		n, err := strconv.ParseInt(hex, 16, 32)
+		if err != nil {
+			return nil, fmt.Errorf("%s is not a hex number", s)
+		}
+		return int(n), nil
+	}
 	n, err := strconv.Atoi(s)
 	if err != nil {
 		return nil, fmt.Errorf("%s is not a whole number", s)

@@ -13,6 +13,8 @@ import (
 
 	gherkin "github.com/cucumber/gherkin/go/v42"
 	messages "github.com/cucumber/messages/go/v34"
+
+	"github.com/mqtthil/mqtthil/emulator/faults"
 )
 
 // Problem is something wrong in a feature file, found before running it.
@@ -20,6 +22,9 @@ type Problem struct {
 	File    string `json:"file"`
 	Line    int    `json:"line"`
 	Message string `json:"message"`
+	// Fixture: the feature is fine but a file it names (a fault plan, a
+	// payload, a driver) is missing or invalid.
+	Fixture bool `json:"fixture,omitempty"`
 }
 
 func (p Problem) String() string {
@@ -30,7 +35,13 @@ func (p Problem) String() string {
 // errors and steps that no catalog entry defines, each with file and line;
 // for an undefined step it suggests the closest known one. It does not run
 // anything.
-func Check(paths ...string) ([]Problem, error) {
+func Check(paths ...string) ([]Problem, error) { return CheckIn("", paths...) }
+
+// CheckIn is Check that also checks the arguments of every step as the
+// step would convert them, and loads every fixture a step names (fault
+// plans, payload files, drivers) from fixtureDir; fixtureDir "" skips the
+// fixtures.
+func CheckIn(fixtureDir string, paths ...string) ([]Problem, error) {
 	var files []string
 	for _, p := range paths {
 		st, err := os.Stat(p)
@@ -58,7 +69,7 @@ func Check(paths ...string) ([]Problem, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, CheckSource(f, data)...)
+		out = append(out, checkSource(f, data, fixtureDir)...)
 	}
 	return out, nil
 }
@@ -66,7 +77,9 @@ func Check(paths ...string) ([]Problem, error) {
 var gherkinErrRe = regexp.MustCompile(`\((\d+):\d+\): (.*)`)
 
 // CheckSource is Check on one feature's text; name is used in the problems.
-func CheckSource(name string, data []byte) []Problem {
+func CheckSource(name string, data []byte) []Problem { return checkSource(name, data, "") }
+
+func checkSource(name string, data []byte, fixtureDir string) []Problem {
 	ids := (&messages.Incrementing{}).NewId
 	doc, err := gherkin.ParseGherkinDocument(bytes.NewReader(data), ids)
 	if err != nil {
@@ -76,11 +89,11 @@ func CheckSource(name string, data []byte) []Problem {
 				// The pattern admits only digits: a line number too large
 				// to read leaves the problem at line 0.
 				n, _ := strconv.Atoi(m[1])
-				out = append(out, Problem{name, n, "Gherkin syntax: " + plainSyntaxError(m[2])})
+				out = append(out, Problem{File: name, Line: n, Message: "Gherkin syntax: " + plainSyntaxError(m[2])})
 			}
 		}
 		if len(out) == 0 {
-			out = append(out, Problem{name, 1, "Gherkin syntax: " + err.Error()})
+			out = append(out, Problem{File: name, Line: 1, Message: "Gherkin syntax: " + err.Error()})
 		}
 		return out
 	}
@@ -97,24 +110,81 @@ func CheckSource(name string, data []byte) []Problem {
 			}
 			seen[key] = true
 			n := 0
-			for _, d := range registry {
+			var match *stepDef
+			for i, d := range registry {
 				if d.re.MatchString(st.Text) {
 					n++
+					match = &registry[i]
 				}
 			}
 			switch {
+			case n == 1:
+				if p := checkArgs(match, st.Text, fixtureDir); p != nil {
+					p.File, p.Line = name, line
+					out = append(out, *p)
+				}
 			case n == 0:
 				msg := fmt.Sprintf("undefined step: %s", st.Text)
 				if d := closest(st.Text); d != nil {
 					msg += fmt.Sprintf("\n    the closest known step is: %s\n    for example: %s", d.Pattern, d.Example)
 				}
-				out = append(out, Problem{name, line, msg})
+				out = append(out, Problem{File: name, Line: line, Message: msg})
 			case n > 1:
-				out = append(out, Problem{name, line, "ambiguous step (several steps match): " + st.Text})
+				out = append(out, Problem{File: name, Line: line, Message: "ambiguous step (several steps match): " + st.Text})
 			}
 		}
 	}
 	return out
+}
+
+// fixtureArg says which argument of a step names a fixture file, and how
+// to tell that the file is usable.
+type fixtureArg struct {
+	arg  int
+	what string
+	load func(path string) error
+}
+
+var fixtureArgs = map[string]fixtureArg{
+	"the broker follows the fault plan {name}": {0, "fault plan", func(p string) error {
+		_, err := faults.LoadPlan(p)
+		return err
+	}},
+	"client {name} publishes the file {name} to {text} with QoS {int}": {1, "payload file", readable},
+	"the driver {name} is running":                                     {0, "driver", readable},
+	"the driver {name} is running with the properties:":                {0, "driver", readable},
+}
+
+func readable(p string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// checkArgs converts a step's arguments as running it would, and loads the
+// fixture it names; nil when all is well.
+func checkArgs(d *stepDef, text, fixtureDir string) *Problem {
+	m := d.re.FindStringSubmatch(text)
+	for i, p := range d.params {
+		if _, err := p.conv(m[1+i]); err != nil {
+			return &Problem{Message: fmt.Sprintf("%s\n    expected: %s\n    in: %s", err, d.Pattern, text)}
+		}
+	}
+	fa, ok := fixtureArgs[d.Pattern]
+	if !ok || fixtureDir == "" {
+		return nil
+	}
+	file := m[1+fa.arg]
+	path := file
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(fixtureDir, file)
+	}
+	if err := fa.load(path); err != nil {
+		return &Problem{Message: fmt.Sprintf("the %s %q (looked up in %s): %v", fa.what, file, fixtureDir, err), Fixture: true}
+	}
+	return nil
 }
 
 func collectLines(doc *messages.GherkinDocument, lines map[string]int) {
@@ -198,10 +268,13 @@ func wordDistance(a, b []string) int {
 	return prev[len(b)]
 }
 
-// located is a feature file parsed once, to tell the lines of steps.
+// located is a feature file parsed once, to tell the lines of steps and
+// the example values of outline rows.
 type located struct {
 	pickles []*messages.Pickle
 	lines   map[string]int
+	rows    map[string]string // an Examples row's id: "(col=value, ...)"
+	rowAt   map[int]string    // the same by the row's line
 }
 
 var (
@@ -209,41 +282,132 @@ var (
 	locCache = map[string]*located{}
 )
 
-// stepLine finds the line of step index i of scenario sc in its file, by
-// matching the scenario's name and step texts against the file's own
-// parse (godog's ids are not reproducible).
-func stepLine(sc *messages.Pickle, i int) int {
+// locate finds, in the file's own parse, the pickle with this name and the
+// step texts of sc (godog's ids are not reproducible).
+func locate(sc *messages.Pickle, name string) (*located, *messages.Pickle) {
 	locMu.Lock()
 	loc, ok := locCache[sc.Uri]
 	if !ok {
 		if data, err := os.ReadFile(sc.Uri); err == nil {
 			ids := (&messages.Incrementing{}).NewId
 			if doc, err := gherkin.ParseGherkinDocument(bytes.NewReader(data), ids); err == nil {
-				loc = &located{pickles: gherkin.Pickles(*doc, sc.Uri, ids), lines: map[string]int{}}
+				loc = &located{pickles: gherkin.Pickles(*doc, sc.Uri, ids), lines: map[string]int{}, rows: map[string]string{}, rowAt: map[int]string{}}
 				collectLines(doc, loc.lines)
+				collectRows(doc, loc)
 			}
 		}
 		locCache[sc.Uri] = loc
 	}
 	locMu.Unlock()
 	if loc == nil {
-		return 0
+		return nil, nil
 	}
 outer:
 	for _, p := range loc.pickles {
-		if p.Name != sc.Name || len(p.Steps) != len(sc.Steps) {
+		if p.Name != name || len(p.Steps) != len(sc.Steps) {
 			continue
 		}
 		for j := range p.Steps {
-			if p.Steps[j].Text != sc.Steps[j].Text {
+			if !sameStep(p.Steps[j], sc.Steps[j]) {
 				continue outer
 			}
 		}
-		if i < len(p.Steps) {
-			return loc.lines[p.Steps[i].AstNodeIds[0]]
+		return loc, p
+	}
+	return loc, nil
+}
+
+// sameStep compares two pickle steps by their text and argument: outline
+// rows may differ only in a data table or a doc string.
+func sameStep(a, b *messages.PickleStep) bool {
+	if a.Text != b.Text {
+		return false
+	}
+	return argText(a.Argument) == argText(b.Argument)
+}
+
+func argText(a *messages.PickleStepArgument) string {
+	if a == nil {
+		return ""
+	}
+	var b strings.Builder
+	if a.DocString != nil {
+		b.WriteString(a.DocString.Content)
+	}
+	if a.DataTable != nil {
+		for _, r := range a.DataTable.Rows {
+			for _, c := range r.Cells {
+				b.WriteString(c.Value + "|")
+			}
+			b.WriteString("\n")
 		}
 	}
-	return 0
+	return b.String()
+}
+
+// stepLine finds the line of step index i of scenario sc, whose name in
+// the file is name, in its file.
+func stepLine(sc *messages.Pickle, name string, i int) int {
+	loc, p := locate(sc, name)
+	if p == nil || i >= len(p.Steps) {
+		return 0
+	}
+	return loc.lines[p.Steps[i].AstNodeIds[0]]
+}
+
+// exampleValues is "(col=value, ...)" for a scenario made from an outline
+// row, and "" for any other.
+func exampleValues(sc *messages.Pickle) string {
+	loc, p := locate(sc, sc.Name)
+	if p == nil || len(p.AstNodeIds) < 2 {
+		return ""
+	}
+	return loc.rows[p.AstNodeIds[len(p.AstNodeIds)-1]]
+}
+
+// ExampleValuesAt is "(col=value, ...)" for the outline row at a line of a
+// feature file, and "" when no row is there: reports written by others
+// (godog's Cucumber JSON) name rows with it.
+func ExampleValuesAt(uri string, line int) string {
+	loc, _ := locate(&messages.Pickle{Uri: uri}, "")
+	if loc == nil {
+		return ""
+	}
+	return loc.rowAt[line]
+}
+
+func collectRows(doc *messages.GherkinDocument, loc *located) {
+	scenario := func(sc *messages.Scenario) {
+		if sc == nil {
+			return
+		}
+		for _, ex := range sc.Examples {
+			if ex.TableHeader == nil {
+				continue
+			}
+			for _, row := range ex.TableBody {
+				var kv []string
+				for i, c := range row.Cells {
+					if i < len(ex.TableHeader.Cells) {
+						kv = append(kv, ex.TableHeader.Cells[i].Value+"="+c.Value)
+					}
+				}
+				loc.rows[row.Id] = "(" + strings.Join(kv, ", ") + ")"
+				loc.rowAt[int(row.Location.Line)] = loc.rows[row.Id]
+			}
+		}
+	}
+	if doc.Feature == nil {
+		return
+	}
+	for _, c := range doc.Feature.Children {
+		scenario(c.Scenario)
+		if c.Rule != nil {
+			for _, rc := range c.Rule.Children {
+				scenario(rc.Scenario)
+			}
+		}
+	}
 }
 
 var tokenWords = strings.NewReplacer(

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -201,6 +202,9 @@ func (w *World) startDriver(path string, props map[string]string) error {
 	if w.driver != nil {
 		return errors.New("a driver is already running in this scenario")
 	}
+	if _, err := os.Stat(w.fixture(path)); err != nil {
+		return fmt.Errorf("%w: the driver: %w", ErrHarness, err)
+	}
 	host, port, err := w.dutHostPort()
 	if err != nil {
 		return err
@@ -210,7 +214,7 @@ func (w *World) startDriver(path string, props map[string]string) error {
 		Deadline:      max(w.opts.Deadline/2, time.Second),
 	})
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %w", ErrHarness, err)
 	}
 	d := &driverRun{rt: rt, path: w.fixture(path), connSeen: map[string]int{}, lost: map[lostKey]bool{}}
 	w.driver = d

@@ -1,10 +1,13 @@
 package steps
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/mqtthil/mqtthil/emulator/faults"
+	"github.com/mqtthil/mqtthil/record"
 )
 
 // Faults: every misbehaviour of the broker emulator, aimed at packets in
@@ -50,6 +53,26 @@ func init() {
 	def("faults", "the broker restarts at {packets} and stays down for {duration}",
 		"The broker restarts when the packet passes (the packet is lost); sessions are kept; new connections wait until it is back.",
 		`the broker restarts at the next PUBREL from "sensor" and stays down for 500 milliseconds`, "", (*World).brokerRestartsAt)
+	def("faults", "every armed fault fired",
+		"Checks now that every fault rule armed so far (by a step, \"if it comes\" or not, or by a plan) has fired at least once.",
+		"every armed fault fired", "", (*World).everyArmedFaultFired)
+}
+
+func (w *World) everyArmedFaultFired() error {
+	w.countFired()
+	var idle []string
+	for _, r := range w.armed {
+		if r.Fired == 0 {
+			idle = append(idle, fmt.Sprintf("%s (armed at %s)", r.Match, r.From))
+		}
+	}
+	if len(w.armed) == 0 {
+		return errors.New("no fault has been armed in this scenario")
+	}
+	if len(idle) > 0 {
+		return fmt.Errorf("%d of %d armed faults never fired: %s", len(idle), len(w.armed), strings.Join(idle, "; "))
+	}
+	return nil
 }
 
 func (w *World) brokerDrops(t target) error {
@@ -122,5 +145,51 @@ func (w *World) arm(t target, a faults.Action) error {
 	if err := b.Faults.Add(r); err != nil {
 		return fmt.Errorf("the broker cannot do that to %s: %v", t, err)
 	}
+	w.armed = append(w.armed, &armedRule{FaultRule: record.FaultRule{
+		Name: r.Name, Match: t.String(), From: w.stepAt(), Optional: t.optional,
+	}, client: t.client})
 	return nil
+}
+
+// armedRule is a fault rule the scenario armed, kept to tell at its end
+// whether the rule ever fired.
+type armedRule struct {
+	record.FaultRule
+	client string // the client name the step aimed at, if any
+}
+
+// countFired copies the broker's fire counts into the scenario's armed
+// rules; it runs before the rules are disarmed and when the scenario ends.
+func (w *World) countFired() {
+	if w.b == nil {
+		return
+	}
+	fired := map[string]int{}
+	for _, st := range w.b.Faults.List() {
+		fired[st.Rule.Name] = st.Fired
+	}
+	for _, r := range w.armed {
+		if n, ok := fired[r.Name]; ok {
+			r.Fired = n
+		}
+	}
+}
+
+// unfired names the rules a step armed that never fired: a fault that was
+// meant to happen and did not leaves the scenario proving nothing.
+func (w *World) unfired() error {
+	var errs []error
+	for _, r := range w.armed {
+		if r.Fired > 0 || r.Optional {
+			continue
+		}
+		msg := fmt.Sprintf("the fault armed at %s never fired: no packet matched %s", r.From, r.Match)
+		if r.client != "" {
+			if _, ok := w.clients[r.client]; !ok {
+				msg += fmt.Sprintf(" (no client of this scenario is called %q)", r.client)
+			}
+		}
+		errs = append(errs, fmt.Errorf("%w: %s; if it may not happen, end the step with \"if it comes\"", ErrHarness, msg))
+	}
+	return errors.Join(errs...)
 }

@@ -75,7 +75,7 @@ func (w *World) clientPublishesDocString(name, topic string, qos int, doc string
 func (w *World) clientPublishesFileQoS(name, file, topic string, qos int) error {
 	data, err := os.ReadFile(w.fixture(file))
 	if err != nil {
-		return fmt.Errorf("the payload file: %w", err)
+		return fmt.Errorf("%w: the payload file: %w", ErrHarness, err)
 	}
 	return w.publish(name, topic, data, qos, false, nil)
 }

@@ -19,18 +19,21 @@ type target struct {
 	text   string
 	match  faults.Match
 	client string // a client's scenario name, turned into its id when the rule is armed
+	// optional: the step ends "if it comes", so the scenario may end
+	// without the rule having fired.
+	optional bool
 }
 
-const targetRe = `((?:the next|the first -?\d+|the -?\d+(?:st|nd|rd|th)|every -?\d+(?:st|nd|rd|th)|every) [A-Za-z]+(?: (?:to|from) (?:the client|the broker|"[^"]*"))?(?: on "[^"]*")?)`
+const targetRe = `((?:the next|the first -?\d+|the -?\d+(?:st|nd|rd|th)|every -?\d+(?:st|nd|rd|th)|every) [A-Za-z]+(?: (?:to|from) (?:the client|the broker|"[^"]*"))?(?: on "[^"]*")?(?: if it comes)?)`
 
-var targetParts = regexp.MustCompile(`^(the next|the first (-?\d+)|the (-?\d+)(?:st|nd|rd|th)|every (-?\d+)(?:st|nd|rd|th)|every) ([A-Za-z]+)(?: (to|from) (the client|the broker|"([^"]*)"))?(?: on "([^"]*)")?$`)
+var targetParts = regexp.MustCompile(`^(the next|the first (-?\d+)|the (-?\d+)(?:st|nd|rd|th)|every (-?\d+)(?:st|nd|rd|th)|every) ([A-Za-z]+)(?: (to|from) (the client|the broker|"([^"]*)"))?(?: on "([^"]*)")?( if it comes)?$`)
 
 func parseTarget(s string) (target, error) {
 	m := targetParts.FindStringSubmatch(s)
 	if m == nil {
 		return target{}, fmt.Errorf("%q does not say which packets: expected for example `the next PUBACK to \"sensor\"`", s)
 	}
-	t := target{text: s}
+	t := target{text: s, optional: m[10] != ""}
 	count := func(v, what string) (int, error) {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {

@@ -66,6 +66,9 @@ func init() {
 	def("wire", "at most {count} messages of client {name} are in flight at once",
 		"Reading the journal in order: the most QoS 1 and 2 PUBLISHes of the client not yet completed by PUBACK, PUBCOMP or a refusing PUBREC.",
 		`at most 3 messages of client "sensor" are in flight at once`, "", (*World).atMostInFlight)
+	def("wire", "at least {count} messages of client {name} were in flight at once",
+		"From the wire journal: at some moment, that many QoS 1 or 2 PUBLISH packets from the client were waiting for their PUBACK or PUBCOMP (a window that was actually used).",
+		`at least 3 messages of client "sensor" were in flight at once`, "", (*World).atLeastInFlight)
 	def("wire", "the observer receives that message",
 		"Waits until the observer (see `an observer subscribed to`) receives the last message's topic and payload.",
 		"the observer receives that message", "", (*World).observerReceivesThatMessage)
@@ -213,6 +216,18 @@ func (w *World) atMostInFlight(n int, name string) error {
 	peak := maxInFlight(b.Journal.Records(journal.Filter{Kind: journal.KindPacket, Client: cl.id, Dropped: "no"}))
 	if peak > n {
 		return fmt.Errorf("client %q had %d messages in flight at once, expected at most %d", name, peak, n)
+	}
+	return nil
+}
+
+func (w *World) atLeastInFlight(n int, name string) error {
+	cl, b, err := w.clientOnBroker(name)
+	if err != nil {
+		return err
+	}
+	peak := maxInFlight(b.Journal.Records(journal.Filter{Kind: journal.KindPacket, Client: cl.id, Dropped: "no"}))
+	if peak < n {
+		return fmt.Errorf("client %q had at most %d messages in flight at once, expected at least %d", name, peak, n)
 	}
 	return nil
 }

@@ -39,6 +39,7 @@ type worldKey struct{}
 type World struct {
 	opts    Options
 	sc      *godog.Scenario
+	name    string // the scenario's name as its file writes it
 	started time.Time
 	skip    string
 	harness error // the harness or bench failure that stopped the scenario, if any
@@ -54,6 +55,17 @@ type World struct {
 	// calls), run after checkInvariants.
 	endChecks []func() error
 	failed    *record.StepRef // the first step that did not pass
+	step      *record.StepRef // the step running now
+	// stepStatus is each step's status by its id, as godog reported it.
+	stepStatus map[string]string
+}
+
+// stepAt is where the running step is, as failure messages quote it.
+func (w *World) stepAt() string {
+	if w.step == nil {
+		return "an unknown step"
+	}
+	return w.step.String()
 }
 
 // Register binds every step of the catalog and the scenario hooks to sc.
@@ -61,6 +73,11 @@ func Register(sc *godog.ScenarioContext, opts Options) {
 	opts = opts.withDefaults()
 	sc.Before(func(ctx context.Context, s *godog.Scenario) (context.Context, error) {
 		w := newWorld(opts, s)
+		// An outline's rows share its name: each says its values, so that
+		// every report tells them apart.
+		if vals := exampleValues(s); vals != "" {
+			s.Name = s.Name + " " + vals
+		}
 		ctx = context.WithValue(ctx, worldKey{}, w)
 		if ctx.Err() != nil {
 			// The run was interrupted (the run's context ended): scenarios
@@ -96,17 +113,22 @@ func Register(sc *godog.ScenarioContext, opts Options) {
 		}
 		return ctx, w.finish(err)
 	})
+	sc.StepContext().Before(func(ctx context.Context, st *godog.Step) (context.Context, error) {
+		if w, _ := ctx.Value(worldKey{}).(*World); w != nil {
+			w.step = w.stepRef(st, "")
+		}
+		return ctx, nil
+	})
 	sc.StepContext().After(func(ctx context.Context, st *godog.Step, status godog.StepResultStatus, err error) (context.Context, error) {
 		w, _ := ctx.Value(worldKey{}).(*World)
-		if w == nil || w.failed != nil || (status != godog.StepFailed && status != godog.StepUndefined && status != godog.StepAmbiguous) {
+		if w == nil {
 			return ctx, nil
 		}
-		w.failed = &record.StepRef{File: w.sc.Uri, Text: st.Text, Status: status.String()}
-		for i, s := range w.sc.Steps {
-			if s.Id == st.Id {
-				w.failed.Line = stepLine(w.sc, i)
-			}
+		w.stepStatus[st.Id] = status.String()
+		if w.failed != nil || (status != godog.StepFailed && status != godog.StepUndefined && status != godog.StepAmbiguous) {
+			return ctx, nil
 		}
+		w.failed = w.stepRef(st, status.String())
 		return ctx, nil
 	})
 	for _, d := range registry {
@@ -114,10 +136,21 @@ func Register(sc *godog.ScenarioContext, opts Options) {
 	}
 }
 
+// stepRef points at a step of the scenario in its feature file.
+func (w *World) stepRef(st *godog.Step, status string) *record.StepRef {
+	ref := &record.StepRef{File: w.sc.Uri, Text: st.Text, Status: status}
+	for i, s := range w.sc.Steps {
+		if s.Id == st.Id {
+			ref.Line = stepLine(w.sc, w.name, i)
+		}
+	}
+	return ref
+}
+
 func newWorld(opts Options, s *godog.Scenario) *World {
 	ctx, cancel := context.WithTimeout(context.Background(), opts.ScenarioTimeout)
 	return &World{
-		opts: opts, sc: s, started: time.Now(),
+		opts: opts, sc: s, name: s.Name, started: time.Now(), stepStatus: map[string]string{},
 		timing:      timing{ctx: ctx, cancel: cancel, scale: opts.TimeScale, deadline: opts.Deadline, minWait: opts.MinWait},
 		brokerPart:  brokerPart{bopts: emulator.Options{Seed: opts.Seed, DUTAddr: opts.DUTListen, AllowAnonymous: opts.DUTListen != ""}},
 		clientsPart: clientsPart{clients: map[string]*client{}},
@@ -134,6 +167,10 @@ func (w *World) finish(stepErr error) error {
 		for _, check := range w.endChecks {
 			err = errors.Join(err, check())
 		}
+	}
+	w.countFired()
+	if w.skip == "" && stepErr == nil && err == nil {
+		err = w.unfired()
 	}
 	if bc, ok := w.ctl.(controller.BenchChecker); ok && w.harness == nil {
 		if cerr := bc.BenchErr(); cerr != nil {
@@ -191,6 +228,13 @@ func (w *World) record(err error) *record.Scenario {
 	for _, t := range w.sc.Tags {
 		r.Tags = append(r.Tags, t.Name)
 	}
+	for i, st := range w.sc.Steps {
+		status, ok := w.stepStatus[st.Id]
+		if !ok {
+			status = "skipped"
+		}
+		r.Steps = append(r.Steps, record.StepRef{File: w.sc.Uri, Line: stepLine(w.sc, w.name, i), Text: st.Text, Status: status})
+	}
 	switch {
 	case w.skip != "":
 		r.Status, r.Skipped = record.Skipped, w.skip
@@ -223,6 +267,9 @@ func (w *World) record(err error) *record.Scenario {
 	slices.SortStableFunc(r.Events, func(a, b controller.Event) int { return a.At.Compare(b.At) })
 	if w.b != nil {
 		r.Journal = w.b.Journal
+	}
+	for _, a := range w.armed {
+		r.Faults = append(r.Faults, a.FaultRule)
 	}
 	return r
 }

@@ -13,6 +13,7 @@ type brokerPart struct {
 	bopts  emulator.Options // what steps set before it starts
 	b      *emulator.Broker // nil until first needed
 	rules  int              // fault rules armed by steps, to name each
+	armed  []*armedRule     // every fault rule armed, with how often it fired
 	tlsDir string           // the scenario's throw-away CA and certificates, when the broker speaks TLS
 }
 

@@ -87,9 +87,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	quick := fl.Bool("quick", false, "a run of under a minute: fewer messages, rounds and controllers")
 	asJSON := fl.Bool("json", false, "print JSON instead of Markdown")
 	only := fl.String("only", "brokers,clients,correlation,scale", "sections to run, comma-separated")
+	check := fl.Bool("check", false, "exit 1 when a target is missed")
 	fl.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: mqtthil bench [--quick] [--json] [--only brokers,clients,correlation,scale]")
+		fmt.Fprintln(stderr, "Usage: mqtthil bench [--quick] [--json] [--check] [--only brokers,clients,correlation,scale]")
 		fl.PrintDefaults()
+		fmt.Fprintln(stderr)
+		fmt.Fprint(stderr, exitCodesHelp)
 	}
 	if err := fl.Parse(args); err != nil {
 		return parseExit(err)
@@ -105,20 +108,20 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			cfg.sections[s] = true
 		default:
 			fmt.Fprintf(stderr, "mqtthil bench: --only %q: want brokers, clients, correlation or scale\n", s)
-			return 2
+			return exitUsage
 		}
 	}
 	dir, err := os.MkdirTemp("", "mqtthil-bench-")
 	if err != nil {
 		fmt.Fprintf(stderr, "mqtthil bench: %v\n", err)
-		return 1
+		return exitHarness
 	}
 	defer os.RemoveAll(dir)
 	rep := benchReport{Machine: machine(), Command: "mqtthil bench " + strings.Join(args, " ")}
 	progress := func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) }
 	if err := cfg.run(ctx, dir, &rep, progress); err != nil {
 		fmt.Fprintf(stderr, "mqtthil bench: %v\n", err)
-		return 1
+		return exitHarness
 	}
 	rep.Targets = rep.targets()
 	if *asJSON {
@@ -128,7 +131,26 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	} else {
 		rep.markdown(stdout)
 	}
-	return 0
+	return benchExit(rep.Targets, *check, stderr)
+}
+
+// benchExit is bench's verdict: with --check, a missed target is a
+// failure.
+func benchExit(targets []benchTargetResult, check bool, stderr io.Writer) int {
+	if !check {
+		return exitPassed
+	}
+	missed := 0
+	for _, t := range targets {
+		if !t.Met {
+			missed++
+			fmt.Fprintf(stderr, "mqtthil bench: target missed: %s (%s)\n", t.Target, t.Value)
+		}
+	}
+	if missed > 0 {
+		return exitFailed
+	}
+	return exitPassed
 }
 
 func machine() string {

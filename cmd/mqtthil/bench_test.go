@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -37,6 +38,36 @@ func TestPermutations(t *testing.T) {
 					t.Fatalf("n=%d: broker %d in place %d %d times, want %d", n, b, place, c, want/n)
 				}
 			}
+		}
+	}
+}
+
+// bench --check fails on a missed target; without --check it only reports.
+func TestBenchExit(t *testing.T) {
+	missed := []benchTargetResult{{Target: "a", Met: true}, {Target: "rate at least x", Value: "y", Met: false}}
+	met := missed[:1]
+	for _, tc := range []struct {
+		targets []benchTargetResult
+		check   bool
+		want    int
+	}{
+		{missed, true, exitFailed},
+		{missed, false, exitPassed},
+		{met, true, exitPassed},
+	} {
+		var stderr strings.Builder
+		if got := benchExit(tc.targets, tc.check, &stderr); got != tc.want {
+			t.Errorf("%+v check=%v: exit %d, want %d", tc.targets, tc.check, got, tc.want)
+		}
+	}
+}
+
+// Every subcommand that gives a verdict documents the exit codes.
+func TestHelpShowsExitCodes(t *testing.T) {
+	for _, cmd := range []string{"run", "lua", "bench", "verify"} {
+		code, stdout, stderr := runCmd(t, "help", cmd)
+		if code != 0 || !strings.Contains(stdout+stderr, exitCodesHelp) {
+			t.Errorf("help %s: exit %d, no exit code table:\n%s%s", cmd, code, stdout, stderr)
 		}
 	}
 }

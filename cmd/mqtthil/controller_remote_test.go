@@ -223,7 +223,7 @@ func TestInterruptedRunExitCode(t *testing.T) {
 	cancel()
 	var stdout, stderr strings.Builder
 	code := runRun(ctx, []string{"--time-scale", "0.05", "--fixtures", "../../fixtures", "--out", t.TempDir(), "../../features/faults.feature"}, &stdout, &stderr)
-	if code != 1 || !strings.Contains(stderr.String(), "interrupted") {
+	if code != exitHarness || !strings.Contains(stderr.String(), "interrupted") {
 		t.Fatalf("exit %d\n%s", code, stderr.String())
 	}
 }

@@ -58,6 +58,8 @@ func runLua(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "Usage: mqtthil lua DRIVER [flags]   (DRIVER: driver.lua, a folder holding one, or a .c4z)")
 		fmt.Fprintln(stderr)
 		fl.PrintDefaults()
+		fmt.Fprintln(stderr)
+		fmt.Fprint(stderr, exitCodesHelp)
 	}
 	// The driver may come before or after the flags.
 	var positional []string
@@ -74,19 +76,19 @@ func runLua(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(positional) != 1 {
 		fmt.Fprintf(stderr, "mqtthil lua: want exactly one driver, got %d\n", len(positional))
 		fl.Usage()
-		return 2
+		return exitUsage
 	}
 	cfg.driver = positional[0]
 	if cfg.runFor < 0 {
 		fmt.Fprintf(stderr, "mqtthil lua: --for %v: want 0 or more\n", cfg.runFor)
-		return 2
+		return exitUsage
 	}
 	props := map[string]string{}
 	for _, p := range cfg.properties {
 		name, value, ok := strings.Cut(p, "=")
 		if !ok || name == "" {
 			fmt.Fprintf(stderr, "mqtthil lua: --property %q: want NAME=VALUE\n", p)
-			return 2
+			return exitUsage
 		}
 		props[name] = value
 	}
@@ -95,7 +97,7 @@ func runLua(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		cmd, err := parseLuaCommand(c)
 		if err != nil {
 			fmt.Fprintf(stderr, "mqtthil lua: --command %q: %v\n", c, err)
-			return 2
+			return exitUsage
 		}
 		cmds = append(cmds, cmd)
 	}
@@ -104,7 +106,7 @@ func runLua(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		p, err := faults.LoadPlan(cfg.plan)
 		if err != nil {
 			fmt.Fprintf(stderr, "mqtthil lua: %v\n", err)
-			return 2
+			return exitUsage
 		}
 		opts.Plan = p
 		if p.HasSeed {
@@ -149,13 +151,13 @@ func luaSession(ctx context.Context, cfg luaConfig, opts emulator.Options, props
 	cancel()
 	if err != nil {
 		fmt.Fprintf(stderr, "mqtthil lua: starting the broker emulator: %v\n", err)
-		return 1
+		return exitHarness
 	}
 	defer b.Close()
 	host, port, err := net.SplitHostPort(b.DUTAddr)
 	if err != nil {
 		fmt.Fprintf(stderr, "mqtthil lua: %v\n", err)
-		return 1
+		return exitHarness
 	}
 	fmt.Fprintf(stdout, "broker emulator on %s (seed %d, %d fault rules)\n", b.DUTAddr, b.Seed, len(b.Faults.List()))
 
@@ -168,7 +170,7 @@ func luaSession(ctx context.Context, cfg luaConfig, opts emulator.Options, props
 	default:
 		if traceFile, err = os.Create(cfg.trace); err != nil {
 			fmt.Fprintf(stderr, "mqtthil lua: --trace: %v\n", err)
-			return 1
+			return exitHarness
 		}
 		defer traceFile.Close()
 		sink = traceFile
@@ -181,7 +183,7 @@ func luaSession(ctx context.Context, cfg luaConfig, opts emulator.Options, props
 	rt, err := lua.New(lua.Options{Log: prefixWriter{out, "driver: "}, TraceSink: sink, Deadline: cfg.deadline})
 	if err != nil {
 		fmt.Fprintf(stderr, "mqtthil lua: %v\n", err)
-		return 1
+		return exitHarness
 	}
 	var luaErrs []error
 	fail := func(err error) {
@@ -195,7 +197,7 @@ func luaSession(ctx context.Context, cfg luaConfig, opts emulator.Options, props
 		if !errors.As(err, &le) {
 			rt.Close()
 			fmt.Fprintf(stderr, "mqtthil lua: %v\n", err)
-			return 1
+			return exitHarness
 		}
 		fail(err)
 	}
@@ -234,13 +236,16 @@ func luaSession(ctx context.Context, cfg luaConfig, opts emulator.Options, props
 	if traceFile != nil {
 		if err := traceFile.Close(); err != nil {
 			fmt.Fprintf(stderr, "mqtthil lua: --trace: %v\n", err)
-			return 1
+			return exitHarness
 		}
 	}
-	if len(luaErrs) > 0 {
-		return 1
+	if n := len(s.Correlation.Outstanding); n > 0 {
+		fmt.Fprintf(stderr, "mqtthil lua: %d call(s) never answered by their callback\n", n)
 	}
-	return 0
+	if len(luaErrs) > 0 || len(s.Correlation.Outstanding) > 0 {
+		return exitFailed
+	}
+	return exitPassed
 }
 
 // syncWriter lets the driver's log and trace share stdout with the

@@ -68,8 +68,9 @@ func TestLuaReportsTheBuggyDriversLeak(t *testing.T) {
 	code, stdout, stderr := runCmd(t, "lua", "--plan", plan, "../../fixtures/drivers/leaky-publisher",
 		"--property", "Broker Host={{dut.host}}", "--property", "Broker Port={{dut.port}}",
 		"--property", "Reconnect Delay (ms)=20", "--command", "Set Temperature:value=21.5", "--for", "400ms")
-	if code != 0 {
-		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	// An unanswered msgId is a broken promise.
+	if code != exitFailed || !strings.Contains(stderr, "never answered") {
+		t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, exitFailed, stdout, stderr)
 	}
 	if !strings.Contains(stdout, "unmatched: room-sensor-2 Publish id 1") {
 		t.Errorf("the leak is not reported:\n%s", stdout)
@@ -106,7 +107,7 @@ func TestLuaUsage(t *testing.T) {
 			t.Errorf("%v: exit %d, want 2; stderr:\n%s", args, code, stderr)
 		}
 	}
-	if code, _, stderr := runCmd(t, "lua", "/nonexistent/driver.lua", "--for", "0s"); code != 1 || !strings.Contains(stderr, "nonexistent") {
+	if code, _, stderr := runCmd(t, "lua", "/nonexistent/driver.lua", "--for", "0s"); code != exitHarness || !strings.Contains(stderr, "nonexistent") {
 		t.Errorf("missing driver: exit %d\n%s", code, stderr)
 	}
 }
@@ -128,6 +129,23 @@ func TestDriverChecksCatchTheLeak(t *testing.T) {
 	for _, want := range []string{"every Publish of the driver gets its onPublish", "room-sensor-2: Publish id 1", "has had no onPublish"} {
 		if !strings.Contains(r.scenarios[0].Account, want) {
 			t.Errorf("the failure does not say %q:\n%s", want, r.scenarios[0].Account)
+		}
+	}
+}
+
+// The README's lua example: the state publisher publishes, the plan loses
+// its PUBACK, and the msgId left unanswered fails the run.
+func TestLuaReadmeExampleShowsALostAck(t *testing.T) {
+	code, stdout, stderr := runCmd(t, "lua", "../../fixtures/drivers/state-publisher",
+		"--property", "Broker Host={{dut.host}}", "--property", "Broker Port={{dut.port}}",
+		"--command", "Set Temperature:value=21.5",
+		"--plan", "../../fixtures/plans/lose-first-puback.yaml", "--for", "1s")
+	if code != exitFailed {
+		t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, exitFailed, stdout, stderr)
+	}
+	for _, want := range []string{"Publish                  0×1", "unmatched: room-sensor-1 Publish id 1"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, stdout)
 		}
 	}
 }

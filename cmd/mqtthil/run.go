@@ -23,7 +23,7 @@ import (
 	"github.com/cucumber/godog"
 
 	"github.com/mqtthil/mqtthil/controller"
-	"github.com/mqtthil/mqtthil/emulator/journal"
+	"github.com/mqtthil/mqtthil/difftest"
 	"github.com/mqtthil/mqtthil/record"
 	"github.com/mqtthil/mqtthil/report"
 	"github.com/mqtthil/mqtthil/steps"
@@ -74,15 +74,17 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fl.IntVar(&cfg.concurrency, "concurrency", runtime.NumCPU(), "scenarios run at once (each has its own broker)")
 	fl.Int64Var(&cfg.seed, "seed", 1, "seed for the fault rules' randomness")
 	fl.StringVar(&cfg.out, "out", "mqtthil-report", "folder the run's reports are written to")
-	fl.StringVar(&cfg.format, "format", "progress", "console output: progress or pretty")
+	fl.StringVar(&cfg.format, "format", "progress", "console output: progress (a line per scenario as it ends) or pretty (a block per scenario with its steps)")
 	fl.Float64Var(&cfg.timeScale, "time-scale", 1, "multiply every time in the features (delays, stalls, keep-alive) by this; below 1 runs faster")
-	fl.StringVar(&cfg.fixtures, "fixtures", "fixtures", "folder with payload files and fault plans")
+	fl.StringVar(&cfg.fixtures, "fixtures", "", "folder with payload files, fault plans and drivers (default: the nearest `fixtures` folder beside the features or above them)")
 	fl.StringVar(&cfg.station, "station", "", "with --controller remote: where the probe driver runs; virtual: in the Lua runtime, a station of its own per scenario (docs/control-channel.md)")
 	fl.DurationVar(&cfg.scenarioTimeout, "scenario-timeout", 2*time.Minute, "a scenario still running after this ends as timed out")
 	fl.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: mqtthil run [flags] [feature files or folders...]  (default: features)")
 		fmt.Fprintln(stderr)
 		fl.PrintDefaults()
+		fmt.Fprintln(stderr)
+		fmt.Fprint(stderr, exitCodesHelp)
 	}
 	// Flags may come after the feature paths too.
 	for rest := args; ; {
@@ -100,38 +102,136 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if err := cfg.check(); err != nil {
 		fmt.Fprintf(stderr, "mqtthil run: %v\n", err)
-		return 2
+		return exitUsage
+	}
+	if cfg.fixtures == "" {
+		cfg.fixtures = findFixtures(featureFile(cfg.paths[0]))
 	}
 	files := make([]string, len(cfg.paths))
 	for i, p := range cfg.paths {
 		files[i] = featureFile(p)
 	}
-	problems, err := steps.Check(files...)
+	problems, err := steps.CheckIn(cfg.fixtures, files...)
 	if err != nil {
 		fmt.Fprintf(stderr, "mqtthil run: %v\n", err)
-		return 2
+		return exitUsage
 	}
 	if len(problems) > 0 {
+		code := exitHarness
 		for _, p := range problems {
 			fmt.Fprintln(stderr, p)
+			if !p.Fixture {
+				code = exitUsage
+			}
 		}
-		fmt.Fprintf(stderr, "mqtthil run: %d problem(s) in the features; nothing was run\n", len(problems))
-		return 2
+		what := "the features"
+		if code == exitHarness {
+			what = "the fixtures the features name"
+		}
+		fmt.Fprintf(stderr, "mqtthil run: error: %d problem(s) in %s; nothing was run\n", len(problems), what)
+		return code
 	}
 	r, err := execute(ctx, cfg, stdout)
 	if err != nil {
-		fmt.Fprintf(stderr, "mqtthil run: %v\n", err)
-		return 1
+		fmt.Fprintf(stderr, "mqtthil run: error: %v\n", err)
+		return exitHarness
 	}
 	r.printSummary(stdout)
 	if ctx.Err() != nil {
 		fmt.Fprintf(stderr, "mqtthil run: interrupted; the scenarios that had not started are recorded as not run (%s)\n", cfg.out)
-		return 1
+		return exitHarness
 	}
-	if r.counts[report.Passed]+r.counts[report.Skipped] == len(r.scenarios) && len(r.scenarios) > 0 {
-		return 0
+	return r.exitCode(stderr)
+}
+
+// exitCode is the run's verdict as an exit code: a harness error or a
+// time-out outweighs a failure, because it puts the whole verdict in doubt.
+func (r *runResult) exitCode(stderr io.Writer) int {
+	switch {
+	case len(r.scenarios) == 0:
+		fmt.Fprintf(stderr, "mqtthil run: no scenario to run (tags %q)\n", r.cfg.tags)
+		return exitUsage
+	case r.counts[report.Error]+r.counts[report.TimedOut] > 0:
+		return exitHarness
+	case r.counts[report.Failed] > 0:
+		return exitFailed
 	}
-	return 1
+	return exitPassed
+}
+
+// runRoot is the folder a run's feature paths are reported from: the one
+// holding its fixtures (a repository's root), so that JUnit class names do
+// not depend on the folder the run started in.
+func runRoot(fixtures string) string {
+	abs, err := filepath.Abs(fixtures)
+	if err != nil {
+		return "."
+	}
+	return filepath.Dir(abs)
+}
+
+// relativeTo is path relative to root when it lies below it, else path.
+func relativeTo(root, path string) string {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return path
+	}
+	rel, err := filepath.Rel(root, abs)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return path
+	}
+	return filepath.ToSlash(rel)
+}
+
+// findFixtures is the fixtures folder for a feature path: the nearest
+// folder named fixtures beside it or above it (a repository's), so that a
+// run gives the same verdict from whatever folder it is started in. With
+// none, fixtures beside the features.
+func findFixtures(featurePath string) string {
+	dir, err := filepath.Abs(featurePath)
+	if err != nil {
+		return "fixtures"
+	}
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		dir = filepath.Dir(dir)
+	}
+	start := dir
+	for {
+		f := filepath.Join(dir, "fixtures")
+		if st, err := os.Stat(f); err == nil && st.IsDir() {
+			return f
+		}
+		up := filepath.Dir(dir)
+		if up == dir {
+			return filepath.Join(start, "fixtures")
+		}
+		dir = up
+	}
+}
+
+// checkTags reads a --tags expression as godog does (alternatives split by
+// ",", each a list of tags joined by "&&", a tag negated with "~"), and
+// says where it is wrong; godog itself panics on an empty term.
+func checkTags(expr string) error {
+	if expr == "" {
+		return nil
+	}
+	pos := 0
+	for _, alt := range strings.Split(expr, ",") {
+		for _, term := range strings.Split(alt, "&&") {
+			name := strings.TrimPrefix(strings.TrimPrefix(strings.TrimSpace(term), "~"), "@")
+			at := pos + strings.Index(term, strings.TrimSpace(term)) + 1
+			switch {
+			case strings.TrimSpace(term) == "":
+				return fmt.Errorf("--tags %q: a tag is missing at column %d: expected a tag such as @mqtt5 or ~@slow", expr, at)
+			case name == "" || strings.ContainsAny(name, " \t@~"):
+				return fmt.Errorf("--tags %q: %q at column %d is not a tag: expected a tag such as @mqtt5 or ~@slow", expr, strings.TrimSpace(term), at)
+			}
+			pos += len(term) + len("&&")
+		}
+		pos += len(",") - len("&&")
+	}
+	return nil
 }
 
 // controllerNames are the controllers this build offers, by --controller
@@ -150,6 +250,12 @@ func (c *runConfig) check() error {
 	}
 	if c.scenarioTimeout <= 0 {
 		return fmt.Errorf("--scenario-timeout %s: want a positive duration", c.scenarioTimeout)
+	}
+	if err := checkTags(c.tags); err != nil {
+		return err
+	}
+	if c.station != "" && c.controller != "remote" {
+		return fmt.Errorf("--station %q needs --controller remote (the controller is %s)", c.station, c.controller)
 	}
 	if c.format != "progress" && c.format != "pretty" {
 		return fmt.Errorf("--format %q: want progress or pretty", c.format)
@@ -170,6 +276,28 @@ type runResult struct {
 	identity  controller.Identity
 	scenarios []report.Scenario
 	counts    map[string]int
+	// stale are listed divergences that did not happen in this run.
+	stale []string
+}
+
+// applyDivergence makes a scenario that failed or timed out the way the
+// list of kept divergences says an expected divergence, with the list's
+// reason. For a listed scenario that passed it returns the list's entry:
+// the divergence no longer happens.
+func applyDivergence(r *record.Scenario, kept map[string]difftest.Divergence) (stale string) {
+	k := r.URI + ": " + r.Name
+	d, ok := kept[k]
+	if !ok {
+		return ""
+	}
+	switch r.Outcome() {
+	case record.Failed, record.TimedOut:
+		r.Error = fmt.Sprintf("%s (%s: %s) what happened: %s", d.Reason, record.Diverged, r.Status, r.Error)
+		r.Status = record.Diverged
+	case record.Passed:
+		return k
+	}
+	return ""
 }
 
 func execute(ctx context.Context, cfg runConfig, stdout io.Writer) (*runResult, error) {
@@ -180,14 +308,21 @@ func execute(ctx context.Context, cfg runConfig, stdout io.Writer) (*runResult, 
 			return nil, fmt.Errorf("report folder: %w", err)
 		}
 	}
-	if err := os.MkdirAll(filepath.Join(cfg.out, report.JournalsDir), 0o755); err != nil {
-		return nil, fmt.Errorf("report folder: %w", err)
-	}
 	sw, err := report.NewScenarioWriter(cfg.out)
 	if err != nil {
 		return nil, fmt.Errorf("report folder: %w", err)
 	}
 	res := &runResult{cfg: cfg, started: time.Now(), counts: map[string]int{}}
+	con := newConsole(stdout, cfg.format)
+	var kept map[string]difftest.Divergence
+	if cfg.controller == "mosq" {
+		// The reference library's differences from the model that are
+		// kept on purpose: expected, not failures.
+		if kept, err = difftest.Divergences(); err != nil {
+			return nil, err
+		}
+	}
+	root := runRoot(cfg.fixtures)
 	var mu sync.Mutex
 	var writeErr error
 	newController := func() (controller.Controller, error) {
@@ -211,11 +346,19 @@ func execute(ctx context.Context, cfg runConfig, stdout io.Writer) (*runResult, 
 		FixtureDir:         cfg.fixtures,
 		ScenarioTimeout:    cfg.scenarioTimeout,
 		OnScenarioEnd: func(r *record.Scenario) {
+			// Feature paths are kept from the run's root, whatever folder
+			// the run started in.
+			r.URI = relativeTo(root, r.URI)
+			if r.FailedStep != nil {
+				r.FailedStep.File = relativeTo(root, r.FailedStep.File)
+			}
+			for i := range r.Steps {
+				r.Steps[i].File = relativeTo(root, r.Steps[i].File)
+			}
+			stale := applyDivergence(r, kept)
 			_, err := sw.Write(r)
 			outcome := report.OutcomeOf(r)
-			if outcome != report.Passed && outcome != report.Skipped && r.Journal != nil {
-				err = errors.Join(err, writeJournal(cfg.out, r))
-			}
+			con.scenarioEnded(r, outcome)
 			mu.Lock()
 			defer mu.Unlock()
 			writeErr = errors.Join(writeErr, err)
@@ -223,14 +366,19 @@ func execute(ctx context.Context, cfg runConfig, stdout io.Writer) (*runResult, 
 				res.identity = r.Identity
 			}
 			res.counts[outcome]++
+			if stale != "" {
+				res.stale = append(res.stale, stale)
+			}
 		},
 	}
 	suite := godog.TestSuite{
 		Name:                "mqtthil",
 		ScenarioInitializer: func(sc *godog.ScenarioContext) { steps.Register(sc, opts) },
 		Options: &godog.Options{
-			Format:         cfg.format + ",cucumber:" + filepath.Join(cfg.out, report.CucumberFile),
-			Output:         stdout,
+			// The console is ours (console.go); godog writes only the
+			// Cucumber JSON.
+			Format:         "cucumber:" + filepath.Join(cfg.out, report.CucumberFile),
+			Output:         io.Discard,
 			Paths:          cfg.paths,
 			Tags:           cfg.tags,
 			Strict:         true,
@@ -245,20 +393,6 @@ func execute(ctx context.Context, cfg runConfig, stdout io.Writer) (*runResult, 
 		writeErr = errors.Join(writeErr, err)
 	}
 	return res, writeErr
-}
-
-// writeJournal saves a failed scenario's wire journal as JSON lines in
-// journals/, beside the copy in scenarios/, for a quick look at failures.
-func writeJournal(out string, r *record.Scenario) error {
-	f, err := os.Create(filepath.Join(out, report.JournalsDir, report.SafeName(r.URI, r.Name)+".jsonl"))
-	if err != nil {
-		return err
-	}
-	if err := r.Journal.WriteJSONL(f, journal.Filter{}); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 // junitExcerpt is how many journal records a failed scenario's system-out
@@ -279,6 +413,9 @@ func (r *runResult) writeReports() error {
 	if err := os.WriteFile(filepath.Join(r.cfg.out, report.ManifestFile), append(b, '\n'), 0o644); err != nil {
 		return err
 	}
+	if err := nameOutlineRows(filepath.Join(r.cfg.out, report.CucumberFile), runRoot(r.cfg.fixtures)); err != nil {
+		return fmt.Errorf("cucumber.json: %w", err)
+	}
 	run, err := report.LoadRun(r.cfg.out)
 	if err != nil {
 		return err
@@ -290,6 +427,41 @@ func (r *runResult) writeReports() error {
 		return err
 	}
 	return report.WriteSums(r.cfg.out)
+}
+
+// nameOutlineRows gives each outline row in godog's Cucumber JSON the name
+// the run's records give it, with its example values, so that no two
+// scenarios share a name there either, and its feature paths from the
+// run's root, as the records have them.
+func nameOutlineRows(path, root string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var feats []map[string]any
+	if err := json.Unmarshal(b, &feats); err != nil {
+		return err
+	}
+	for _, f := range feats {
+		uri, _ := f["uri"].(string)
+		if uri != "" {
+			f["uri"] = relativeTo(root, uri)
+		}
+		elems, _ := f["elements"].([]any)
+		for _, e := range elems {
+			el, _ := e.(map[string]any)
+			line, _ := el["line"].(float64)
+			name, _ := el["name"].(string)
+			if vals := steps.ExampleValuesAt(uri, int(line)); vals != "" && el != nil {
+				el["name"] = name + " " + vals
+			}
+		}
+	}
+	b, err = json.MarshalIndent(feats, "", "    ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
 
 // writeJUnit writes junit.xml into a run folder.
@@ -353,7 +525,7 @@ func harnessVersion() string {
 func (r *runResult) printSummary(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "mqtthil: %d scenario(s) against %s in %s:", len(r.scenarios), r.cfg.controller, r.ended.Sub(r.started).Round(time.Millisecond))
-	for _, o := range []string{report.Passed, report.Failed, report.Error, report.TimedOut, report.Skipped} {
+	for _, o := range []string{report.Passed, report.Failed, report.Error, report.TimedOut, report.Diverged, report.Skipped} {
 		if n := r.counts[o]; n > 0 {
 			fmt.Fprintf(w, " %d %s", n, o)
 		}
@@ -364,11 +536,16 @@ func (r *runResult) printSummary(w io.Writer) {
 		case report.Passed:
 		case report.Skipped:
 			fmt.Fprintf(w, "  skipped   %s: %s (%s)\n", s.Feature, s.Name, s.Account)
+		case report.Diverged:
+			fmt.Fprintf(w, "  expected divergence %s: %s\n            %s\n", s.Feature, s.Name, firstLineOf(strings.TrimPrefix(s.Account, report.Diverged+": ")))
 		default:
 			fmt.Fprintf(w, "  %-9s %s: %s\n            %s\n", s.Outcome, s.Feature, s.Name, firstLineOf(s.Account))
 		}
 	}
-	fmt.Fprintf(w, "reports in %s (report.html, junit.xml, cucumber.json, manifest.json, scenarios/, journals/)\n", r.cfg.out)
+	for _, k := range r.stale {
+		fmt.Fprintf(w, "  listed divergence no longer happens (difftest/divergences.yaml): %s\n", k)
+	}
+	fmt.Fprintf(w, "reports in %s (report.html, junit.xml, cucumber.json, manifest.json, scenarios/)\n", r.cfg.out)
 }
 
 func firstLineOf(s string) string {

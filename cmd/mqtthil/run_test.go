@@ -97,9 +97,13 @@ func TestRunWritesReports(t *testing.T) {
 	if failed != 1 {
 		t.Errorf("%d failed cases", failed)
 	}
-	journals, _ := filepath.Glob(filepath.Join(out, "journals", "*.jsonl"))
-	if len(journals) != 1 || !strings.Contains(journals[0], "wrong_expectation") {
+	// One copy of each journal, beside its record.
+	journals, _ := filepath.Glob(filepath.Join(out, "scenarios", "*.jsonl"))
+	if len(journals) != 2 {
 		t.Errorf("journals: %v", journals)
+	}
+	if _, err := os.Stat(filepath.Join(out, "journals")); err == nil {
+		t.Error("a second copy of the journals in journals/")
 	}
 	var m report.Manifest
 	b, _ = os.ReadFile(filepath.Join(out, "manifest.json"))
