@@ -1,0 +1,100 @@
+// Tests that messages mochi gives up on are in the journal.
+package emulator_test
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mqtthil/mqtthil/emulator"
+	"github.com/mqtthil/mqtthil/emulator/journal"
+)
+
+// TestSlowSubscriberDropsAreJournaled has a QoS 1 subscriber on the DUT
+// listener that neither reads nor acknowledges while a publisher sends
+// more messages than mochi keeps in flight for one client. mochi drops the
+// rest ("client store quota reached", a full outbound queue); each of them
+// must be in the journal as a drop record, so that every message is either
+// delivered to the subscriber on the wire or journaled as dropped, and the
+// drop records agree with mochi's own counters.
+func TestSlowSubscriberDropsAreJournaled(t *testing.T) {
+	b := emulator.StartTest(t, emulator.Options{})
+	sub := dial(t, b.DUTAddr, 4)
+	sub.connect("slow")
+	sub.subscribe("slow/#", 1, 1)
+
+	const n = 8192 + 2000 // mochi keeps 8192 messages in flight per client
+	pub := dial(t, b.ControlAddr, 4)
+	pub.connect("pub")
+	acked := make(chan error, 1)
+	go func() {
+		for range n {
+			if _, err := pub.next(30 * time.Second); err != nil {
+				acked <- err
+				return
+			}
+		}
+		acked <- nil
+	}()
+	for i := range n {
+		pub.publish(fmt.Sprintf("slow/%d", i), 1, uint16(i%65535+1), "m")
+	}
+	if err := <-acked; err != nil {
+		t.Fatalf("publisher's acks: %v", err)
+	}
+
+	// Now let the subscriber read what it was sent, so that every message
+	// mochi did not drop crosses the wire and is journaled.
+	stop := make(chan struct{})
+	readerDone := make(chan struct{})
+	go func() {
+		defer close(readerDone)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			_, _ = sub.next(100 * time.Millisecond)
+		}
+	}()
+	defer func() { close(stop); <-readerDone }()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	delivered := journal.Filter{Kind: journal.KindPacket, Client: "slow", Dir: "to_client", Type: "PUBLISH"}
+	dropped := journal.Filter{Kind: journal.KindDrop, Client: "slow"}
+	var drops, sent []journal.Record
+	for {
+		drops, sent = b.Journal.Records(dropped), b.Journal.Records(delivered)
+		if len(drops)+len(sent) >= n || ctx.Err() != nil {
+			break
+		}
+		// Wait for the next record rather than polling on a timer.
+		st := b.Journal.Stats()
+		_, _ = b.Journal.WaitFor(ctx, journal.Filter{AfterSeq: st.Seq}, 1)
+	}
+	info := b.Server().Info
+	mochiDropped := atomic.LoadInt64(&info.InflightDropped) + atomic.LoadInt64(&info.MessagesDropped)
+	t.Logf("%d published, %d delivered on the wire, %d drop records, mochi counted %d dropped", n, len(sent), len(drops), mochiDropped)
+	if len(drops) == 0 {
+		t.Fatalf("mochi dropped %d messages; the journal has no drop record", mochiDropped)
+	}
+	if int64(len(drops)) != mochiDropped {
+		t.Errorf("%d drop records, mochi counted %d", len(drops), mochiDropped)
+	}
+	seen := map[string]int{}
+	for _, r := range append(sent, drops...) {
+		seen[r.Topic]++
+	}
+	for i := range n {
+		if topic := fmt.Sprintf("slow/%d", i); seen[topic] != 1 {
+			t.Fatalf("message %s: delivered or dropped %d times, want once (of %d delivered, %d dropped)", topic, seen[topic], len(sent), len(drops))
+		}
+	}
+	if r := drops[0]; r.Cause == "" || !r.Dropped || r.QoS != 1 || r.Conn == 0 || r.Dir != "to_client" {
+		t.Errorf("drop record lacks detail: %+v", r)
+	}
+}
