@@ -440,33 +440,14 @@ func soakDial(addr, id string, clean bool) (*soakClient, error) {
 // send writes pk and reports whether the connection took it.
 func (c *soakClient) send(pk packets.Packet) bool {
 	pk.ProtocolVersion = 4
-	var buf bytes.Buffer
-	var err error
-	switch pk.FixedHeader.Type {
-	case packets.Connect:
-		err = pk.ConnectEncode(&buf)
-	case packets.Publish:
-		err = pk.PublishEncode(&buf)
-	case packets.Puback:
-		err = pk.PubackEncode(&buf)
-	case packets.Pubrec:
-		err = pk.PubrecEncode(&buf)
-	case packets.Pubrel:
-		err = pk.PubrelEncode(&buf)
-	case packets.Pubcomp:
-		err = pk.PubcompEncode(&buf)
-	case packets.Subscribe:
-		err = pk.SubscribeEncode(&buf)
-	case packets.Disconnect:
-		err = pk.DisconnectEncode(&buf)
-	}
+	raw, err := encodePacket(pk)
 	if err != nil {
 		return false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.conn.SetWriteDeadline(time.Now().Add(2 * time.Second))
-	_, err = c.conn.Write(buf.Bytes())
+	_, err = c.conn.Write(raw)
 	return err == nil
 }
 
