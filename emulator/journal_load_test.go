@@ -223,6 +223,11 @@ func TestAPIJournalPages(t *testing.T) {
 			}
 		})
 	}
+	// A cursor past the end, however far, is an empty last page.
+	r := call(t, srv, http.MethodGet, "/journal?limit=10&after=18446744073709551615", "")
+	if r.expect(t, http.StatusOK, ""); len(r.body) != 0 || r.header.Get("X-Journal-More") != "false" {
+		t.Fatalf("page past the end: %q %v", r.body, r.header)
+	}
 	for _, bad := range []string{"limit=0", "limit=100001", "limit=x", "after=-1"} {
 		call(t, srv, http.MethodGet, "/journal?"+bad, "").expect(t, http.StatusBadRequest, strings.SplitN(bad, "=", 2)[0])
 	}

@@ -325,7 +325,10 @@ func (j *Journal) chunk(f Filter, after uint64, buf []Record, wait *chan struct{
 	n := j.recs.len()
 	i := 0
 	if after >= j.recs.first {
-		i = min(int(after-j.recs.first)+1, n)
+		i = n // a cursor at or past the last record, however large
+		if d := after - j.recs.first; d < uint64(n) {
+			i = int(d) + 1
+		}
 	}
 	stop := min(n, i+readChunk)
 	for ; i < stop; i++ {
