@@ -4,9 +4,12 @@ package emulator_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/mqtthil/mqtthil/emulator"
 	"github.com/mqtthil/mqtthil/emulator/journal"
@@ -96,5 +99,34 @@ func TestSlowSubscriberDropsAreJournaled(t *testing.T) {
 	}
 	if r := drops[0]; r.Cause == "" || !r.Dropped || r.QoS != 1 || r.Conn == 0 || r.Dir != "to_client" {
 		t.Errorf("drop record lacks detail: %+v", r)
+	}
+}
+
+// TestOversizeDropIsJournaled has an MQTT 5 subscriber that allows packets
+// of at most 64 bytes; mochi drops a larger message for it without a word
+// on the wire, and the journal must say so.
+func TestOversizeDropIsJournaled(t *testing.T) {
+	b := emulator.StartTest(t, emulator.Options{})
+	sub := dial(t, b.DUTAddr, 5)
+	sub.send(packets.Packet{
+		FixedHeader: packets.FixedHeader{Type: packets.Connect},
+		Connect:     packets.ConnectParams{ProtocolName: []byte("MQTT"), ClientIdentifier: "small", Keepalive: 30, Clean: true},
+		Properties:  packets.Properties{MaximumPacketSize: 64},
+	})
+	sub.expect(packets.Connack)
+	sub.subscribe("big/#", 1, 1)
+	pub := dial(t, b.ControlAddr, 4)
+	pub.connect("pub")
+	pub.publish("big/one", 0, 0, strings.Repeat("x", 200))
+	pub.publish("big/two", 0, 0, "small")
+	if got := sub.decode(sub.expect(packets.Publish)); got.TopicName != "big/two" {
+		t.Fatalf("subscriber got %q first, want the small message", got.TopicName)
+	}
+	drops, err := b.Journal.WaitFor(waitCtx(t), journal.Filter{Kind: journal.KindDrop, Client: "small"}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := drops[0]; r.Topic != "big/one" || r.PayloadSize != 200 || !strings.Contains(r.Cause, "maximum packet size") {
+		t.Fatalf("drop record %+v", r)
 	}
 }
