@@ -130,3 +130,35 @@ func TestOversizeDropIsJournaled(t *testing.T) {
 		t.Fatalf("drop record %+v", r)
 	}
 }
+
+// TestInflightDiscardedWithSessionIsJournaled: a clean-session subscriber
+// that leaves with QoS 1 messages unacknowledged takes them with it; mochi
+// discards them through its OnQosDropped hook, and the journal says so.
+func TestInflightDiscardedWithSessionIsJournaled(t *testing.T) {
+	b := emulator.StartTest(t, emulator.Options{})
+	sub := dial(t, b.DUTAddr, 4)
+	sub.connect("leaver")
+	sub.subscribe("q/#", 1, 1)
+	pub := dial(t, b.ControlAddr, 4)
+	pub.connect("pub")
+	for i := range 3 {
+		pub.publish(fmt.Sprintf("q/%d", i), 1, uint16(i+1), "m")
+		pub.expect(packets.Puback)
+		sub.expect(packets.Publish) // received, never acknowledged
+	}
+	sub.conn.Close()
+	drops, err := b.Journal.WaitFor(waitCtx(t), journal.Filter{Kind: journal.KindDrop, Client: "leaver"}, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	topics := map[string]bool{}
+	for _, r := range drops {
+		topics[r.Topic] = true
+		if !strings.Contains(r.Cause, "session") || r.QoS != 1 {
+			t.Errorf("drop record %+v", r)
+		}
+	}
+	if len(drops) != 3 || !topics["q/0"] || !topics["q/1"] || !topics["q/2"] {
+		t.Errorf("drop records name topics %v, want q/0, q/1 and q/2 once each", topics)
+	}
+}
