@@ -90,7 +90,7 @@ func TestSoak(t *testing.T) {
 		}()
 	}
 	observer := s.observe(ctx, &wg)
-	for i := range 8 {
+	for i := range soakWorkers {
 		run(fmt.Sprintf("client %d", i), time.Millisecond, func(ctx context.Context, rng *rand.Rand) { s.session(ctx, rng, i) })
 	}
 	run("faults", 150*time.Millisecond, s.faults)
@@ -153,6 +153,15 @@ func TestSoak(t *testing.T) {
 	}
 }
 
+// Client workers, and the client ids each uses: ids come back, as a
+// driver's do from one scenario to the next, and some keep their session.
+const (
+	soakWorkers           = 8
+	soakSessionsPerWorker = 4
+)
+
+func soakClientID(worker, k int) string { return fmt.Sprintf("soak-%d-%d", worker, k) }
+
 // soak is the state the soak's workers share.
 type soak struct {
 	t    *testing.T
@@ -179,14 +188,29 @@ func (u usage) String() string {
 	return fmt.Sprintf("heap %.1f MiB, RSS %.1f MiB, %d goroutines", float64(u.heap)/(1<<20), float64(u.rss)/(1<<20), u.goroutines)
 }
 
-// quiet stops the work, clears the journal and the rules, waits for the
-// broker to see every soak client gone, and measures.
+// quiet stops the work, ends the sessions the workers kept (as a run's
+// teardown would), waits for the broker to see every soak client gone,
+// clears the journal and the rules, and measures.
 func (s *soak) quiet() usage {
 	s.gate.Lock()
 	defer s.gate.Unlock()
-	s.post("/reset?journal=1", "")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	for worker := range soakWorkers {
+		for k := range soakSessionsPerWorker {
+			for ctx.Err() == nil {
+				// The listener may be down for a restart: try until it is back.
+				if c, err := soakDial(s.b.DUTAddr, soakClientID(worker, k), true); err == nil {
+					c.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Disconnect}})
+					c.conn.Close()
+					break
+				}
+				wctx, wcancel := context.WithTimeout(ctx, 50*time.Millisecond)
+				<-wctx.Done() // back off before the next try; the listener's return is not an event here
+				wcancel()
+			}
+		}
+	}
 	// Clients that left leave the broker in its own time; wait for it.
 	for s.dutClients() > 0 && ctx.Err() == nil {
 		st := s.b.Journal.Stats()
@@ -197,16 +221,19 @@ func (s *soak) quiet() usage {
 	if n := s.dutClients(); n > 0 {
 		s.t.Errorf("%d DUT clients still connected after the work stopped", n)
 	}
-	// Goroutines of closed connections end a moment after the close;
-	// take the least of a few readings a GC apart.
-	u := usage{goroutines: runtime.NumGoroutine()}
+	s.post("/reset?journal=1", "")
+	s.srv.Client().CloseIdleConnections()
+	// Goroutines of closed connections end a moment after the close, and
+	// the heap wobbles with what the collector has not yet returned: take
+	// the least of a few readings a collection apart.
+	u := usage{goroutines: runtime.NumGoroutine(), heap: ^uint64(0)}
 	for range 5 {
 		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
 		u.goroutines = min(u.goroutines, runtime.NumGoroutine())
+		u.heap = min(u.heap, m.HeapAlloc)
 	}
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	u.heap = m.HeapAlloc
 	u.rss = rss()
 	return u
 }
@@ -348,7 +375,7 @@ func (s *soak) session(ctx context.Context, rng *rand.Rand, worker int) {
 		return
 	}
 	s.sessions.Add(1)
-	id := fmt.Sprintf("soak-%d-%d", worker, rng.IntN(4))
+	id := soakClientID(worker, rng.IntN(soakSessionsPerWorker))
 	c, err := soakDial(s.b.DUTAddr, id, rng.IntN(4) != 0)
 	if err != nil {
 		s.cut.Add(1) // the listener was down, or a fault refused the connection
