@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,7 +29,8 @@ const maxBody = 1 << 20
 //	POST   /faults                  arm one rule, or {"rules": [...]}, all or none
 //	DELETE /faults/{name}           disarm a rule
 //	POST   /reset                   disarm every rule; ?journal=1 clears the journal too
-//	GET    /journal                 records, filtered by query parameters; JSONL or ?format=json
+//	GET    /journal                 records, filtered by query parameters; JSONL or ?format=json;
+//	                                ?after=SEQ&limit=N pages with a cursor (X-Journal-Next)
 //	GET    /clients                 clients mochi knows, connected or with a kept session
 //	POST   /clients/{id}/disconnect cut a client off
 //	POST   /broker/restart          {"down_for": "2s"}: bounce the DUT listener
@@ -320,12 +322,22 @@ func journalFilter(q url.Values) (journal.Filter, error) {
 	return f, nil
 }
 
+// maxJournalPage bounds ?limit=: a page is gathered in memory before it is
+// written, so that its cursor can go in the headers.
+const maxJournalPage = 100_000
+
 // apiJournal writes the kept records that the query's filter matches:
 // JSON lines by default, a JSON array with ?format=json (or Accept:
 // application/json). The journal's fill goes in X-Journal-* headers.
+//
+// ?after=SEQ&limit=N reads one page: at most N records after the cursor
+// SEQ, with X-Journal-Next (the cursor for the next page) and
+// X-Journal-More (whether records remain past it). Without a limit the
+// whole journal is streamed. Either way records are copied out of the
+// journal a chunk at a time, so a reader never holds up recording.
 func (b *Broker) apiJournal(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	if err := checkQuery(q, "kind", "client", "conn", "dir", "type", "topic", "packet_id", "after_seq", "dropped", "format"); err != nil {
+	if err := checkQuery(q, "kind", "client", "conn", "dir", "type", "topic", "packet_id", "after_seq", "after", "limit", "dropped", "format"); err != nil {
 		apiError(w, http.StatusBadRequest, err)
 		return
 	}
@@ -334,6 +346,20 @@ func (b *Broker) apiJournal(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusBadRequest, err)
 		return
 	}
+	var after uint64
+	if v := q.Get("after"); v != "" {
+		if after, err = strconv.ParseUint(v, 10, 64); err != nil {
+			apiError(w, http.StatusBadRequest, fmt.Errorf("after=%q: want a sequence number", v))
+			return
+		}
+	}
+	limit := 0
+	if v := q.Get("limit"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > maxJournalPage {
+			apiError(w, http.StatusBadRequest, fmt.Errorf("limit=%q: want a number in 1..%d", v, maxJournalPage))
+			return
+		}
+	}
 	format := q.Get("format")
 	if format == "" {
 		format = "jsonl"
@@ -341,23 +367,82 @@ func (b *Broker) apiJournal(w http.ResponseWriter, r *http.Request) {
 			format = "json"
 		}
 	}
-	st := b.Journal.Stats()
-	w.Header().Set("X-Journal-Kept", strconv.Itoa(st.Kept))
-	w.Header().Set("X-Journal-Lost", strconv.FormatUint(st.Lost, 10))
-	w.Header().Set("X-Journal-Cap", strconv.Itoa(st.Cap))
-	switch format {
-	case "jsonl":
-		w.Header().Set("Content-Type", "application/x-ndjson")
-		_ = b.Journal.WriteJSONL(w, f)
-	case "json":
-		recs := b.Journal.Records(f)
-		if recs == nil {
-			recs = []journal.Record{}
-		}
-		writeJSON(w, http.StatusOK, recs)
-	default:
+	if format != "jsonl" && format != "json" {
 		apiError(w, http.StatusBadRequest, fmt.Errorf("format=%q: want jsonl or json", format))
+		return
 	}
+	st := b.Journal.Stats()
+	h := w.Header()
+	h.Set("X-Journal-Kept", strconv.Itoa(st.Kept))
+	h.Set("X-Journal-Lost", strconv.FormatUint(st.Lost, 10))
+	h.Set("X-Journal-Cap", strconv.Itoa(st.Cap))
+	h.Set("X-Journal-Seq", strconv.FormatUint(st.Seq, 10))
+	h.Set("Content-Type", "application/x-ndjson")
+	if format == "json" {
+		h.Set("Content-Type", "application/json")
+	}
+	out := newRecordWriter(w, format)
+	if limit > 0 {
+		recs, next, more := b.Journal.Page(f, after, limit)
+		h.Set("X-Journal-Next", strconv.FormatUint(next, 10))
+		h.Set("X-Journal-More", strconv.FormatBool(more))
+		for _, rec := range recs {
+			if out.write(rec) != nil {
+				return
+			}
+		}
+		_ = out.close()
+		return
+	}
+	b.Journal.Scan(f, after, func(rec journal.Record) bool { return out.write(rec) == nil })
+	_ = out.close()
+}
+
+// recordWriter streams records as JSON lines or as one JSON array, so that
+// neither form needs the whole answer in memory.
+type recordWriter struct {
+	bw    *bufio.Writer
+	enc   *json.Encoder
+	array bool
+	n     int
+	err   error
+}
+
+func newRecordWriter(w io.Writer, format string) *recordWriter {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	return &recordWriter{bw: bw, enc: json.NewEncoder(bw), array: format == "json"}
+}
+
+func (rw *recordWriter) write(r journal.Record) error {
+	if rw.err != nil {
+		return rw.err
+	}
+	if rw.array {
+		sep := ",\n"
+		if rw.n == 0 {
+			sep = "[\n"
+		}
+		if _, rw.err = rw.bw.WriteString(sep); rw.err != nil {
+			return rw.err
+		}
+	}
+	rw.n++
+	rw.err = rw.enc.Encode(r) // ends the record with a newline, which JSON allows before a comma
+	return rw.err
+}
+
+func (rw *recordWriter) close() error {
+	if rw.err == nil && rw.array {
+		end := "]\n"
+		if rw.n == 0 {
+			end = "[]\n"
+		}
+		_, rw.err = rw.bw.WriteString(end)
+	}
+	if rw.err == nil {
+		rw.err = rw.bw.Flush()
+	}
+	return rw.err
 }
 
 // ClientInfo is a client as GET /clients lists it.

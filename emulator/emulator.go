@@ -57,8 +57,11 @@ type Options struct {
 	Rules      []faults.Rule // armed at start
 	Plan       *faults.Plan  // armed at start, after Rules, with Plan.Arm
 	JournalCap int           // records kept in memory; 0 means journal.DefaultCap
-	Logger     *slog.Logger  // default: discard
-	Sink       io.Writer     // journal records streamed as JSONL, if set
+	// JournalBytes bounds the memory the kept records take; 0 means
+	// journal.DefaultMaxBytes, < 0 no bound beyond JournalCap.
+	JournalBytes int64
+	Logger       *slog.Logger // default: discard
+	Sink         io.Writer    // journal records streamed as JSONL, if set
 }
 
 // Broker is a running emulator.
@@ -121,6 +124,7 @@ func Start(ctx context.Context, opts Options) (*Broker, error) {
 		}
 	}
 	j := journal.New(opts.JournalCap)
+	j.SetMaxBytes(opts.JournalBytes)
 	if opts.Sink != nil {
 		j.SetSink(opts.Sink)
 	}
@@ -146,11 +150,18 @@ func Start(ctx context.Context, opts Options) (*Broker, error) {
 	// need the memory more than any client needs 8192 writes queued.
 	caps.MaximumClientWritesPending = 1024
 	opts.Profile.apply(caps)
+	drops := &dropRecorder{journal: j, listener: DUTListener}
 	server := mqtt.New(&mqtt.Options{
 		InlineClient: true,
 		Capabilities: caps,
-		Logger:       opts.Logger,
+		Logger:       slog.New(&dropLog{next: opts.Logger.Handler(), rec: drops}),
 	})
+	drops.server = server
+	if err := server.AddHook(&dropHook{rec: drops}, nil); err != nil {
+		dut.Close()
+		ctlInner.Close()
+		return nil, err
+	}
 	// mochi calls a hook that handles packet encoding for every packet it
 	// sends, with the whole packet by value: only a profile that has
 	// something to add to CONNACK gets one.

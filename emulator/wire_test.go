@@ -3,6 +3,7 @@ package emulator_test
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"net"
 	"testing"
 	"time"
@@ -36,6 +37,17 @@ func dial(t testing.TB, addr string, version byte) *wire {
 func (w *wire) send(pk packets.Packet) {
 	w.t.Helper()
 	pk.ProtocolVersion = w.version
+	raw, err := encodePacket(pk)
+	if err != nil {
+		w.t.Fatalf("encode: %v", err)
+	}
+	if _, err := w.conn.Write(raw); err != nil {
+		w.t.Fatalf("write: %v", err)
+	}
+}
+
+// encodePacket encodes the packets a test client sends with mochi's codec.
+func encodePacket(pk packets.Packet) ([]byte, error) {
 	var buf bytes.Buffer
 	var err error
 	switch pk.FixedHeader.Type {
@@ -58,14 +70,9 @@ func (w *wire) send(pk packets.Packet) {
 	case packets.Disconnect:
 		err = pk.DisconnectEncode(&buf)
 	default:
-		w.t.Fatalf("wire: cannot send packet type %d", pk.FixedHeader.Type)
+		err = fmt.Errorf("cannot send packet type %d", pk.FixedHeader.Type)
 	}
-	if err != nil {
-		w.t.Fatalf("encode: %v", err)
-	}
-	if _, err := w.conn.Write(buf.Bytes()); err != nil {
-		w.t.Fatalf("write: %v", err)
-	}
+	return buf.Bytes(), err
 }
 
 // next reads one frame within d; ok is false on timeout or close.

@@ -9,11 +9,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mqtthil/mqtthil/emulator"
@@ -85,6 +87,7 @@ type brokerFlags struct {
 	topicAliasMax       int
 	journal             string
 	journalCap          int
+	journalBytes        byteSize
 	allowAnonymous      bool
 	user, password      string
 	tlsCert, tlsKey     string
@@ -117,6 +120,36 @@ func (o *optInt64) Set(s string) error {
 	return nil
 }
 
+// byteSize is a flag of a number of bytes, with an optional KiB, MiB or
+// GiB unit.
+type byteSize int64
+
+func (b *byteSize) String() string {
+	if b == nil {
+		return "0"
+	}
+	return strconv.FormatInt(int64(*b), 10)
+}
+
+func (b *byteSize) Set(s string) error {
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"B", 1}} {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSuffix(s, u.suffix), u.mult
+			break
+		}
+	}
+	v, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil || v > math.MaxInt64/mult {
+		return errors.New("want a whole number of bytes, with KiB, MiB or GiB if you like")
+	}
+	*b = byteSize(v * mult)
+	return nil
+}
+
 func brokerFlagSet(f *brokerFlags, out io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("mqtthil broker", flag.ContinueOnError)
 	fs.SetOutput(out)
@@ -132,6 +165,7 @@ func brokerFlagSet(f *brokerFlags, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&f.topicAliasMax, "topic-alias-max", 0, "Topic Alias Maximum advertised (default 0: no aliases)")
 	fs.StringVar(&f.journal, "journal", "", "write the wire journal to `file` as JSON lines, as it is recorded")
 	fs.IntVar(&f.journalCap, "journal-cap", 0, "journal records kept in memory for the API (default: the journal's own cap)")
+	fs.Var(&f.journalBytes, "journal-bytes", "`size` bound of the memory the kept journal takes, e.g. 64MiB; records past it are counted lost (default 256MiB; -1: no bound)")
 	fs.BoolVar(&f.allowAnonymous, "allow-anonymous", false, "let clients without credentials in on listeners (and the API) bound off loopback")
 	// Credentials may come from the environment, so that they stay out of
 	// process listings and compose files.
@@ -164,9 +198,13 @@ func brokerOptions(f *brokerFlags) (emulator.Options, string, error) {
 		ControlAddr:    f.control,
 		AllowAnonymous: f.allowAnonymous,
 		JournalCap:     f.journalCap,
+		JournalBytes:   int64(f.journalBytes),
 	}
 	if f.journalCap < 0 {
 		return opts, "", errors.New("--journal-cap must not be negative")
+	}
+	if f.journalBytes < -1 {
+		return opts, "", errors.New("--journal-bytes must be -1 (no bound), 0 (the default) or a size")
 	}
 	if f.maxQoS.set {
 		q := f.maxQoS.v
@@ -352,7 +390,7 @@ loop:
 		}
 	}
 	st := b.Journal.Stats()
-	fmt.Fprintf(stderr, "mqtthil broker: stopped; journal kept %d records, %d past the cap of %d\n", st.Kept, st.Lost, st.Cap)
+	fmt.Fprintf(stderr, "mqtthil broker: stopped; journal kept %d records (%d bytes), %d past the cap of %d records or %d bytes\n", st.Kept, st.Bytes, st.Lost, st.Cap, st.MaxBytes)
 	return code
 }
 

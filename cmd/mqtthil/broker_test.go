@@ -62,7 +62,7 @@ func TestUsage(t *testing.T) {
 	}
 	code, stdout, _ = run(t, "help", "broker")
 	for _, f := range []string{"-dut", "-control", "-api", "-plan", "-seed", "-max-qos", "-receive-maximum",
-		"-retain-available", "-max-packet-size", "-topic-alias-max", "-journal", "-journal-cap",
+		"-retain-available", "-max-packet-size", "-topic-alias-max", "-journal", "-journal-cap", "-journal-bytes",
 		"-allow-anonymous", "-user", "-password", "-control-user", "-control-password"} {
 		if !strings.Contains(stdout, "  "+f+" ") && !strings.Contains(stdout, "  "+f+"\n") {
 			t.Errorf("help broker does not list %s", f)
@@ -92,6 +92,8 @@ func TestBrokerFlagErrors(t *testing.T) {
 		{[]string{"--receive-maximum", "70000"}, 1, "receive_maximum"},
 		{[]string{"--seed", "1.5"}, 2, "want a whole number"},
 		{[]string{"--journal-cap", "-1"}, 1, "--journal-cap"},
+		{[]string{"--journal-bytes", "-2"}, 1, "--journal-bytes"},
+		{[]string{"--journal-bytes", "1TB"}, 2, "want a whole number of bytes"},
 		{[]string{"--api", "0.0.0.0:0"}, 1, "not on loopback"},
 		{[]string{"--dut", "0.0.0.0:0"}, 1, "not on loopback"},
 		{[]string{"--journal", filepath.Join(dir, "no", "such", "dir", "j.jsonl")}, 1, "journal:"},
@@ -140,7 +142,7 @@ func TestRunBrokerInProcess(t *testing.T) {
 	go func() {
 		done <- runBroker(ctx, []string{"--dut", "127.0.0.1:0", "--control", "127.0.0.1:0", "--api", "",
 			"--plan", plan, "--seed", "11", "--journal", jpath, "--max-qos", "1", "--retain-available=false",
-			"--user", "dev", "--password", "pw"}, &stdout, &stderr)
+			"--user", "dev", "--password", "pw", "--journal-bytes", "1MiB"}, &stdout, &stderr)
 	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(stdout.String(), "ready\n") {
@@ -191,6 +193,9 @@ func TestRunBrokerInProcess(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("broker did not stop when its context ended")
+	}
+	if !strings.Contains(stderr.String(), "or 1048576 bytes") {
+		t.Errorf("--journal-bytes 1MiB is not the journal's bound: %s", stderr.String())
 	}
 	f, err := os.Open(jpath)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"io"
 	"sync"
 	"time"
+	"unsafe"
 )
 
 // Record kinds.
@@ -19,6 +20,12 @@ const (
 	KindOpen   = "open"
 	KindClose  = "close"
 	KindFault  = "fault" // a rule acted without a packet to show for it (stall, restart)
+	// KindDrop is a message the broker itself gave up on before it reached
+	// the wire (a full inflight window or outbound queue, an expired or
+	// abandoned inflight message, a packet over the client's size limit):
+	// the fault layer never saw it, so without this record a subscriber's
+	// missing message would have no explanation.
+	KindDrop = "drop"
 )
 
 // Record is one line of the journal.
@@ -86,10 +93,22 @@ func (r Record) String() string {
 // DefaultCap is the number of records kept when Options give none.
 const DefaultCap = 1 << 20
 
+// DefaultMaxBytes bounds the memory the kept records take when Options give
+// no bound: the record cap alone does not, since every new client id and
+// topic is kept as a string of its own.
+const DefaultMaxBytes = 256 << 20
+
+// readChunk is how many kept records a reader looks at per hold of the
+// lock. Every connection appends under the same lock, so a reader copying
+// half a million records in one go would stall the whole broker; a chunk
+// this size is copied in well under a millisecond.
+const readChunk = 1024
+
 // Journal is safe for concurrent use.
 type Journal struct {
-	start time.Time
-	cap   int
+	start    time.Time
+	cap      int
+	maxBytes int64
 
 	mu      sync.Mutex
 	seq     uint64
@@ -99,6 +118,7 @@ type Journal struct {
 	extras  []extras
 	gen     uint64 // bumped by Reset, so waiters rescan
 	lost    uint64
+	cleared uint64 // records Reset has forgotten, kept or lost, over the journal's life
 	sink    *bufio.Writer
 	sinkErr error
 	waiters []chan struct{}
@@ -111,7 +131,38 @@ func New(capacity int) *Journal {
 	if capacity <= 0 {
 		capacity = DefaultCap
 	}
-	return &Journal{start: time.Now(), cap: capacity}
+	return &Journal{start: time.Now(), cap: capacity, maxBytes: DefaultMaxBytes}
+}
+
+// SetMaxBytes bounds the memory the kept records take (DefaultMaxBytes when
+// n is 0; no bound when n < 0). Records past it are lost as past the cap.
+func (j *Journal) SetMaxBytes(n int64) {
+	if n == 0 {
+		n = DefaultMaxBytes
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.maxBytes = n
+}
+
+// Per-record and per-string costs counted against the byte bound: a kept
+// record, its side table entry, and an interned string's header, table
+// slot and map entry beside its bytes.
+const (
+	storedBytes = int64(unsafe.Sizeof(stored{}))
+	extrasBytes = int64(unsafe.Sizeof(extras{}))
+	stringBytes = 64
+)
+
+// bytes is what the kept records take; called with j.mu held.
+func (j *Journal) bytes() int64 {
+	return int64(len(j.recs.blocks))*chunkLen*storedBytes + int64(cap(j.extras))*extrasBytes + j.strs.bytes + j.labels.bytes
+}
+
+// full says whether one more record would go past a bound; called with
+// j.mu held.
+func (j *Journal) full() bool {
+	return j.recs.len() >= j.cap || (j.maxBytes > 0 && j.bytes() >= j.maxBytes)
 }
 
 // SetSink streams every record, as a JSON line, to w as it is added.
@@ -157,7 +208,7 @@ func (j *Journal) AppendAt(r *Record, tns int64) {
 	j.mu.Lock()
 	j.seq++
 	r.Seq, r.TNs = j.seq, tns
-	if j.recs.len() < j.cap {
+	if !j.full() {
 		if j.recs.len() == 0 {
 			j.recs.first = j.seq
 		}
@@ -178,41 +229,123 @@ func (j *Journal) AppendAt(r *Record, tns int64) {
 	}
 }
 
-// Stats says how many records were kept and how many the cap cost.
+// Stats says how many records were kept and how many the bounds cost.
+// Every record ever added is accounted for: Seq = Kept + Lost + Cleared.
 type Stats struct {
-	Kept int    `json:"kept"`
-	Lost uint64 `json:"lost"`
-	Cap  int    `json:"cap"`
+	Kept     int    `json:"kept"`
+	Lost     uint64 `json:"lost"` // since the last Reset, past the record cap or the byte bound
+	Cap      int    `json:"cap"`
+	Bytes    int64  `json:"bytes"` // memory the kept records take, as counted against MaxBytes
+	MaxBytes int64  `json:"max_bytes,omitempty"`
+	Seq      uint64 `json:"seq"`     // the last sequence number given out
+	Cleared  uint64 `json:"cleared"` // records Reset has forgotten (kept or lost), since the journal began
 }
 
 // Stats reports the journal's fill.
 func (j *Journal) Stats() Stats {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	return Stats{Kept: j.recs.len(), Lost: j.lost, Cap: j.cap}
+	return Stats{Kept: j.recs.len(), Lost: j.lost, Cap: j.cap, Bytes: j.bytes(), MaxBytes: max(j.maxBytes, 0), Seq: j.seq, Cleared: j.cleared}
 }
 
-// Reset forgets every record kept so far; sequence numbers go on.
+// Reset forgets every record kept so far, and the strings they named, so
+// that their memory goes back; sequence numbers go on.
 func (j *Journal) Reset() {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	j.cleared += uint64(j.recs.len()) + j.lost
 	j.recs = chunks{}
 	j.extras = nil
+	j.strs = interner{}
+	j.labels = interner{}
 	j.lost = 0
 	j.gen++
 }
 
-// Records returns the kept records that f matches, oldest first.
+// Records returns the kept records that f matches, oldest first. It copies
+// them a chunk at a time, so recording goes on while it reads.
 func (j *Journal) Records(f Filter) []Record {
-	j.mu.Lock()
-	defer j.mu.Unlock()
 	var out []Record
-	for i := range j.recs.len() {
-		if r := j.load(i); f.Match(r) {
-			out = append(out, r)
+	j.Scan(f, 0, func(r Record) bool { out = append(out, r); return true })
+	return out
+}
+
+// Page returns at most limit kept records that f matches with sequence
+// numbers after the cursor after, oldest first, and the cursor for the
+// next page: the last sequence number it looked at. more says whether
+// kept records remain past that cursor. limit <= 0 means no limit.
+func (j *Journal) Page(f Filter, after uint64, limit int) (recs []Record, next uint64, more bool) {
+	next, more = j.Scan(f, after, func(r Record) bool {
+		recs = append(recs, r)
+		return limit <= 0 || len(recs) < limit
+	})
+	return recs, next, more
+}
+
+// Scan calls fn with each kept record after the cursor after that f
+// matches, oldest first, until fn returns false. It copies records a chunk
+// at a time and calls fn without the journal's lock, so fn may take its
+// time (write to a slow network peer, say) without holding up recording.
+// Records added while it runs are included; a Reset while it runs makes it
+// go on with the records kept after the Reset. It returns the last sequence
+// number it looked at and whether kept records remain past it.
+func (j *Journal) Scan(f Filter, after uint64, fn func(Record) bool) (next uint64, more bool) {
+	after = max(after, f.AfterSeq)
+	buf := make([]Record, 0, readChunk)
+	for {
+		var end bool
+		buf, after, end, _ = j.chunk(f, after, buf[:0], nil)
+		for i, r := range buf {
+			if !fn(r) {
+				return r.Seq, i < len(buf)-1 || !end || j.keptAfter(r.Seq)
+			}
+		}
+		if end {
+			return after, false
 		}
 	}
-	return out
+}
+
+// keptAfter says whether any kept record has a sequence number after seq.
+func (j *Journal) keptAfter(seq uint64) bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.recs.len() > 0 && j.recs.first+uint64(j.recs.len())-1 > seq
+}
+
+// chunk appends to buf the records after the cursor after that f matches,
+// looking at no more than readChunk of them under one hold of the lock. It
+// returns the cursor moved past what it looked at, whether that reached the
+// last kept record, and the Reset generation it read. When it reached the
+// end and wait is not nil, *wait is set to a channel closed by the next
+// Add, registered under the same hold of the lock so that none is missed.
+func (j *Journal) chunk(f Filter, after uint64, buf []Record, wait *chan struct{}) ([]Record, uint64, bool, uint64) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	n := j.recs.len()
+	i := 0
+	if after >= j.recs.first {
+		i = n // a cursor at or past the last record, however large
+		if d := after - j.recs.first; d < uint64(n) {
+			i = int(d) + 1
+		}
+	}
+	stop := min(n, i+readChunk)
+	for ; i < stop; i++ {
+		if r := j.load(i); f.Match(r) {
+			buf = append(buf, r)
+		}
+	}
+	if n > 0 && i > 0 {
+		after = max(after, j.recs.first+uint64(i)-1)
+	}
+	end := i == n
+	if end && wait != nil {
+		ch := make(chan struct{})
+		j.waiters = append(j.waiters, ch)
+		*wait = ch
+	}
+	return buf, after, end, j.gen
 }
 
 // WaitFor blocks until at least n kept records match f, and returns them.
@@ -220,40 +353,49 @@ func (j *Journal) Records(f Filter) []Record {
 // what was awaited.
 func (j *Journal) WaitFor(ctx context.Context, f Filter, n int) ([]Record, error) {
 	var got []Record
-	scanned, gen := 0, uint64(0)
+	after := f.AfterSeq
+	var gen uint64
+	first := true
 	for {
-		j.mu.Lock()
-		if j.gen != gen || scanned > j.recs.len() {
-			got, scanned, gen = nil, 0, j.gen
+		var wait chan struct{}
+		var end bool
+		var g uint64
+		before := len(got)
+		got, after, end, g = j.chunk(f, after, got, &wait)
+		if first {
+			gen, first = g, false
 		}
-		for ; scanned < j.recs.len(); scanned++ {
-			if r := j.load(scanned); f.Match(r) {
-				got = append(got, r)
-			}
+		if g != gen {
+			// A Reset came between two chunks: what was seen before it is
+			// forgotten, as the journal forgot it.
+			got, gen = append(got[:0], got[before:]...), g
 		}
 		if len(got) >= n {
-			j.mu.Unlock()
 			return got, nil
 		}
-		ch := make(chan struct{})
-		j.waiters = append(j.waiters, ch)
-		j.mu.Unlock()
+		if !end {
+			continue
+		}
 		select {
-		case <-ch:
+		case <-wait:
 		case <-ctx.Done():
 			return got, fmt.Errorf("journal: waited for %d record(s) matching %s, saw %d: %w", n, f, len(got), ctx.Err())
 		}
 	}
 }
 
-// WriteJSONL writes the kept records that f matches, one JSON object a line.
+// WriteJSONL writes the kept records that f matches, one JSON object a
+// line, a chunk at a time.
 func (j *Journal) WriteJSONL(w io.Writer, f Filter) error {
 	bw := bufio.NewWriter(w)
 	enc := json.NewEncoder(bw)
-	for _, r := range j.Records(f) {
-		if err := enc.Encode(r); err != nil {
-			return err
-		}
+	var err error
+	j.Scan(f, 0, func(r Record) bool {
+		err = enc.Encode(r)
+		return err == nil
+	})
+	if err != nil {
+		return err
 	}
 	return bw.Flush()
 }

@@ -263,3 +263,127 @@ func TestKnownLabels(t *testing.T) {
 		t.Errorf("other labels read back as %q %q %q", r.Kind, r.Dir, r.Type)
 	}
 }
+
+// Paging by cursor visits every kept record once, in order, across chunk
+// boundaries and with a filter that skips most of them.
+func TestPageCursor(t *testing.T) {
+	j := New(0)
+	const n = 3*readChunk + 5
+	for i := range n {
+		typ := "PUBLISH"
+		if i%3 == 2 {
+			typ = "PUBACK"
+		}
+		j.Add(pkt("c", typ, i%65535+1))
+	}
+	cases := []struct {
+		name  string
+		f     Filter
+		limit int
+		want  int
+	}{
+		{"all, small pages", Filter{}, 7, n},
+		{"all, one page", Filter{}, 0, n},
+		{"filtered, pages past a chunk", Filter{Type: "PUBACK"}, readChunk + 1, n / 3},
+		{"filtered, nothing matches", Filter{Type: "PUBREL"}, 10, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var seen []uint64
+			cursor, pages := uint64(0), 0
+			for {
+				recs, next, more := j.Page(c.f, cursor, c.limit)
+				pages++
+				if c.limit > 0 && len(recs) > c.limit {
+					t.Fatalf("page of %d records, limit %d", len(recs), c.limit)
+				}
+				for _, r := range recs {
+					if len(seen) > 0 && r.Seq <= seen[len(seen)-1] {
+						t.Fatalf("record %d after %d", r.Seq, seen[len(seen)-1])
+					}
+					seen = append(seen, r.Seq)
+				}
+				if next < cursor {
+					t.Fatalf("cursor went back from %d to %d", cursor, next)
+				}
+				cursor = next
+				if !more {
+					break
+				}
+				if pages > n {
+					t.Fatal("paging does not end")
+				}
+			}
+			if len(seen) != c.want {
+				t.Fatalf("saw %d records in %d pages, want %d", len(seen), pages, c.want)
+			}
+		})
+	}
+}
+
+// A reader's callback runs without the journal's lock: it can record (as
+// a reader that is slow to write its output stands for) without deadlock.
+func TestScanDoesNotHoldTheLock(t *testing.T) {
+	j := New(0)
+	for i := range 2 * readChunk {
+		j.Add(pkt("c", "PUBLISH", i+1))
+	}
+	added := 0
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		j.Scan(Filter{Client: "c"}, 0, func(Record) bool {
+			if added < 10 {
+				j.Add(pkt("other", "PUBACK", 1))
+				added++
+			}
+			return true
+		})
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Scan holds the journal's lock while calling its callback")
+	}
+	if st := j.Stats(); st.Kept != 2*readChunk+10 {
+		t.Fatalf("kept %d, want %d", st.Kept, 2*readChunk+10)
+	}
+}
+
+// The byte bound loses records as the record cap does, and Stats accounts
+// for every record ever added: Seq = Kept + Lost + Cleared.
+func TestByteBound(t *testing.T) {
+	j := New(0)
+	j.SetMaxBytes(1 << 20)
+	long := string(make([]byte, 200))
+	for i := range 20_000 {
+		r := pkt(fmt.Sprintf("client-%d", i), "PUBLISH", 1)
+		r.Topic = fmt.Sprintf("%s/%d", long, i)
+		j.Add(r)
+	}
+	st := j.Stats()
+	if st.Lost == 0 || st.Kept == 0 {
+		t.Fatalf("stats %+v: want some kept and some lost to the byte bound", st)
+	}
+	if st.Bytes > st.MaxBytes+chunkLen*storedBytes+2*(200+stringBytes+16) {
+		t.Fatalf("stats %+v: bytes past the bound by more than one record", st)
+	}
+	accounted := func(st Stats) {
+		t.Helper()
+		if st.Seq != uint64(st.Kept)+st.Lost+st.Cleared {
+			t.Fatalf("stats %+v: seq %d != kept + lost + cleared", st, st.Seq)
+		}
+	}
+	accounted(st)
+	j.Reset()
+	st = j.Stats()
+	accounted(st)
+	if st.Kept != 0 || st.Lost != 0 || st.Cleared != 20_000 || st.Bytes != 0 {
+		t.Fatalf("after Reset: %+v", st)
+	}
+	j.Add(pkt("c", "PUBLISH", 1))
+	accounted(j.Stats())
+	if recs := j.Records(Filter{}); len(recs) != 1 || recs[0].Client != "c" || recs[0].Seq != 20_001 {
+		t.Fatalf("after Reset: %v", recs)
+	}
+}

@@ -92,6 +92,7 @@ type interner struct {
 		s  string
 		id uint32
 	}
+	bytes int64 // what the strings take, for the journal's byte bound
 }
 
 type hotStr struct {
@@ -132,6 +133,7 @@ func (in *interner) lookup(s string) uint32 {
 	id := uint32(len(in.strs))
 	in.strs = append(in.strs, s)
 	in.byStr[s] = id
+	in.bytes += int64(len(s)) + stringBytes
 	return id
 }
 
