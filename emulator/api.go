@@ -454,31 +454,45 @@ func (b *Broker) apiRestart(w http.ResponseWriter, r *http.Request) {
 
 // Health is the body of GET /healthz.
 type Health struct {
-	Status      string        `json:"status"`
-	DUTAddr     string        `json:"dut"`
-	ControlAddr string        `json:"control"`
-	DUTUp       bool          `json:"dut_up"`
-	Seed        int64         `json:"seed"`
-	Clients     int           `json:"clients"`
-	Rules       int           `json:"rules"`
-	Journal     journal.Stats `json:"journal"`
+	Status      string `json:"status"`
+	DUTAddr     string `json:"dut"`
+	ControlAddr string `json:"control"`
+	DUTUp       bool   `json:"dut_up"`
+	ControlUp   bool   `json:"control_up"`
+	// ListenerError is the accept error that ended a listener; Status is
+	// then "stopped" and the status code 503.
+	ListenerError string `json:"listener_error,omitempty"`
+	// AcceptRetries counts temporary accept errors (too many open files)
+	// waited out on the DUT listener.
+	AcceptRetries uint64        `json:"accept_retries"`
+	Seed          int64         `json:"seed"`
+	Clients       int           `json:"clients"`
+	Rules         int           `json:"rules"`
+	Journal       journal.Stats `json:"journal"`
 }
 
 func (b *Broker) apiHealth(w http.ResponseWriter, r *http.Request) {
 	up := false
 	select {
 	case <-b.dut.Up():
-		up = true
+		up = b.dut.Err() == nil
 	default:
 	}
-	writeJSON(w, http.StatusOK, Health{
-		Status:      "ok",
-		DUTAddr:     b.DUTAddr,
-		ControlAddr: b.ControlAddr,
-		DUTUp:       up,
-		Seed:        b.Seed,
-		Clients:     int(atomic.LoadInt64(&b.server.Info.ClientsConnected)),
-		Rules:       len(b.Faults.List()),
-		Journal:     b.Journal.Stats(),
+	status, code, lerr := "ok", http.StatusOK, ""
+	if err := b.Err(); err != nil {
+		status, code, lerr = "stopped", http.StatusServiceUnavailable, err.Error()
+	}
+	writeJSON(w, code, Health{
+		Status:        status,
+		DUTAddr:       b.DUTAddr,
+		ControlAddr:   b.ControlAddr,
+		DUTUp:         up,
+		ControlUp:     b.listeners[1].Err() == nil,
+		ListenerError: lerr,
+		AcceptRetries: b.dut.AcceptRetries(),
+		Seed:          b.Seed,
+		Clients:       int(atomic.LoadInt64(&b.server.Info.ClientsConnected)),
+		Rules:         len(b.Faults.List()),
+		Journal:       b.Journal.Stats(),
 	})
 }

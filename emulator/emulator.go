@@ -73,9 +73,27 @@ type Broker struct {
 	server    *mqtt.Server
 	dut       *wire.Listener
 	listeners []*mochiListener
+	stopped   chan struct{}
 
 	closeOnce sync.Once
 	closeErr  error
+}
+
+// Stopped is closed when a listener has ended on an accept error it could
+// not wait out; Err then says which. Close does not close it.
+func (b *Broker) Stopped() <-chan struct{} { return b.stopped }
+
+// Err is the accept error that ended a listener, nil while both serve.
+func (b *Broker) Err() error {
+	if err := b.dut.Err(); err != nil {
+		return fmt.Errorf("DUT listener: %w", err)
+	}
+	for _, l := range b.listeners {
+		if err := l.Err(); err != nil {
+			return fmt.Errorf("%s listener: %w", l.id, err)
+		}
+	}
+	return nil
 }
 
 // Start starts a broker and returns once both listeners accept
@@ -139,6 +157,7 @@ func Start(ctx context.Context, opts Options) (*Broker, error) {
 		dutInner = tls.NewListener(dutInner, opts.DUTTLS)
 	}
 	dut := wire.NewListener(dutInner, set, j)
+	dut.SetLogger(opts.Logger)
 
 	caps := mqtt.NewDefaultServerCapabilities()
 	// mochi makes each client's outbound queue this long up front (8192 by
@@ -169,8 +188,21 @@ func Start(ctx context.Context, opts Options) (*Broker, error) {
 		ctlInner.Close()
 		return nil, err
 	}
-	dutML := newMochiListener(DUTListener, dut)
-	ctlML := newMochiListener(ControlListener, ctlInner)
+	// The DUT listener's fault layer waits out temporary errors itself,
+	// and journals and logs them: what reaches its mochi listener is the
+	// end, logged already.
+	dutML := newMochiListener(DUTListener, dut, func(string, error, bool) {})
+	ctlML := newMochiListener(ControlListener, ctlInner, func(id string, err error, retrying bool) {
+		switch {
+		case retrying:
+			opts.Logger.Warn("control listener: accepting fails, retrying with backoff", "error", err)
+		case err == nil:
+			opts.Logger.Info("control listener: accepting again")
+		default:
+			opts.Logger.Error("control listener stopped", "error", err)
+			j.Add(journal.Record{Kind: journal.KindFault, Action: "accept", Cause: "control listener stopped: " + err.Error()})
+		}
+	})
 	if err := server.AddListener(dutML); err != nil {
 		dut.Close()
 		ctlInner.Close()
@@ -184,7 +216,19 @@ func Start(ctx context.Context, opts Options) (*Broker, error) {
 	if err := server.Serve(); err != nil {
 		return nil, fmt.Errorf("emulator: %w", err)
 	}
+	stopped := make(chan struct{})
+	go func() {
+		// Ends with the listeners: Close closes both done channels.
+		select {
+		case <-dut.Stopped():
+		case <-ctlML.stopped:
+		case <-ctlML.done:
+			return
+		}
+		close(stopped)
+	}()
 	return &Broker{
+		stopped:     stopped,
 		DUTAddr:     dutInner.Addr().String(),
 		ControlAddr: ctlInner.Addr().String(),
 		Seed:        opts.Seed,

@@ -331,6 +331,12 @@ loop:
 			fmt.Fprintf(stderr, "mqtthil broker: API: %v\n", err)
 			code = 1
 			break loop
+		case <-b.Stopped():
+			// A broker whose listener is gone must not look alive to
+			// whatever supervises it.
+			fmt.Fprintf(stderr, "mqtthil broker: %v\n", b.Err())
+			code = 1
+			break loop
 		}
 	}
 

@@ -6,6 +6,7 @@ import (
 
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -31,6 +32,13 @@ type Listener struct {
 	conns  map[*Conn]struct{}
 	closed bool
 	done   chan struct{}
+
+	// Accept errors: temporary ones are waited out; any other stops the
+	// listener, which stopped then reports.
+	backoff AcceptBackoff
+	stopped chan struct{}
+	stopErr error
+	log     *slog.Logger // accept trouble, besides the journal; nil: none
 }
 
 // NewListener applies set to every connection accepted on inner and
@@ -46,6 +54,7 @@ func NewListener(inner net.Listener, set *faults.Set, j *journal.Journal) *Liste
 		up:      up,
 		conns:   make(map[*Conn]struct{}),
 		done:    make(chan struct{}),
+		stopped: make(chan struct{}),
 	}
 }
 
@@ -79,7 +88,27 @@ func (l *Listener) Accept() (net.Conn, error) {
 			if bounced || errors.Is(err, net.ErrClosed) {
 				continue
 			}
+			if Temporary(err) {
+				if !l.backoff.Backing() {
+					l.journal.Add(journal.Record{Kind: journal.KindFault, Action: "accept", Cause: "accepting fails, retrying with backoff: " + err.Error()})
+					if l.log != nil {
+						l.log.Warn("DUT listener: accepting fails, retrying with backoff", "error", err)
+					}
+				}
+				if _, ok := l.backoff.Wait(l.done); !ok {
+					return nil, net.ErrClosed
+				}
+				continue
+			}
+			l.stop(err)
 			return nil, err
+		}
+		if l.backoff.Backing() {
+			l.backoff.Reset()
+			l.journal.Add(journal.Record{Kind: journal.KindFault, Action: "accept", Cause: "accepting again"})
+			if l.log != nil {
+				l.log.Info("DUT listener: accepting again", "retries", l.backoff.Retries.Load())
+			}
 		}
 		c := newConn(raw, l, l.ids.Add(1))
 		l.mu.Lock()
@@ -94,6 +123,40 @@ func (l *Listener) Accept() (net.Conn, error) {
 		return c, nil
 	}
 }
+
+// stop records that the listener ended on an error it cannot wait out.
+func (l *Listener) stop(err error) {
+	l.mu.Lock()
+	if l.stopErr != nil {
+		l.mu.Unlock()
+		return
+	}
+	l.stopErr = err
+	close(l.stopped)
+	l.mu.Unlock()
+	l.journal.Add(journal.Record{Kind: journal.KindFault, Action: "accept", Cause: "listener stopped: " + err.Error()})
+	if l.log != nil {
+		l.log.Error("DUT listener stopped", "error", err)
+	}
+}
+
+// SetLogger makes the listener log accept trouble to log as well as
+// journal it. Call it before serving.
+func (l *Listener) SetLogger(log *slog.Logger) { l.log = log }
+
+// Stopped is closed when the listener has ended on an accept error it
+// could not wait out; Err says which. Close does not close it.
+func (l *Listener) Stopped() <-chan struct{} { return l.stopped }
+
+// Err is the accept error that stopped the listener, nil while it serves.
+func (l *Listener) Err() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.stopErr
+}
+
+// AcceptRetries is the number of temporary accept errors waited out.
+func (l *Listener) AcceptRetries() uint64 { return l.backoff.Retries.Load() }
 
 func (l *Listener) forget(c *Conn) {
 	l.mu.Lock()

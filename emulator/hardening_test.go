@@ -1,0 +1,174 @@
+// Hostile conditions on real sockets: exhausted file descriptors, clients
+// that never finish CONNECT or claim huge packets.
+package emulator_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mqtthil/mqtthil/emulator"
+)
+
+// fdChildEnv makes the test binary the broker of TestListenersSurviveFDLimit.
+const fdChildEnv = "MQTTHIL_TEST_FD_CHILD"
+
+// TestFDLimitChild is not a test on its own: run by
+// TestListenersSurviveFDLimit with fdChildEnv set, it serves a broker under
+// a limit of 200 open files until its stdin closes.
+func TestFDLimitChild(t *testing.T) {
+	if os.Getenv(fdChildEnv) == "" {
+		t.Skip("the broker process of TestListenersSurviveFDLimit")
+	}
+	lim := syscall.Rlimit{Cur: 200, Max: 200}
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	// The log goes to stdout, where the test waits for the accept errors.
+	log := slog.New(slog.NewTextHandler(os.Stdout, nil))
+	b := emulator.StartTest(t, emulator.Options{Logger: log})
+	api, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: b.Handler()}
+	go srv.Serve(api)
+	defer srv.Close()
+	fmt.Printf("addrs %s %s %s\n", b.DUTAddr, b.ControlAddr, api.Addr())
+	io.Copy(io.Discard, os.Stdin)
+}
+
+func TestListenersSurviveFDLimit(t *testing.T) {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil || lim.Cur < 1024 {
+		t.Skipf("this test needs 1024 open files of its own (limit %d, %v)", lim.Cur, err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestFDLimitChild$", "-test.v")
+	cmd.Env = append(os.Environ(), fdChildEnv+"=1")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stdin.Close()
+		cmd.Wait()
+	})
+	var dut, ctl, api string
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		if _, err := fmt.Sscanf(sc.Text(), "addrs %s %s %s", &dut, &ctl, &api); err == nil {
+			break
+		}
+	}
+	if api == "" {
+		t.Fatal("the broker process printed no addresses")
+	}
+	lines := make(chan string, 64)
+	go func() {
+		defer close(lines)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			default: // the test reads only until it has seen what it waits for
+			}
+		}
+	}()
+
+	// 300 idle sockets against a limit of 200: the broker runs out of
+	// descriptors while accepting them.
+	var idle []net.Conn
+	for range 300 {
+		c, err := net.DialTimeout("tcp", dut, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		idle = append(idle, c)
+	}
+	late, err := net.DialTimeout("tcp", ctl, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	late.Close()
+	// Wait for the broker to meet the limit on the accepts queued above,
+	// as its log says (the code before backoff said nothing at all).
+	timeout := time.After(10 * time.Second)
+wait:
+	for {
+		select {
+		case l := <-lines:
+			if strings.Contains(l, "accepting fails") {
+				break wait
+			}
+		case <-timeout:
+			t.Error("the broker logged no failing accept")
+			break wait
+		}
+	}
+	for _, c := range idle {
+		c.Close()
+	}
+
+	// Once the sockets are closed, both listeners serve new clients.
+	for _, addr := range []string{dut, ctl} {
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		connect := []byte{0x10, 13, 0, 4, 'M', 'Q', 'T', 'T', 4, 2, 0, 60, 0, 1, 'x'}
+		if _, err := c.Write(connect); err != nil {
+			t.Fatal(err)
+		}
+		ack := make([]byte, 4)
+		if _, err := io.ReadFull(c, ack); err != nil || ack[0] != 0x20 {
+			t.Fatalf("%s after the descriptors came back: no CONNACK (% x, %v)", addr, ack, err)
+		}
+	}
+	h := getJSON[emulator.Health](t, "http://"+api+"/healthz")
+	if !h.ok || !h.v.DUTUp || !h.v.ControlUp || h.v.AcceptRetries == 0 {
+		t.Errorf("health after exhaustion: %+v (want both up and accept retries counted)", h.v)
+	}
+	recs := getJSON[[]map[string]any](t, "http://"+api+"/journal?format=json&kind=fault")
+	if s := fmt.Sprint(recs.v); !strings.Contains(s, "accepting fails") || !strings.Contains(s, "accepting again") {
+		t.Errorf("journal has no record of the failing accepts and the recovery: %s", s)
+	}
+}
+
+type fetched[T any] struct {
+	v  T
+	ok bool
+}
+
+// getJSON fetches url and decodes its JSON body; ok is false when the
+// request fails (the other process may be out of descriptors).
+func getJSON[T any](t *testing.T, url string) fetched[T] {
+	t.Helper()
+	var f fetched[T]
+	cl := http.Client{Timeout: 5 * time.Second}
+	resp, err := cl.Get(url)
+	if err != nil {
+		return f
+	}
+	defer resp.Body.Close()
+	f.ok = json.NewDecoder(resp.Body).Decode(&f.v) == nil
+	return f
+}
