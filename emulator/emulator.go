@@ -34,6 +34,10 @@ const (
 	ControlListener = "control"
 )
 
+// DefaultConnectTimeout is how long a DUT connection may take to send its
+// CONNECT when Options.ConnectTimeout is 0.
+const DefaultConnectTimeout = wire.DefaultConnectTimeout
+
 // Options configure a broker. The zero value is a broker on two free
 // loopback ports, anonymous access, the default profile and seed 1.
 type Options struct {
@@ -57,8 +61,18 @@ type Options struct {
 	Rules      []faults.Rule // armed at start
 	Plan       *faults.Plan  // armed at start, after Rules, with Plan.Arm
 	JournalCap int           // records kept in memory; 0 means journal.DefaultCap
-	Logger     *slog.Logger  // default: discard
-	Sink       io.Writer     // journal records streamed as JSONL, if set
+
+	// ConnectTimeout closes a DUT connection that has not sent a whole
+	// CONNECT by then: 0 means wire.DefaultConnectTimeout (5 s), negative
+	// never. Before CONNECT a packet over 64 KiB is refused; after it,
+	// Profile.MaximumPacketSize is enforced from the fixed header.
+	ConnectTimeout time.Duration
+	// MaxHeldBytes bounds the bytes the fault layer holds for one DUT
+	// connection (a packet being read, packets behind a delay): 0 means
+	// wire.DefaultHeld (32 MiB). Past it the connection is closed.
+	MaxHeldBytes int
+	Logger       *slog.Logger // default: discard
+	Sink         io.Writer    // journal records streamed as JSONL, if set
 }
 
 // Broker is a running emulator.
@@ -158,6 +172,7 @@ func Start(ctx context.Context, opts Options) (*Broker, error) {
 	}
 	dut := wire.NewListener(dutInner, set, j)
 	dut.SetLogger(opts.Logger)
+	dut.SetLimits(wire.Limits{ConnectTimeout: opts.ConnectTimeout, MaxPacket: opts.Profile.MaximumPacketSize, Held: opts.MaxHeldBytes})
 
 	caps := mqtt.NewDefaultServerCapabilities()
 	// mochi makes each client's outbound queue this long up front (8192 by

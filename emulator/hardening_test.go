@@ -12,12 +12,14 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/mqtthil/mqtthil/emulator"
+	"github.com/mqtthil/mqtthil/emulator/journal"
 )
 
 // fdChildEnv makes the test binary the broker of TestListenersSurviveFDLimit.
@@ -171,4 +173,133 @@ func getJSON[T any](t *testing.T, url string) fetched[T] {
 	defer resp.Body.Close()
 	f.ok = json.NewDecoder(resp.Body).Decode(&f.v) == nil
 	return f
+}
+
+// An idle socket and a half-sent CONNECT are closed once the CONNECT
+// deadline passes, and the journal says why.
+func TestConnectDeadline(t *testing.T) {
+	b := emulator.StartTest(t, emulator.Options{ConnectTimeout: 300 * time.Millisecond})
+	for name, sent := range map[string][]byte{
+		"idle":      nil,
+		"half-sent": {0x10, 13, 0, 4, 'M'},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := rawDial(t, b.DUTAddr)
+			if _, err := c.conn.Write(sent); err != nil {
+				t.Fatal(err)
+			}
+			if !c.closed(5 * time.Second) {
+				t.Fatal("connection still open 5s after a CONNECT deadline of 300ms")
+			}
+		})
+	}
+	recs := b.Journal.Records(journal.Filter{Kind: journal.KindFault})
+	n := 0
+	for _, r := range recs {
+		if r.Action == "connect-timeout" && strings.Contains(r.Cause, "no CONNECT within 300ms") {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("journal: %d connect-timeout records, want 2: %v", n, recs)
+	}
+	// A client that connects in time stays.
+	c := connectV4(t, b.DUTAddr, "on-time")
+	if c.closed(600 * time.Millisecond) {
+		t.Error("a connected client was closed by the CONNECT deadline")
+	}
+}
+
+func rawDial(t *testing.T, addr string) *mqttClient {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return &mqttClient{t: t, conn: conn, br: bufio.NewReader(conn)}
+}
+
+// streamHuge sends the fixed header of a PUBLISH claiming 256 MiB, then
+// zeros, until the broker cuts the connection or limit bytes are sent. It
+// returns the bytes sent.
+func streamHuge(c net.Conn, limit int) int {
+	hdr := []byte{0x30, 0xff, 0xff, 0xff, 0x7f} // 268435455 bytes to follow
+	c.SetWriteDeadline(time.Now().Add(20 * time.Second))
+	n, err := c.Write(hdr)
+	chunk := make([]byte, 256<<10)
+	for err == nil && n < limit {
+		var k int
+		k, err = c.Write(chunk)
+		n += k
+	}
+	return n
+}
+
+// A client claiming a 256 MiB packet is cut from the header, before and
+// after CONNECT, whatever it streams after: the broker's heap stays small.
+func TestHugePacketCutEarly(t *testing.T) {
+	const maxPacket = 1 << 20
+	b := emulator.StartTest(t, emulator.Options{Profile: emulator.Profile{MaximumPacketSize: maxPacket}})
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	type result struct {
+		name string
+		sent int
+	}
+	results := make(chan result)
+	cases := map[string]bool{"before-connect": false, "after-connect": true}
+	for name, login := range cases {
+		go func() {
+			conn, err := net.DialTimeout("tcp", b.DUTAddr, 5*time.Second)
+			if err != nil {
+				results <- result{name, -1}
+				return
+			}
+			defer conn.Close()
+			if login {
+				connect := []byte{0x10, 13, 0, 4, 'M', 'Q', 'T', 'T', 4, 2, 0, 60, 0, 1, name[0]}
+				ack := make([]byte, 4)
+				conn.SetDeadline(time.Now().Add(5 * time.Second))
+				if _, err := conn.Write(connect); err != nil {
+					results <- result{name, -1}
+					return
+				}
+				if _, err := io.ReadFull(conn, ack); err != nil {
+					results <- result{name, -1}
+					return
+				}
+			}
+			results <- result{name, streamHuge(conn, 64<<20)}
+		}()
+	}
+	var peak runtime.MemStats
+	for range cases {
+		r := <-results
+		if r.sent < 0 {
+			t.Fatalf("%s: could not connect", r.name)
+		}
+		t.Logf("%s: %d KiB streamed before the cut", r.name, r.sent>>10)
+		// Loopback socket buffers take a few MiB before a write fails.
+		if r.sent >= 32<<20 {
+			t.Errorf("%s: %d MiB streamed without the broker cutting the connection", r.name, r.sent>>20)
+		}
+	}
+	runtime.ReadMemStats(&peak)
+	grew := int64(peak.HeapInuse) - int64(before.HeapInuse)
+	t.Logf("heap in use grew by %d KiB", grew>>10)
+	if grew > 16<<20 {
+		t.Errorf("heap in use grew by %d MiB", grew>>20)
+	}
+	var causes []string
+	for _, r := range b.Journal.Records(journal.Filter{Kind: journal.KindFault}) {
+		if r.Action == "packet-too-large" {
+			causes = append(causes, r.Cause)
+		}
+	}
+	s := strings.Join(causes, "|")
+	if !strings.Contains(s, "before CONNECT, over the limit of 65536") || !strings.Contains(s, "after CONNECT, over the limit of 1048576") {
+		t.Errorf("journal packet-too-large causes: %q", s)
+	}
 }

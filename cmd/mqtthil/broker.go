@@ -91,6 +91,7 @@ type brokerFlags struct {
 	tlsClientCA         string
 	ctlUser, ctlPass    string
 	verbose             bool
+	connectTimeout      time.Duration
 	journalFlushEvery   time.Duration
 	shutdownGracePeriod time.Duration
 }
@@ -142,6 +143,7 @@ func brokerFlagSet(f *brokerFlags, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate `file`: the DUT listener speaks TLS (with --tls-key)")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key `file` of --tls-cert")
 	fs.StringVar(&f.tlsClientCA, "tls-client-ca", "", "PEM CA `file`: DUT clients must present a certificate it signed")
+	fs.DurationVar(&f.connectTimeout, "connect-timeout", emulator.DefaultConnectTimeout, "close a DUT connection that has not sent CONNECT within this `duration`; 0 never")
 	fs.BoolVar(&f.verbose, "v", false, "log the broker's own messages to stderr")
 	f.journalFlushEvery = 200 * time.Millisecond
 	f.shutdownGracePeriod = 5 * time.Second
@@ -164,6 +166,10 @@ func brokerOptions(f *brokerFlags) (emulator.Options, string, error) {
 		ControlAddr:    f.control,
 		AllowAnonymous: f.allowAnonymous,
 		JournalCap:     f.journalCap,
+		ConnectTimeout: f.connectTimeout,
+	}
+	if f.connectTimeout == 0 {
+		opts.ConnectTimeout = -1 // the emulator reads 0 as the default
 	}
 	if f.journalCap < 0 {
 		return opts, "", errors.New("--journal-cap must not be negative")

@@ -39,7 +39,50 @@ type Listener struct {
 	stopped chan struct{}
 	stopErr error
 	log     *slog.Logger // accept trouble, besides the journal; nil: none
+	limits  Limits
 }
+
+// Limits bound what one connection may cost before and after it logs in.
+// Zero fields take the defaults.
+type Limits struct {
+	// ConnectTimeout closes a connection that has not sent a whole
+	// CONNECT by then (default DefaultConnectTimeout; negative: never).
+	ConnectTimeout time.Duration
+	// PreConnect is the largest packet taken before CONNECT (default
+	// DefaultPreConnect): a CONNECT is small, and nobody has logged in.
+	PreConnect int
+	// MaxPacket is the broker's Maximum Packet Size, enforced from the
+	// fixed header before the body is read (0: only Held bounds it).
+	MaxPacket int
+	// Held bounds the bytes of packets the fault layer holds for one
+	// connection at a time: one packet being read, and packets queued
+	// behind a delay or stall (default DefaultHeld). Past it the
+	// connection is closed.
+	Held int
+}
+
+// Defaults of Limits.
+const (
+	DefaultConnectTimeout = 5 * time.Second
+	DefaultPreConnect     = 64 << 10
+	DefaultHeld           = 32 << 20
+)
+
+func (lim Limits) withDefaults() Limits {
+	if lim.ConnectTimeout == 0 {
+		lim.ConnectTimeout = DefaultConnectTimeout
+	}
+	if lim.PreConnect <= 0 {
+		lim.PreConnect = DefaultPreConnect
+	}
+	if lim.Held <= 0 {
+		lim.Held = DefaultHeld
+	}
+	return lim
+}
+
+// SetLimits sets the per-connection limits; call it before serving.
+func (l *Listener) SetLimits(lim Limits) { l.limits = lim.withDefaults() }
 
 // NewListener applies set to every connection accepted on inner and
 // records them in j.
@@ -55,6 +98,7 @@ func NewListener(inner net.Listener, set *faults.Set, j *journal.Journal) *Liste
 		conns:   make(map[*Conn]struct{}),
 		done:    make(chan struct{}),
 		stopped: make(chan struct{}),
+		limits:  Limits{}.withDefaults(),
 	}
 }
 
