@@ -136,7 +136,7 @@ func Start(ctx context.Context, opts Options) (*Broker, error) {
 		if name == "control" {
 			auth = opts.ControlAuth
 		}
-		if len(auth) == 0 && !opts.AllowAnonymous && !isLoopback(addr) {
+		if len(auth) == 0 && !opts.AllowAnonymous && !IsLoopback(addr) {
 			return nil, fmt.Errorf("emulator: %s listener %s is not on loopback: give credentials or allow anonymous clients", name, addr)
 		}
 	}
@@ -308,7 +308,10 @@ func (b *Broker) Close() error {
 	return b.closeErr
 }
 
-func isLoopback(addr string) bool {
+// IsLoopback reports whether a listen address is on loopback ("localhost"
+// counts): off loopback, listeners need credentials unless anonymous
+// clients are allowed on purpose.
+func IsLoopback(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return false

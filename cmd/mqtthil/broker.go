@@ -270,7 +270,7 @@ func runBroker(ctx context.Context, args []string, stdout, stderr io.Writer) int
 
 	var apiLn net.Listener
 	if f.api != "" {
-		if !f.allowAnonymous && !loopback(f.api) {
+		if !f.allowAnonymous && !emulator.IsLoopback(f.api) {
 			return fail(fmt.Errorf("--api %s is not on loopback and the API has no authentication: give --allow-anonymous to serve it anyway", f.api))
 		}
 		if apiLn, err = net.Listen("tcp", f.api); err != nil {
@@ -366,18 +366,6 @@ loop:
 	st := b.Journal.Stats()
 	fmt.Fprintf(stderr, "mqtthil broker: stopped; journal kept %d records, %d past the cap of %d\n", st.Kept, st.Lost, st.Cap)
 	return code
-}
-
-func loopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // tlsConfig builds the DUT listener's TLS settings from the flags; nil when
