@@ -71,8 +71,19 @@ type Options struct {
 	// connection (a packet being read, packets behind a delay): 0 means
 	// wire.DefaultHeld (32 MiB). Past it the connection is closed.
 	MaxHeldBytes int
-	Logger       *slog.Logger // default: discard
-	Sink         io.Writer    // journal records streamed as JSONL, if set
+
+	// FaultLimits bound the armed rules: how many, and how long their
+	// delays, stalls and windows may be (defaults 10,000 and 1 h).
+	FaultLimits faults.Limits
+	// APIToken, when set, is the bearer token every request to the HTTP
+	// API but GET /healthz must carry (Authorization: Bearer TOKEN).
+	APIToken string
+	Logger   *slog.Logger // default: discard; passwords and the API token are redacted
+	// LogRate is how many log lines of one kind (level and message) go
+	// through per second; the rest are counted. 0: DefaultLogRate,
+	// negative: no limit.
+	LogRate int
+	Sink    io.Writer // journal records streamed as JSONL, if set
 }
 
 // Broker is a running emulator.
@@ -84,6 +95,7 @@ type Broker struct {
 	Journal     *journal.Journal
 	Profile     Profile
 
+	apiToken  string
 	server    *mqtt.Server
 	dut       *wire.Listener
 	listeners []*mochiListener
@@ -128,6 +140,7 @@ func Start(ctx context.Context, opts Options) (*Broker, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	opts.Logger = brokerLogger(opts)
 	if err := opts.Profile.Validate(); err != nil {
 		return nil, fmt.Errorf("emulator: profile: %w", err)
 	}
@@ -142,6 +155,7 @@ func Start(ctx context.Context, opts Options) (*Broker, error) {
 	}
 
 	set := faults.NewSet(opts.Seed)
+	set.SetLimits(opts.FaultLimits)
 	for _, r := range opts.Rules {
 		if err := set.Add(r); err != nil {
 			return nil, fmt.Errorf("emulator: %w", err)
@@ -244,6 +258,7 @@ func Start(ctx context.Context, opts Options) (*Broker, error) {
 	}()
 	return &Broker{
 		stopped:     stopped,
+		apiToken:    opts.APIToken,
 		DUTAddr:     dutInner.Addr().String(),
 		ControlAddr: ctlInner.Addr().String(),
 		Seed:        opts.Seed,
