@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/mqtthil/mqtthil/emulator"
+	"github.com/mqtthil/mqtthil/emulator/faults"
 	"github.com/mqtthil/mqtthil/emulator/journal"
 )
 
@@ -301,5 +302,31 @@ func TestHugePacketCutEarly(t *testing.T) {
 	s := strings.Join(causes, "|")
 	if !strings.Contains(s, "before CONNECT, over the limit of 65536") || !strings.Contains(s, "after CONNECT, over the limit of 1048576") {
 		t.Errorf("journal packet-too-large causes: %q", s)
+	}
+}
+
+// Packets held behind a delay count against the connection's bound: a
+// client that floods a delayed link is cut off instead of filling memory.
+func TestHeldBytesBound(t *testing.T) {
+	b := emulator.StartTest(t, emulator.Options{
+		MaxHeldBytes: 64 << 10,
+		Rules:        []faults.Rule{{Name: "slow", Match: faults.Match{Direction: faults.ToBroker, Packets: []byte{faults.PUBLISH}}, Action: faults.Delay{Duration: 10 * time.Second}}},
+	})
+	c := connectV4(t, b.DUTAddr, "flood")
+	payload := strings.Repeat("x", 100)
+	for i := range 1000 {
+		body := append([]byte{0, 1, 'f'}, payload...)
+		pkt := append([]byte{0x30, byte(len(body))}, body...)
+		if _, err := c.conn.Write(pkt); err != nil {
+			t.Logf("write %d refused: %v", i, err)
+			break
+		}
+	}
+	if !c.closed(5 * time.Second) {
+		t.Fatal("100 KB held behind a delay, and the connection is still open under a bound of 64 KiB")
+	}
+	recs, err := b.Journal.WaitFor(waitCtx(t), journal.Filter{Kind: journal.KindFault, Client: ""}, 1)
+	if err != nil || !strings.Contains(fmt.Sprint(recs), "holds more than 65536 bytes") {
+		t.Errorf("journal: %v %v", recs, err)
 	}
 }
