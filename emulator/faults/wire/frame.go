@@ -33,6 +33,9 @@ func ReadFrame(r *bufio.Reader) ([]byte, error) { return readFrameInto(r, nil, 0
 
 // readFrameInto is ReadFrame reusing scratch when the packet fits in it,
 // refusing a packet larger than limit (when limit > 0) with *TooLargeError.
+// A packet's size is measured as mochi measures it against Maximum Packet
+// Size: the remaining length plus one, so that the fault layer refuses
+// exactly what the broker behind it would.
 func readFrameInto(r *bufio.Reader, scratch []byte, limit int) ([]byte, error) {
 	first, err := r.ReadByte()
 	if err != nil {
@@ -58,7 +61,7 @@ func readFrameInto(r *bufio.Reader, scratch []byte, limit int) ([]byte, error) {
 			return nil, errMalformedLength
 		}
 	}
-	if limit > 0 && n+remaining > limit {
+	if limit > 0 && remaining+1 > limit {
 		return nil, &TooLargeError{Size: n + remaining, Limit: limit}
 	}
 	if remaining <= 64<<10 {
