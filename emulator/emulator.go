@@ -52,6 +52,11 @@ type Options struct {
 	DUTAuth        map[string]string
 	ControlAuth    map[string]string
 	AllowAnonymous bool
+	// OpenDUT lets DUT-listener clients use the control channel's topics
+	// (ControlTopics) and $SYS, which they are kept out of otherwise; for
+	// tests that stand the DUT listener, which can be bounced, in for the
+	// control listener.
+	OpenDUT bool
 
 	// DUTTLS, when set, makes the DUT listener speak TLS; the fault layer
 	// works on the MQTT stream inside it.
@@ -209,7 +214,7 @@ func Start(ctx context.Context, opts Options) (*Broker, error) {
 			return nil, err
 		}
 	}
-	if err := server.AddHook(&authHook{byListener: map[string]map[string]string{
+	if err := server.AddHook(&authHook{openDUT: opts.OpenDUT, byListener: map[string]map[string]string{
 		DUTListener:     opts.DUTAuth,
 		ControlListener: opts.ControlAuth,
 	}}, nil); err != nil {

@@ -113,6 +113,7 @@ func (h *profileHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets
 type authHook struct {
 	mqtt.HookBase
 	byListener map[string]map[string]string
+	openDUT    bool // see Options.OpenDUT
 }
 
 func (h *authHook) ID() string { return "mqtthil-auth" }
@@ -142,7 +143,7 @@ const ControlTopics = "mqtthil/"
 // delivery with the topic name, so a DUT client subscribed to "#" still
 // gets nothing from those topics.
 func (h *authHook) OnACLCheck(cl *mqtt.Client, topic string, _ bool) bool {
-	if cl.Net.Listener != DUTListener {
+	if cl.Net.Listener != DUTListener || h.openDUT {
 		return true
 	}
 	return !reserved(topic)
