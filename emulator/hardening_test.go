@@ -147,6 +147,7 @@ wait:
 		}
 	}
 	h := getJSON[emulator.Health](t, "http://"+api+"/healthz")
+	t.Logf("health after the descriptors came back: dut_up %v, control_up %v, accept retries %d", h.v.DUTUp, h.v.ControlUp, h.v.AcceptRetries)
 	if !h.ok || !h.v.DUTUp || !h.v.ControlUp || h.v.AcceptRetries == 0 {
 		t.Errorf("health after exhaustion: %+v (want both up and accept retries counted)", h.v)
 	}
