@@ -2,10 +2,13 @@ package emulator
 
 import (
 	"bufio"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"mime"
+	"net"
 	"net/http"
 	"net/url"
 	"sort"
@@ -26,7 +29,7 @@ const maxBody = 1 << 20
 // Handler serves the broker's HTTP/JSON control API:
 //
 //	GET    /faults                  armed rules with their counters
-//	POST   /faults                  arm one rule, or {"rules": [...]}, all or none
+//	POST   /faults                  arm one rule, or {"rules": [...]}, all or none; a YAML fault plan with Content-Type application/yaml
 //	DELETE /faults/{name}           disarm a rule
 //	POST   /reset                   disarm every rule; ?journal=1 clears the journal too
 //	GET    /journal                 records, filtered by query parameters; JSONL or ?format=json;
@@ -51,7 +54,76 @@ func (b *Broker) Handler() http.Handler {
 	mux.HandleFunc("POST /broker/restart", b.apiRestart)
 	mux.HandleFunc("GET /healthz", b.apiHealth)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { notRouted(mux, w, r) })
-	return mux
+	return b.guard(mux)
+}
+
+// guard turns away requests the API must not serve, before any handler:
+// without the token (when one is set), from another site (a browser's
+// Origin that is not the API's own, or Sec-Fetch-Site: cross-site), to a
+// Host name that is not loopback or an IP address when no token protects
+// the API (a DNS-rebinding page names its own host), and POST bodies that
+// are not JSON or YAML (what an HTML form or a no-CORS fetch can send
+// without asking).
+func (b *Broker) guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if origin := r.Header.Get("Origin"); origin != "" {
+			u, err := url.Parse(origin)
+			if err != nil || u.Host != r.Host {
+				apiError(w, http.StatusForbidden, fmt.Errorf("cross-site request from %q refused", origin))
+				return
+			}
+		}
+		if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+			apiError(w, http.StatusForbidden, errors.New("cross-site request refused"))
+			return
+		}
+		if b.apiToken == "" && !plainHost(r.Host) {
+			apiError(w, http.StatusForbidden, fmt.Errorf("Host %q refused: without an API token the API answers only to loopback names and IP addresses", r.Host))
+			return
+		}
+		public := r.Method == http.MethodGet && r.URL.Path == "/healthz"
+		if b.apiToken != "" && !public {
+			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(b.apiToken)) != 1 {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="mqtthil"`)
+				apiError(w, http.StatusUnauthorized, errors.New("give the API token: Authorization: Bearer TOKEN"))
+				return
+			}
+		}
+		if r.Method == http.MethodPost && (r.ContentLength != 0 || r.Header.Get("Content-Type") != "") {
+			if bodyFormat(r) == "" {
+				apiError(w, http.StatusUnsupportedMediaType, fmt.Errorf("Content-Type %q: POST bodies are application/json, or application/yaml (text/yaml) for POST /faults", r.Header.Get("Content-Type")))
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// plainHost reports whether a Host header names loopback or an IP address.
+func plainHost(host string) bool {
+	h := host
+	if hh, _, err := net.SplitHostPort(host); err == nil {
+		h = hh
+	}
+	h = strings.Trim(h, "[]")
+	return h == "localhost" || net.ParseIP(h) != nil
+}
+
+// bodyFormat is "json" or "yaml" from a request's Content-Type, "" for
+// anything else.
+func bodyFormat(r *http.Request) string {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil {
+		return ""
+	}
+	switch mt {
+	case "application/json":
+		return "json"
+	case "application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml":
+		return "yaml"
+	}
+	return ""
 }
 
 // notRouted answers requests no route took: 405 when the path exists for
@@ -82,8 +154,12 @@ type apiErrorBody struct {
 func apiError(w http.ResponseWriter, status int, err error) {
 	body := apiErrorBody{Error: err.Error()}
 	var pe *faults.PlanError
-	if errors.As(err, &pe) {
+	var fe *faults.FieldError
+	switch {
+	case errors.As(err, &pe):
 		body.Field = pe.Path
+	case errors.As(err, &fe):
+		body.Field = fe.Path
 	}
 	writeJSON(w, status, body)
 }
@@ -199,29 +275,51 @@ func (b *Broker) apiAddFaults(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusBadRequest, err)
 		return
 	}
-	rules, err := faults.RulesFromJSON(data)
+	var rules []faults.Rule
+	if bodyFormat(r) == "yaml" {
+		// A fault plan, as `mqtthil broker --plan` reads it; its seed is
+		// its rules' seed, as Plan.Arm has it.
+		var p *faults.Plan
+		if p, err = faults.ParsePlan("request body", data); err == nil {
+			rules = p.Rules
+			for i := range rules {
+				if p.HasSeed && rules[i].Seed == nil && p.Seed != b.Faults.Seed() {
+					seed := p.Seed
+					rules[i].Seed = &seed
+				}
+			}
+		}
+	} else {
+		rules, err = faults.RulesFromJSON(data)
+	}
 	if err != nil {
 		apiError(w, http.StatusBadRequest, err)
 		return
 	}
-	armed := map[string]bool{}
-	for _, s := range b.Faults.List() {
-		armed[s.Rule.Name] = true
+	if lim := b.Faults.Limits().MaxRules; lim > 0 && b.Faults.Len()+len(rules) > lim {
+		apiError(w, http.StatusConflict, fmt.Errorf("%d rules are armed and the limit is %d: %d more do not fit", b.Faults.Len(), lim, len(rules)))
+		return
 	}
 	for _, rule := range rules {
-		if armed[rule.Name] {
+		if b.Faults.Has(rule.Name) {
 			apiError(w, http.StatusConflict, fmt.Errorf("a rule named %q is armed already: DELETE /faults/%s first", rule.Name, url.PathEscape(rule.Name)))
 			return
 		}
 	}
 	for i, rule := range rules {
 		if err := b.Faults.Add(rule); err != nil {
-			// The rule was valid a moment ago: another request armed the
-			// same name in between. Take back what this one armed.
+			// Another request armed the same name in between, filled the
+			// set, or the rule breaks a limit. Take back what this one
+			// armed.
 			for _, done := range rules[:i] {
 				b.Faults.Remove(done.Name)
 			}
-			apiError(w, http.StatusConflict, err)
+			status := http.StatusConflict
+			var fe *faults.FieldError
+			if errors.As(err, &fe) {
+				status = http.StatusBadRequest
+			}
+			apiError(w, status, err)
 			return
 		}
 	}
@@ -262,7 +360,7 @@ func (b *Broker) apiReset(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	n := len(b.Faults.List())
+	n := b.Faults.Len()
 	b.Faults.Reset()
 	if clearJournal {
 		b.Journal.Reset()
@@ -530,6 +628,10 @@ func (b *Broker) apiRestart(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusBadRequest, fmt.Errorf("down_for %s must not be negative", time.Duration(req.DownFor)))
 		return
 	}
+	if lim := b.Faults.Limits().MaxDuration; lim > 0 && time.Duration(req.DownFor) > lim {
+		apiError(w, http.StatusBadRequest, fmt.Errorf("down_for %s is longer than the limit of %s", time.Duration(req.DownFor), lim))
+		return
+	}
 	if err := b.Restart(time.Duration(req.DownFor)); err != nil {
 		apiError(w, http.StatusConflict, err)
 		return
@@ -539,31 +641,45 @@ func (b *Broker) apiRestart(w http.ResponseWriter, r *http.Request) {
 
 // Health is the body of GET /healthz.
 type Health struct {
-	Status      string        `json:"status"`
-	DUTAddr     string        `json:"dut"`
-	ControlAddr string        `json:"control"`
-	DUTUp       bool          `json:"dut_up"`
-	Seed        int64         `json:"seed"`
-	Clients     int           `json:"clients"`
-	Rules       int           `json:"rules"`
-	Journal     journal.Stats `json:"journal"`
+	Status      string `json:"status"`
+	DUTAddr     string `json:"dut"`
+	ControlAddr string `json:"control"`
+	DUTUp       bool   `json:"dut_up"`
+	ControlUp   bool   `json:"control_up"`
+	// ListenerError is the accept error that ended a listener; Status is
+	// then "stopped" and the status code 503.
+	ListenerError string `json:"listener_error,omitempty"`
+	// AcceptRetries counts temporary accept errors (too many open files)
+	// waited out on the DUT listener.
+	AcceptRetries uint64        `json:"accept_retries"`
+	Seed          int64         `json:"seed"`
+	Clients       int           `json:"clients"`
+	Rules         int           `json:"rules"`
+	Journal       journal.Stats `json:"journal"`
 }
 
 func (b *Broker) apiHealth(w http.ResponseWriter, r *http.Request) {
 	up := false
 	select {
 	case <-b.dut.Up():
-		up = true
+		up = b.dut.Err() == nil
 	default:
 	}
-	writeJSON(w, http.StatusOK, Health{
-		Status:      "ok",
-		DUTAddr:     b.DUTAddr,
-		ControlAddr: b.ControlAddr,
-		DUTUp:       up,
-		Seed:        b.Seed,
-		Clients:     int(atomic.LoadInt64(&b.server.Info.ClientsConnected)),
-		Rules:       len(b.Faults.List()),
-		Journal:     b.Journal.Stats(),
+	status, code, lerr := "ok", http.StatusOK, ""
+	if err := b.Err(); err != nil {
+		status, code, lerr = "stopped", http.StatusServiceUnavailable, err.Error()
+	}
+	writeJSON(w, code, Health{
+		Status:        status,
+		DUTAddr:       b.DUTAddr,
+		ControlAddr:   b.ControlAddr,
+		DUTUp:         up,
+		ControlUp:     b.listeners[1].Err() == nil,
+		ListenerError: lerr,
+		AcceptRetries: b.dut.AcceptRetries(),
+		Seed:          b.Seed,
+		Clients:       int(atomic.LoadInt64(&b.server.Info.ClientsConnected)),
+		Rules:         len(b.Faults.List()),
+		Journal:       b.Journal.Stats(),
 	})
 }

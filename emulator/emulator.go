@@ -34,6 +34,10 @@ const (
 	ControlListener = "control"
 )
 
+// DefaultConnectTimeout is how long a DUT connection may take to send its
+// CONNECT when Options.ConnectTimeout is 0.
+const DefaultConnectTimeout = wire.DefaultConnectTimeout
+
 // Options configure a broker. The zero value is a broker on two free
 // loopback ports, anonymous access, the default profile and seed 1.
 type Options struct {
@@ -48,6 +52,11 @@ type Options struct {
 	DUTAuth        map[string]string
 	ControlAuth    map[string]string
 	AllowAnonymous bool
+	// OpenDUT lets DUT-listener clients use the control channel's topics
+	// (ControlTopics) and $SYS, which they are kept out of otherwise; for
+	// tests that stand the DUT listener, which can be bounced, in for the
+	// control listener.
+	OpenDUT bool
 
 	// DUTTLS, when set, makes the DUT listener speak TLS; the fault layer
 	// works on the MQTT stream inside it.
@@ -60,8 +69,29 @@ type Options struct {
 	// JournalBytes bounds the memory the kept records take; 0 means
 	// journal.DefaultMaxBytes, < 0 no bound beyond JournalCap.
 	JournalBytes int64
-	Logger       *slog.Logger // default: discard
-	Sink         io.Writer    // journal records streamed as JSONL, if set
+
+	// ConnectTimeout closes a DUT connection that has not sent a whole
+	// CONNECT by then: 0 means wire.DefaultConnectTimeout (5 s), negative
+	// never. Before CONNECT a packet over 64 KiB is refused; after it,
+	// Profile.MaximumPacketSize is enforced from the fixed header.
+	ConnectTimeout time.Duration
+	// MaxHeldBytes bounds the bytes the fault layer holds for one DUT
+	// connection (a packet being read, packets behind a delay): 0 means
+	// wire.DefaultHeld (32 MiB). Past it the connection is closed.
+	MaxHeldBytes int
+
+	// FaultLimits bound the armed rules: how many, and how long their
+	// delays, stalls and windows may be (defaults 10,000 and 1 h).
+	FaultLimits faults.Limits
+	// APIToken, when set, is the bearer token every request to the HTTP
+	// API but GET /healthz must carry (Authorization: Bearer TOKEN).
+	APIToken string
+	Logger   *slog.Logger // default: discard; passwords and the API token are redacted
+	// LogRate is how many log lines of one kind (level and message) go
+	// through per second; the rest are counted. 0: DefaultLogRate,
+	// negative: no limit.
+	LogRate int
+	Sink    io.Writer // journal records streamed as JSONL, if set
 }
 
 // Broker is a running emulator.
@@ -73,12 +103,31 @@ type Broker struct {
 	Journal     *journal.Journal
 	Profile     Profile
 
+	apiToken  string
 	server    *mqtt.Server
 	dut       *wire.Listener
 	listeners []*mochiListener
+	stopped   chan struct{}
 
 	closeOnce sync.Once
 	closeErr  error
+}
+
+// Stopped is closed when a listener has ended on an accept error it could
+// not wait out; Err then says which. Close does not close it.
+func (b *Broker) Stopped() <-chan struct{} { return b.stopped }
+
+// Err is the accept error that ended a listener, nil while both serve.
+func (b *Broker) Err() error {
+	if err := b.dut.Err(); err != nil {
+		return fmt.Errorf("DUT listener: %w", err)
+	}
+	for _, l := range b.listeners {
+		if err := l.Err(); err != nil {
+			return fmt.Errorf("%s listener: %w", l.id, err)
+		}
+	}
+	return nil
 }
 
 // Start starts a broker and returns once both listeners accept
@@ -99,6 +148,7 @@ func Start(ctx context.Context, opts Options) (*Broker, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	opts.Logger = brokerLogger(opts)
 	if err := opts.Profile.Validate(); err != nil {
 		return nil, fmt.Errorf("emulator: profile: %w", err)
 	}
@@ -107,12 +157,13 @@ func Start(ctx context.Context, opts Options) (*Broker, error) {
 		if name == "control" {
 			auth = opts.ControlAuth
 		}
-		if len(auth) == 0 && !opts.AllowAnonymous && !isLoopback(addr) {
+		if len(auth) == 0 && !opts.AllowAnonymous && !IsLoopback(addr) {
 			return nil, fmt.Errorf("emulator: %s listener %s is not on loopback: give credentials or allow anonymous clients", name, addr)
 		}
 	}
 
 	set := faults.NewSet(opts.Seed)
+	set.SetLimits(opts.FaultLimits)
 	for _, r := range opts.Rules {
 		if err := set.Add(r); err != nil {
 			return nil, fmt.Errorf("emulator: %w", err)
@@ -143,6 +194,8 @@ func Start(ctx context.Context, opts Options) (*Broker, error) {
 		dutInner = tls.NewListener(dutInner, opts.DUTTLS)
 	}
 	dut := wire.NewListener(dutInner, set, j)
+	dut.SetLogger(opts.Logger)
+	dut.SetLimits(wire.Limits{ConnectTimeout: opts.ConnectTimeout, MaxPacket: opts.Profile.MaximumPacketSize, Held: opts.MaxHeldBytes})
 
 	caps := mqtt.NewDefaultServerCapabilities()
 	// mochi makes each client's outbound queue this long up front (8192 by
@@ -172,7 +225,7 @@ func Start(ctx context.Context, opts Options) (*Broker, error) {
 			return nil, err
 		}
 	}
-	if err := server.AddHook(&authHook{byListener: map[string]map[string]string{
+	if err := server.AddHook(&authHook{openDUT: opts.OpenDUT, byListener: map[string]map[string]string{
 		DUTListener:     opts.DUTAuth,
 		ControlListener: opts.ControlAuth,
 	}}, nil); err != nil {
@@ -180,8 +233,21 @@ func Start(ctx context.Context, opts Options) (*Broker, error) {
 		ctlInner.Close()
 		return nil, err
 	}
-	dutML := newMochiListener(DUTListener, dut)
-	ctlML := newMochiListener(ControlListener, ctlInner)
+	// The DUT listener's fault layer waits out temporary errors itself,
+	// and journals and logs them: what reaches its mochi listener is the
+	// end, logged already.
+	dutML := newMochiListener(DUTListener, dut, func(string, error, bool) {})
+	ctlML := newMochiListener(ControlListener, ctlInner, func(id string, err error, retrying bool) {
+		switch {
+		case retrying:
+			opts.Logger.Warn("control listener: accepting fails, retrying with backoff", "error", err)
+		case err == nil:
+			opts.Logger.Info("control listener: accepting again")
+		default:
+			opts.Logger.Error("control listener stopped", "error", err)
+			j.Add(journal.Record{Kind: journal.KindFault, Action: "accept", Cause: "control listener stopped: " + err.Error()})
+		}
+	})
 	if err := server.AddListener(dutML); err != nil {
 		dut.Close()
 		ctlInner.Close()
@@ -195,7 +261,20 @@ func Start(ctx context.Context, opts Options) (*Broker, error) {
 	if err := server.Serve(); err != nil {
 		return nil, fmt.Errorf("emulator: %w", err)
 	}
+	stopped := make(chan struct{})
+	go func() {
+		// Ends with the listeners: Close closes both done channels.
+		select {
+		case <-dut.Stopped():
+		case <-ctlML.stopped:
+		case <-ctlML.done:
+			return
+		}
+		close(stopped)
+	}()
 	return &Broker{
+		stopped:     stopped,
+		apiToken:    opts.APIToken,
 		DUTAddr:     dutInner.Addr().String(),
 		ControlAddr: ctlInner.Addr().String(),
 		Seed:        opts.Seed,
@@ -260,7 +339,10 @@ func (b *Broker) Close() error {
 	return b.closeErr
 }
 
-func isLoopback(addr string) bool {
+// IsLoopback reports whether a listen address is on loopback ("localhost"
+// counts): off loopback, listeners need credentials unless anonymous
+// clients are allowed on purpose.
+func IsLoopback(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return false

@@ -1,12 +1,15 @@
 package emulator
 
 import (
+	"errors"
 	"log/slog"
 	"net"
 	"sync"
 	"time"
 
 	"github.com/mochi-mqtt/server/v2/listeners"
+
+	"github.com/mqtthil/mqtthil/emulator/faults/wire"
 )
 
 // mochiListener hands a net.Listener's connections to mochi, like mochi's
@@ -17,6 +20,14 @@ import (
 type mochiListener struct {
 	id    string
 	inner net.Listener
+	// event reports accept trouble: a temporary error being waited out
+	// (retrying), accepting again (err nil), or the end of the listener.
+	event func(id string, err error, retrying bool)
+
+	backoff wire.AcceptBackoff
+	done    chan struct{} // closed by shutdown
+	stopped chan struct{} // closed when Serve ends on an error
+	stopErr error         // under mu
 
 	mu     sync.Mutex
 	closed bool
@@ -24,8 +35,16 @@ type mochiListener struct {
 	wg     sync.WaitGroup
 }
 
-func newMochiListener(id string, inner net.Listener) *mochiListener {
-	return &mochiListener{id: id, inner: inner, conns: make(map[net.Conn]struct{})}
+func newMochiListener(id string, inner net.Listener, event func(string, error, bool)) *mochiListener {
+	return &mochiListener{id: id, inner: inner, event: event, conns: make(map[net.Conn]struct{}),
+		done: make(chan struct{}), stopped: make(chan struct{})}
+}
+
+// Err is the accept error that ended the listener, nil while it serves.
+func (m *mochiListener) Err() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.stopErr
 }
 
 func (m *mochiListener) ID() string              { return m.id }
@@ -37,7 +56,31 @@ func (m *mochiListener) Serve(establish listeners.EstablishFn) {
 	for {
 		conn, err := m.inner.Accept()
 		if err != nil {
+			m.mu.Lock()
+			closed := m.closed
+			m.mu.Unlock()
+			if closed || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			if wire.Temporary(err) {
+				if !m.backoff.Backing() {
+					m.event(m.id, err, true)
+				}
+				if _, ok := m.backoff.Wait(m.done); !ok {
+					return
+				}
+				continue
+			}
+			m.mu.Lock()
+			m.stopErr = err
+			m.mu.Unlock()
+			close(m.stopped)
+			m.event(m.id, err, false)
 			return
+		}
+		if m.backoff.Backing() {
+			m.backoff.Reset()
+			m.event(m.id, nil, false)
 		}
 		m.mu.Lock()
 		if m.closed {
@@ -64,6 +107,9 @@ func (m *mochiListener) Serve(establish listeners.EstablishFn) {
 // finished.
 func (m *mochiListener) shutdown(timeout time.Duration) bool {
 	m.mu.Lock()
+	if !m.closed {
+		close(m.done)
+	}
 	m.closed = true
 	conns := make([]net.Conn, 0, len(m.conns))
 	for c := range m.conns {

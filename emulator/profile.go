@@ -3,6 +3,7 @@ package emulator
 import (
 	"bytes"
 	"fmt"
+	"strings"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -112,6 +113,7 @@ func (h *profileHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets
 type authHook struct {
 	mqtt.HookBase
 	byListener map[string]map[string]string
+	openDUT    bool // see Options.OpenDUT
 }
 
 func (h *authHook) ID() string { return "mqtthil-auth" }
@@ -129,4 +131,32 @@ func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) boo
 	return ok && pk.Connect.PasswordFlag && bytes.Equal([]byte(want), pk.Connect.Password)
 }
 
-func (h *authHook) OnACLCheck(*mqtt.Client, string, bool) bool { return true }
+// ControlTopics is the prefix of the control channel's topics
+// (docs/control-channel.md): clients of the DUT listener may not publish,
+// subscribe or receive there.
+const ControlTopics = "mqtthil/"
+
+// OnACLCheck keeps DUT-listener clients out of the control channel and
+// $SYS: a driver under test must not read the harness's traffic nor
+// inject into it. Control-listener clients (the harness, observers) see
+// everything. mochi asks for subscriptions with the filter and for every
+// delivery with the topic name, so a DUT client subscribed to "#" still
+// gets nothing from those topics.
+func (h *authHook) OnACLCheck(cl *mqtt.Client, topic string, _ bool) bool {
+	if cl.Net.Listener != DUTListener || h.openDUT {
+		return true
+	}
+	return !reserved(topic)
+}
+
+// reserved reports whether a topic name or filter is the control
+// channel's or $SYS, looking through a shared subscription's prefix.
+func reserved(topic string) bool {
+	if rest, ok := strings.CutPrefix(topic, "$share/"); ok {
+		if _, filter, ok := strings.Cut(rest, "/"); ok {
+			topic = filter
+		}
+	}
+	return strings.HasPrefix(topic, ControlTopics) || topic == strings.TrimSuffix(ControlTopics, "/") ||
+		strings.HasPrefix(topic, "$SYS")
+}

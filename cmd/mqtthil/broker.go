@@ -94,6 +94,11 @@ type brokerFlags struct {
 	tlsClientCA         string
 	ctlUser, ctlPass    string
 	verbose             bool
+	logLevel            string
+	apiToken            string
+	maxRules            int
+	maxDuration         time.Duration
+	connectTimeout      time.Duration
 	journalFlushEvery   time.Duration
 	shutdownGracePeriod time.Duration
 }
@@ -176,7 +181,12 @@ func brokerFlagSet(f *brokerFlags, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate `file`: the DUT listener speaks TLS (with --tls-key)")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key `file` of --tls-cert")
 	fs.StringVar(&f.tlsClientCA, "tls-client-ca", "", "PEM CA `file`: DUT clients must present a certificate it signed")
-	fs.BoolVar(&f.verbose, "v", false, "log the broker's own messages to stderr")
+	fs.DurationVar(&f.connectTimeout, "connect-timeout", emulator.DefaultConnectTimeout, "close a DUT connection that has not sent CONNECT within this `duration`; 0 never")
+	fs.BoolVar(&f.verbose, "v", false, "log at debug level (same as --log-level debug)")
+	fs.StringVar(&f.logLevel, "log-level", "info", "`level` of the broker's log on stderr: debug, info, warn or error (passwords are redacted, each kind of line limited to 20 a second)")
+	fs.StringVar(&f.apiToken, "api-token", os.Getenv("MQTTHIL_API_TOKEN"), "bearer `token` every API request but GET /healthz must carry; env MQTTHIL_API_TOKEN")
+	fs.IntVar(&f.maxRules, "max-rules", faults.DefaultMaxRules, "fault rules armed at once, at most; negative: no limit")
+	fs.DurationVar(&f.maxDuration, "max-duration", faults.DefaultMaxDuration, "longest delay, stall, down time or time window a rule may have; negative: no limit")
 	f.journalFlushEvery = 200 * time.Millisecond
 	f.shutdownGracePeriod = 5 * time.Second
 	fs.Usage = func() {
@@ -199,6 +209,15 @@ func brokerOptions(f *brokerFlags) (emulator.Options, string, error) {
 		AllowAnonymous: f.allowAnonymous,
 		JournalCap:     f.journalCap,
 		JournalBytes:   int64(f.journalBytes),
+		ConnectTimeout: f.connectTimeout,
+		APIToken:       f.apiToken,
+		FaultLimits:    faults.Limits{MaxRules: f.maxRules, MaxDuration: f.maxDuration},
+	}
+	if f.maxRules == 0 || f.maxDuration == 0 {
+		return opts, "", errors.New("--max-rules and --max-duration must not be 0 (negative: no limit)")
+	}
+	if f.connectTimeout == 0 {
+		opts.ConnectTimeout = -1 // the emulator reads 0 as the default
 	}
 	if f.journalCap < 0 {
 		return opts, "", errors.New("--journal-cap must not be negative")
@@ -294,16 +313,20 @@ func runBroker(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if err != nil {
 		return fail(err)
 	}
-	level := slog.LevelWarn
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		fmt.Fprintf(stderr, "mqtthil broker: --log-level %q: want debug, info, warn or error\n", f.logLevel)
+		return 2
+	}
 	if f.verbose {
-		level = slog.LevelInfo
+		level = slog.LevelDebug
 	}
 	opts.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	var apiLn net.Listener
 	if f.api != "" {
-		if !f.allowAnonymous && !loopback(f.api) {
-			return fail(fmt.Errorf("--api %s is not on loopback and the API has no authentication: give --allow-anonymous to serve it anyway", f.api))
+		if !f.allowAnonymous && f.apiToken == "" && !emulator.IsLoopback(f.api) {
+			return fail(fmt.Errorf("--api %s is not on loopback: give --api-token (or MQTTHIL_API_TOKEN), or --allow-anonymous to serve it without one", f.api))
 		}
 		if apiLn, err = net.Listen("tcp", f.api); err != nil {
 			return fail(fmt.Errorf("API listener: %w", err))
@@ -369,6 +392,12 @@ loop:
 			fmt.Fprintf(stderr, "mqtthil broker: API: %v\n", err)
 			code = 1
 			break loop
+		case <-b.Stopped():
+			// A broker whose listener is gone must not look alive to
+			// whatever supervises it.
+			fmt.Fprintf(stderr, "mqtthil broker: %v\n", b.Err())
+			code = 1
+			break loop
 		}
 	}
 
@@ -392,18 +421,6 @@ loop:
 	st := b.Journal.Stats()
 	fmt.Fprintf(stderr, "mqtthil broker: stopped; journal kept %d records (%d bytes), %d past the cap of %d records or %d bytes\n", st.Kept, st.Bytes, st.Lost, st.Cap, st.MaxBytes)
 	return code
-}
-
-func loopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // tlsConfig builds the DUT listener's TLS settings from the flags; nil when

@@ -61,7 +61,7 @@ func remoteController(cfg runConfig) (configuredRun, error) {
 func healthCheck(c *remote.Controller, st remote.Station) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	b, err := emulator.Start(ctx, emulator.Options{DUTAddr: st.DUT.Listen, AllowAnonymous: st.DUT.Listen != ""})
+	b, err := emulator.Start(ctx, emulator.Options{DUTAddr: st.DUT.Listen, AllowAnonymous: st.AllowAnonymous})
 	if err != nil {
 		return fmt.Errorf("health check: starting a broker: %w", err)
 	}
@@ -132,9 +132,10 @@ func benchStation(cfg runConfig, st remote.Station) (configuredRun, error) {
 	opts := emulator.Options{ControlAddr: st.Control.Listen}
 	if st.Control.User != "" {
 		opts.ControlAuth = map[string]string{st.Control.User: st.Control.Password}
-	} else {
-		opts.AllowAnonymous = true
 	}
+	// Off loopback without credentials, Start refuses unless the station
+	// allows anonymous clients, as `mqtthil broker` does.
+	opts.AllowAnonymous = st.AllowAnonymous
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	b, err := emulator.Start(ctx, opts)

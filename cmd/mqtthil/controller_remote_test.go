@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/mqtthil/mqtthil/controller/lua"
+	"github.com/mqtthil/mqtthil/controller/remote"
 	"github.com/mqtthil/mqtthil/report"
 )
 
@@ -225,5 +226,19 @@ func TestInterruptedRunExitCode(t *testing.T) {
 	code := runRun(ctx, []string{"--time-scale", "0.05", "--fixtures", "../../fixtures", "--out", t.TempDir(), "../../features/faults.feature"}, &stdout, &stderr)
 	if code != exitHarness || !strings.Contains(stderr.String(), "interrupted") {
 		t.Fatalf("exit %d\n%s", code, stderr.String())
+	}
+}
+
+// A bench station whose control listener is off loopback without
+// credentials is refused before any listener opens, as `mqtthil broker`
+// refuses one.
+func TestBenchStationOffLoopbackNeedsCredentials(t *testing.T) {
+	var st remote.Station
+	st.Name, st.StationID = "bench", "bench"
+	st.Control.Listen = "0.0.0.0:0"
+	st.Timeouts.Connect = 1e9 // one second: before the rule, the run waited this long for a probe
+	_, err := benchStation(runConfig{concurrency: 1}, st)
+	if err == nil || !strings.Contains(err.Error(), "not on loopback") {
+		t.Fatalf("benchStation: %v, want a refusal for an anonymous listener off loopback", err)
 	}
 }

@@ -129,7 +129,7 @@ func jsonText(v any) string {
 // The probe's control channel comes back after the broker drops it, and it
 // says hello again; the event sequence goes on.
 func TestProbeReconnectsControlChannel(t *testing.T) {
-	b := emulator.StartTest(t, emulator.Options{})
+	b := emulator.StartTest(t, emulator.Options{OpenDUT: true})
 	// The DUT listener stands in for the control listener here, so that it
 	// can be bounced.
 	v, err := StartVirtual(t.Context(), VirtualOptions{Probe: probeDir, ControlAddr: b.DUTAddr})

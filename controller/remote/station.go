@@ -3,6 +3,7 @@ package remote
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/mqtthil/mqtthil/controller"
+	"github.com/mqtthil/mqtthil/emulator"
 )
 
 // Station describes one bench: a harness host and one controller running
@@ -36,6 +38,12 @@ import (
 //	  connect: 60s               # how long to wait for the probe to come online
 //	  heartbeat_misses: 3
 //	virtual: false               # true: the probe runs in the Lua runtime, one station per scenario
+//	allow_anonymous: false       # true: listeners off loopback may go without credentials
+//
+// As with `mqtthil broker`, a listener bound off loopback must require
+// credentials unless allow_anonymous is true: control.listen needs
+// control.user, and the scenarios' DUT listeners (dut.listen), which the
+// station gives no credentials, need allow_anonymous.
 type Station struct {
 	Name      string `yaml:"name"`
 	StationID string `yaml:"station_id"`
@@ -59,7 +67,8 @@ type Station struct {
 		Connect         duration `yaml:"connect"`
 		HeartbeatMisses int      `yaml:"heartbeat_misses"`
 	} `yaml:"timeouts"`
-	Virtual bool `yaml:"virtual"`
+	Virtual        bool `yaml:"virtual"`
+	AllowAnonymous bool `yaml:"allow_anonymous"`
 }
 
 type duration time.Duration
@@ -91,10 +100,31 @@ func LoadStation(path string) (Station, error) {
 	if s.Control.Listen == "" && !s.Virtual {
 		return s, fmt.Errorf("%s: control.listen is required (the address the probe driver connects to)", path)
 	}
+	if err := s.checkCredentials(); err != nil {
+		return s, fmt.Errorf("%s: %w", path, err)
+	}
 	if s.Name == "" {
 		s.Name = s.StationID
 	}
 	return s, nil
+}
+
+// checkCredentials applies the rule of `mqtthil broker`: no listener off
+// loopback without credentials, unless anonymous clients are allowed.
+func (s Station) checkCredentials() error {
+	if s.AllowAnonymous {
+		return nil
+	}
+	if s.Control.Listen != "" && !emulator.IsLoopback(s.Control.Listen) && s.Control.User == "" {
+		return fmt.Errorf("control.listen %s is not on loopback: set control.user and control.password, or allow_anonymous: true", s.Control.Listen)
+	}
+	if s.Control.User != "" && s.Control.Password == "" {
+		return errors.New("control.user needs control.password")
+	}
+	if s.DUT.Listen != "" && !emulator.IsLoopback(s.DUT.Listen) {
+		return fmt.Errorf("dut.listen %s is not on loopback and the scenarios' DUT listeners take any client: set allow_anonymous: true to run on a trusted bench network", s.DUT.Listen)
+	}
+	return nil
 }
 
 // Config is the harness side's configuration for the station, given the
@@ -160,7 +190,8 @@ func HealthCheck(ctx context.Context, c *Controller, dutAddr string) error {
 	if ev.Kind != controller.OnConnect || ev.Reason != 0 {
 		return fmt.Errorf("connecting to the DUT listener %s: %s %d (%s)", dutAddr, ev.Kind, ev.Reason, ev.Message)
 	}
-	r := cl.Publish("mqtthil/health/"+c.cfg.Station, []byte("ok"), 1, false, nil)
+	// Not under emulator.ControlTopics: DUT clients may not publish there.
+	r := cl.Publish("hil-health/"+c.cfg.Station, []byte("ok"), 1, false, nil)
 	if r.Code != 0 || !r.HasMsgID() {
 		return fmt.Errorf("Publish returned %d (%s)", r.Code, r.Err)
 	}

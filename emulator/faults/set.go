@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"math/rand/v2"
 	"path"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -22,7 +23,50 @@ type Set struct {
 	// for every packet on every connection, reads it without a lock.
 	mu    sync.Mutex // serialises writers
 	rules atomic.Pointer[snapshot]
+	names map[string]bool // armed names, under mu
+	lim   Limits          // under mu
 }
+
+// Limits bound what a set takes: a client of the HTTP API may be anyone on
+// the bench network, and neither memory nor a timer should be theirs to
+// exhaust.
+type Limits struct {
+	MaxRules    int           // rules armed at once; 0: DefaultMaxRules, negative: no limit
+	MaxDuration time.Duration // delays, stalls, down times, time windows; 0: DefaultMaxDuration, negative: no limit
+}
+
+// Defaults of Limits.
+const (
+	DefaultMaxRules    = 10000
+	DefaultMaxDuration = time.Hour
+)
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxRules == 0 {
+		l.MaxRules = DefaultMaxRules
+	}
+	if l.MaxDuration == 0 {
+		l.MaxDuration = DefaultMaxDuration
+	}
+	return l
+}
+
+// SetLimits changes the set's limits; rules armed already stay.
+func (s *Set) SetLimits(l Limits) {
+	s.mu.Lock()
+	s.lim = l.withDefaults()
+	s.mu.Unlock()
+}
+
+// Limits are the set's limits, defaults filled in.
+func (s *Set) Limits() Limits {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lim
+}
+
+// ErrFull is the error of Add when MaxRules rules are armed.
+var ErrFull = errors.New("the rule limit is reached")
 
 // snapshot is the armed rules at one moment, with, for each direction and
 // packet type, the rules that could match it in arming order: a packet is
@@ -103,18 +147,38 @@ func quickOf(a *armed) quick {
 func newSnapshot(rules []*armed) *snapshot {
 	sn := &snapshot{all: rules}
 	for _, a := range rules {
-		for d, dir := range []Direction{ToBroker, ToClient} {
-			if a.Match.Direction&dir == 0 {
-				continue
-			}
-			for t := range 16 {
-				if a.types&(1<<t) != 0 {
-					sn.by[d][t] = append(sn.by[d][t], quickOf(a))
-				}
+		sn.index(a)
+	}
+	return sn
+}
+
+// index adds a to the candidate lists of the types and directions it can
+// match.
+func (sn *snapshot) index(a *armed) {
+	for d, dir := range []Direction{ToBroker, ToClient} {
+		if a.Match.Direction&dir == 0 {
+			continue
+		}
+		for t := range 16 {
+			if a.types&(1<<t) != 0 {
+				sn.by[d][t] = append(sn.by[d][t], quickOf(a))
 			}
 		}
 	}
-	return sn
+}
+
+// with is the snapshot plus a, at the cost of a alone: the new snapshot
+// appends to the old one's arrays. That is safe because readers of the
+// old snapshot never look past its lengths, and only the newest snapshot
+// is ever appended to (Remove builds fresh arrays).
+func (sn *snapshot) with(a *armed) *snapshot {
+	next := &snapshot{}
+	if sn != nil {
+		next.all, next.by = sn.all, sn.by
+	}
+	next.all = append(next.all, a)
+	next.index(a)
+	return next
 }
 
 // candidates are the rules that could match a packet of type t going dir.
@@ -150,7 +214,9 @@ type Status struct {
 }
 
 // NewSet makes an empty set whose rules draw their randomness from seed.
-func NewSet(seed int64) *Set { return &Set{seed: seed} }
+func NewSet(seed int64) *Set {
+	return &Set{seed: seed, names: map[string]bool{}, lim: Limits{}.withDefaults()}
+}
 
 func (s *Set) load() []*armed {
 	if p := s.rules.Load(); p != nil {
@@ -272,13 +338,65 @@ func (s *Set) Add(r Rule) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	cur := s.load()
-	for _, o := range cur {
-		if o.Name == r.Name {
-			return fmt.Errorf("rule %q: a rule of that name is armed already", r.Name)
+	if err := checkDurations(r, s.lim.MaxDuration); err != nil {
+		return fmt.Errorf("rule %q: %w", r.Name, err)
+	}
+	if s.names[r.Name] {
+		return fmt.Errorf("rule %q: a rule of that name is armed already", r.Name)
+	}
+	if s.lim.MaxRules > 0 && len(s.names) >= s.lim.MaxRules {
+		return fmt.Errorf("rule %q: %w: %d rules are armed", r.Name, ErrFull, len(s.names))
+	}
+	s.names[r.Name] = true
+	s.rules.Store(s.rules.Load().with(a))
+	return nil
+}
+
+// Has reports whether a rule of that name is armed.
+func (s *Set) Has(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.names[name]
+}
+
+// Len is the number of armed rules.
+func (s *Set) Len() int { return len(s.load()) }
+
+// checkDurations refuses a duration over max in the rule's match or its
+// action's arguments, naming the field as plans write it.
+func checkDurations(r Rule, max time.Duration) error {
+	if max <= 0 {
+		return nil
+	}
+	over := func(path string, d time.Duration) error {
+		if d > max {
+			return fieldErr(path, "%s is longer than the limit of %s", d, max)
+		}
+		return nil
+	}
+	if err := over("match.after", r.Match.After); err != nil {
+		return err
+	}
+	if err := over("match.until", r.Match.Until); err != nil {
+		return err
+	}
+	v := reflect.ValueOf(r.Action)
+	for v.Kind() == reflect.Pointer {
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Struct {
+		return nil
+	}
+	for i := range v.NumField() {
+		f := v.Type().Field(i)
+		if f.Type != reflect.TypeFor[time.Duration]() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if err := over(r.Action.Kind()+"."+name, time.Duration(v.Field(i).Int())); err != nil {
+			return err
 		}
 	}
-	s.rules.Store(newSnapshot(append(slices.Clone(cur), a)))
 	return nil
 }
 
@@ -286,14 +404,18 @@ func (s *Set) Add(r Rule) error {
 func (s *Set) Remove(name string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !s.names[name] {
+		return false
+	}
+	delete(s.names, name)
 	cur := s.load()
 	for i, a := range cur {
 		if a.Name == name {
 			s.rules.Store(newSnapshot(slices.Delete(slices.Clone(cur), i, i+1)))
-			return true
+			break
 		}
 	}
-	return false
+	return true
 }
 
 // Reset disarms every rule; counters go with them.
@@ -301,6 +423,7 @@ func (s *Set) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.rules.Store(nil)
+	clear(s.names)
 }
 
 // List returns the armed rules with their counters, in the order they were

@@ -46,6 +46,9 @@ type Conn struct {
 
 	in, out    pipe
 	outPending atomic.Int64 // items queued for the writer and not yet written
+	heldBytes  atomic.Int64 // bytes of packets queued in either direction
+	connected  atomic.Bool  // a whole CONNECT has arrived
+	connTimer  *time.Timer  // closes the connection if no CONNECT comes
 	stall      atomic.Int64 // unix nanos until which nothing moves
 
 	// Read side, used by mochi's reading goroutine only, except br, which
@@ -160,7 +163,64 @@ func newConn(raw net.Conn, l *Listener, id uint64) *Conn {
 
 func (c *Conn) start() {
 	c.l.journal.Add(journal.Record{Kind: journal.KindOpen, Conn: c.id, Cause: "from " + c.raw.RemoteAddr().String()})
+	if d := c.l.limits.ConnectTimeout; d > 0 {
+		c.mu.Lock()
+		c.connTimer = time.AfterFunc(d, func() { c.connectExpired(d) })
+		c.mu.Unlock()
+	}
 	go c.writeLoop()
+}
+
+// connectExpired ends a connection that sent no whole CONNECT in time: an
+// idle or half-sent one would otherwise hold its socket for ever.
+func (c *Conn) connectExpired(d time.Duration) {
+	if c.connected.Load() || c.closed.Load() {
+		return
+	}
+	cause := fmt.Sprintf("no CONNECT within %s", d)
+	c.l.journal.Add(journal.Record{Kind: journal.KindFault, Conn: c.id, Action: "connect-timeout", Cause: cause})
+	c.closeWith(cause)
+}
+
+// frameLimit is the largest packet the client may send now.
+func (c *Conn) frameLimit() int {
+	lim := c.l.limits
+	if !c.connected.Load() {
+		return lim.PreConnect
+	}
+	if lim.MaxPacket > 0 && lim.MaxPacket < lim.Held {
+		return lim.MaxPacket
+	}
+	return lim.Held
+}
+
+// tooLarge ends the connection of a client that announced a packet over
+// the limit: an MQTT 5 client that has logged in is told why (0x95, Packet
+// too large), as the standard asks.
+func (c *Conn) tooLarge(e *TooLargeError) {
+	when := "after CONNECT"
+	if !c.connected.Load() {
+		when = "before CONNECT"
+	}
+	cause := fmt.Sprintf("client sent a packet of %d bytes %s, over the limit of %d", e.Size, when, e.Limit)
+	c.l.journal.Add(journal.Record{Kind: journal.KindFault, Conn: c.id, Action: "packet-too-large", Cause: cause})
+	mode := "close"
+	if _, v := c.info(); v == 5 && c.connected.Load() {
+		mode = "mqtt"
+	}
+	c.doCut(&cut{mode: mode, code: 0x95, cause: cause})
+}
+
+// hold counts n more bytes queued for this connection; past the limit the
+// connection is closed and hold reports false.
+func (c *Conn) hold(n int) bool {
+	if c.heldBytes.Add(int64(n)) <= int64(c.l.limits.Held) {
+		return true
+	}
+	cause := fmt.Sprintf("fault layer holds more than %d bytes for this connection", c.l.limits.Held)
+	c.l.journal.Add(journal.Record{Kind: journal.KindFault, Conn: c.id, Action: "held-bytes", Cause: cause})
+	c.closeWith(cause)
+	return false
 }
 
 // ID is the connection's number in the journal.
@@ -216,16 +276,19 @@ func (c *Conn) readOne(inline bool) error {
 	var raw []byte
 	var err error
 	if inline {
-		raw, err = readFrameInto(c.br, c.scratch)
+		raw, err = readFrameInto(c.br, c.scratch, c.frameLimit())
 		if err == nil && cap(raw) <= 64<<10 {
 			c.scratch = raw
 		}
 	} else {
-		raw, err = ReadFrame(c.br)
+		raw, err = readFrameInto(c.br, nil, c.frameLimit())
 	}
 	if err != nil {
 		var ne net.Error
+		var big *TooLargeError
 		switch {
+		case errors.As(err, &big):
+			c.tooLarge(big)
 		case errors.As(err, &ne) && ne.Timeout():
 			c.noteCause("broker keep-alive expired")
 			return os.ErrDeadlineExceeded
@@ -240,6 +303,13 @@ func (c *Conn) readOne(inline bool) error {
 	if raw[0]>>4 == faults.CONNECT { // CONNECT: learn who this is before matching
 		if v, id, ok := connectInfo(raw); ok {
 			c.who.Store(&identity{clientID: id, version: v})
+		}
+		if !c.connected.Swap(true) {
+			c.mu.Lock()
+			if c.connTimer != nil {
+				c.connTimer.Stop()
+			}
+			c.mu.Unlock()
 		}
 	}
 	c.route(raw, faults.ToBroker, inline)
@@ -495,12 +565,18 @@ func (c *Conn) send(it *item) bool {
 	return true
 }
 
-func (c *Conn) enqueue(p *pipe, it *item) { p.q.push(it, c.done) }
+func (c *Conn) enqueue(p *pipe, it *item) {
+	if !c.hold(len(it.raw)) {
+		return
+	}
+	p.q.push(it, c.done)
+}
 
 // next waits for the head of q, or for done or (when given) the deadline.
 func (c *Conn) next(q *fifo, deadline func() <-chan time.Time) (item, error) {
 	for {
 		if it, ok := q.pop(); ok {
+			c.heldBytes.Add(-int64(len(it.raw)))
 			return it, nil
 		}
 		var dl <-chan time.Time
@@ -780,6 +856,11 @@ func (c *Conn) closeWith(cause string) {
 		if t := c.backstop.Load(); t != nil {
 			t.Stop()
 		}
+		c.mu.Lock()
+		if c.connTimer != nil {
+			c.connTimer.Stop()
+		}
+		c.mu.Unlock()
 		_ = c.raw.Close() // the connection is over either way; why is journaled below
 		c.l.forget(c)
 		clientID, _ := c.info()

@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 )
 
@@ -15,12 +16,27 @@ const MaxPacket = 268435455 + 5
 
 var errMalformedLength = errors.New("malformed remaining length")
 
+// TooLargeError is a packet whose fixed header claims more bytes than the
+// reader takes: refused from the header alone, before any of its body is
+// read or buffered.
+type TooLargeError struct {
+	Size, Limit int
+}
+
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("packet of %d bytes is larger than the limit of %d", e.Size, e.Limit)
+}
+
 // ReadFrame reads one whole MQTT packet, fixed header included, from r.
 // It only frames: the packet's contents are not checked.
-func ReadFrame(r *bufio.Reader) ([]byte, error) { return readFrameInto(r, nil) }
+func ReadFrame(r *bufio.Reader) ([]byte, error) { return readFrameInto(r, nil, 0) }
 
-// readFrameInto is ReadFrame reusing scratch when the packet fits in it.
-func readFrameInto(r *bufio.Reader, scratch []byte) ([]byte, error) {
+// readFrameInto is ReadFrame reusing scratch when the packet fits in it,
+// refusing a packet larger than limit (when limit > 0) with *TooLargeError.
+// A packet's size is measured as mochi measures it against Maximum Packet
+// Size: the remaining length plus one, so that the fault layer refuses
+// exactly what the broker behind it would.
+func readFrameInto(r *bufio.Reader, scratch []byte, limit int) ([]byte, error) {
 	first, err := r.ReadByte()
 	if err != nil {
 		return nil, err
@@ -44,6 +60,9 @@ func readFrameInto(r *bufio.Reader, scratch []byte) ([]byte, error) {
 		if n == 5 {
 			return nil, errMalformedLength
 		}
+	}
+	if limit > 0 && remaining+1 > limit {
+		return nil, &TooLargeError{Size: n + remaining, Limit: limit}
 	}
 	if remaining <= 64<<10 {
 		raw := scratch[:0]

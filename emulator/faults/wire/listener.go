@@ -6,6 +6,7 @@ import (
 
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -31,7 +32,57 @@ type Listener struct {
 	conns  map[*Conn]struct{}
 	closed bool
 	done   chan struct{}
+
+	// Accept errors: temporary ones are waited out; any other stops the
+	// listener, which stopped then reports.
+	backoff AcceptBackoff
+	stopped chan struct{}
+	stopErr error
+	log     *slog.Logger // accept trouble, besides the journal; nil: none
+	limits  Limits
 }
+
+// Limits bound what one connection may cost before and after it logs in.
+// Zero fields take the defaults.
+type Limits struct {
+	// ConnectTimeout closes a connection that has not sent a whole
+	// CONNECT by then (default DefaultConnectTimeout; negative: never).
+	ConnectTimeout time.Duration
+	// PreConnect is the largest packet taken before CONNECT (default
+	// DefaultPreConnect): a CONNECT is small, and nobody has logged in.
+	PreConnect int
+	// MaxPacket is the broker's Maximum Packet Size, enforced from the
+	// fixed header before the body is read (0: only Held bounds it).
+	MaxPacket int
+	// Held bounds the bytes of packets the fault layer holds for one
+	// connection at a time: one packet being read, and packets queued
+	// behind a delay or stall (default DefaultHeld). Past it the
+	// connection is closed.
+	Held int
+}
+
+// Defaults of Limits.
+const (
+	DefaultConnectTimeout = 5 * time.Second
+	DefaultPreConnect     = 64 << 10
+	DefaultHeld           = 32 << 20
+)
+
+func (lim Limits) withDefaults() Limits {
+	if lim.ConnectTimeout == 0 {
+		lim.ConnectTimeout = DefaultConnectTimeout
+	}
+	if lim.PreConnect <= 0 {
+		lim.PreConnect = DefaultPreConnect
+	}
+	if lim.Held <= 0 {
+		lim.Held = DefaultHeld
+	}
+	return lim
+}
+
+// SetLimits sets the per-connection limits; call it before serving.
+func (l *Listener) SetLimits(lim Limits) { l.limits = lim.withDefaults() }
 
 // NewListener applies set to every connection accepted on inner and
 // records them in j.
@@ -46,6 +97,8 @@ func NewListener(inner net.Listener, set *faults.Set, j *journal.Journal) *Liste
 		up:      up,
 		conns:   make(map[*Conn]struct{}),
 		done:    make(chan struct{}),
+		stopped: make(chan struct{}),
+		limits:  Limits{}.withDefaults(),
 	}
 }
 
@@ -79,7 +132,27 @@ func (l *Listener) Accept() (net.Conn, error) {
 			if bounced || errors.Is(err, net.ErrClosed) {
 				continue
 			}
+			if Temporary(err) {
+				if !l.backoff.Backing() {
+					l.journal.Add(journal.Record{Kind: journal.KindFault, Action: "accept", Cause: "accepting fails, retrying with backoff: " + err.Error()})
+					if l.log != nil {
+						l.log.Warn("DUT listener: accepting fails, retrying with backoff", "error", err)
+					}
+				}
+				if _, ok := l.backoff.Wait(l.done); !ok {
+					return nil, net.ErrClosed
+				}
+				continue
+			}
+			l.stop(err)
 			return nil, err
+		}
+		if l.backoff.Backing() {
+			l.backoff.Reset()
+			l.journal.Add(journal.Record{Kind: journal.KindFault, Action: "accept", Cause: "accepting again"})
+			if l.log != nil {
+				l.log.Info("DUT listener: accepting again", "retries", l.backoff.Retries.Load())
+			}
 		}
 		c := newConn(raw, l, l.ids.Add(1))
 		l.mu.Lock()
@@ -94,6 +167,40 @@ func (l *Listener) Accept() (net.Conn, error) {
 		return c, nil
 	}
 }
+
+// stop records that the listener ended on an error it cannot wait out.
+func (l *Listener) stop(err error) {
+	l.mu.Lock()
+	if l.stopErr != nil {
+		l.mu.Unlock()
+		return
+	}
+	l.stopErr = err
+	close(l.stopped)
+	l.mu.Unlock()
+	l.journal.Add(journal.Record{Kind: journal.KindFault, Action: "accept", Cause: "listener stopped: " + err.Error()})
+	if l.log != nil {
+		l.log.Error("DUT listener stopped", "error", err)
+	}
+}
+
+// SetLogger makes the listener log accept trouble to log as well as
+// journal it. Call it before serving.
+func (l *Listener) SetLogger(log *slog.Logger) { l.log = log }
+
+// Stopped is closed when the listener has ended on an accept error it
+// could not wait out; Err says which. Close does not close it.
+func (l *Listener) Stopped() <-chan struct{} { return l.stopped }
+
+// Err is the accept error that stopped the listener, nil while it serves.
+func (l *Listener) Err() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.stopErr
+}
+
+// AcceptRetries is the number of temporary accept errors waited out.
+func (l *Listener) AcceptRetries() uint64 { return l.backoff.Retries.Load() }
 
 func (l *Listener) forget(c *Conn) {
 	l.mu.Lock()
