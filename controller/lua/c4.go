@@ -98,6 +98,7 @@ func (r *Runtime) c4Areas() []map[string]glua.LGFunction {
 		r.netFunctions(),
 		r.fileFunctions(),
 		r.cryptoFunctions(),
+		r.colorFunctions(),
 	}
 }
 
