@@ -1,6 +1,7 @@
 package lua_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/mqtthil/mqtthil/controller/lua"
@@ -50,6 +51,33 @@ func TestStdlibAnswersAsLuaJIT(t *testing.T) {
 			if got[i] != tc.want[i] {
 				t.Errorf("%s = %#v, want %#v", tc.code, got, tc.want)
 			}
+		}
+	}
+}
+
+// A driver's own pcall and xpcall see an error that names the missing
+// C4 function, and only when it is what was called.
+func TestProtectedCallNamesMissingC4Function(t *testing.T) {
+	rt := newRuntime(t, lua.Options{})
+	for _, tc := range []struct {
+		code, want, notWant string
+	}{
+		{`local ok, err = pcall(function() C4:SendWOL("x") end) return err`, "C4:SendWOL is not emulated", ""},
+		{`local ok, err = pcall(C4.SendWOL, C4, "x") return err`, "", "C4:SendWOL is not emulated"},
+		{`local ok, err = xpcall(function() return C4:StatsdCounter("a", 1) end, function(e) return "H:" .. e end) return err`, "H:test:1: C4:StatsdCounter is not emulated", ""},
+		{`if C4.StatsdGauge then end
+		  local f
+		  local ok, err = pcall(function() f() end) return err`, "attempt to call", "StatsdGauge"},
+		{`local ok, err = pcall(error, "plain") return err`, "plain", "not emulated"},
+		{`local ok, a, b = pcall(function() return 1, 2 end) return tostring(ok) .. a .. b`, "true12", ""},
+	} {
+		got := evalLua(t, rt, tc.code)
+		s, _ := got[0].(string)
+		if tc.want != "" && !strings.Contains(s, tc.want) {
+			t.Errorf("%s = %q, want it to contain %q", tc.code, s, tc.want)
+		}
+		if tc.notWant != "" && strings.Contains(s, tc.notWant) {
+			t.Errorf("%s = %q, want it not to contain %q", tc.code, s, tc.notWant)
 		}
 	}
 }
