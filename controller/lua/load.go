@@ -230,6 +230,10 @@ func (r *Runtime) installRequire(L *glua.LState, d *driverFiles) {
 	// are required by name in public drivers: require("bit").
 	builtin := L.NewFunction(func(L *glua.LState) int {
 		name := L.CheckString(1)
+		if mk, ok := requireOnlyModules[name]; ok {
+			L.Push(L.NewFunction(func(L *glua.LState) int { L.Push(mk(L)); return 1 }))
+			return 1
+		}
 		if !builtinModules[name] {
 			L.Push(glua.LString(""))
 			return 1
@@ -260,6 +264,10 @@ func (r *Runtime) installRequire(L *glua.LState, d *driverFiles) {
 	pkg.RawSetString("path", glua.LString(strings.Join(paths, ";")))
 	pkg.RawSetString("cpath", glua.LString(""))
 }
+
+// requireOnlyModules are built-in modules that are not globals: only
+// require reaches them.
+var requireOnlyModules = map[string]func(*glua.LState) glua.LValue{"openssl": opensslModule}
 
 var builtinModules = map[string]bool{"bit": true, "string": true, "table": true, "math": true, "os": true, "io": true, "coroutine": true, "debug": true, "package": true}
 
