@@ -37,6 +37,7 @@ func (r *Runtime) setup() error {
 	r.limitStrings(L)
 	r.fixStdlib(L)
 	r.nameMissingInProtectedCalls(L)
+	installLoadstring(L)
 	r.installTime(L)
 	L.SetGlobal("C4", r.buildC4(L))
 	L.SetGlobal("Properties", L.NewTable())
