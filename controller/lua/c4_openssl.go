@@ -107,11 +107,14 @@ func bnArg(L *glua.LState, i int) *big.Int {
 // nonNegMod is a mod m in [0, |m|), as OpenSSL's BN_nnmod and the *mod
 // functions answer.
 func nonNegMod(L *glua.LState, a, m *big.Int) *big.Int {
-	if m.Sign() == 0 {
+	nonZero(L, m)
+	return new(big.Int).Mod(a, m) // Euclidean: never negative
+}
+
+func nonZero(L *glua.LState, d *big.Int) {
+	if d.Sign() == 0 {
 		L.RaiseError("openssl.bn: division by zero")
 	}
-	r := new(big.Int).Mod(a, m) // Euclidean: never negative
-	return r
 }
 
 func bnModule(L *glua.LState) *glua.LTable {
@@ -125,15 +128,11 @@ func bnModule(L *glua.LState) *glua.LTable {
 		})
 	}
 	div := func(L *glua.LState, a, b *big.Int) *big.Int {
-		if b.Sign() == 0 {
-			L.RaiseError("openssl.bn: division by zero")
-		}
+		nonZero(L, b)
 		return new(big.Int).Quo(a, b) // truncated, as BN_div
 	}
 	rem := func(L *glua.LState, a, b *big.Int) *big.Int {
-		if b.Sign() == 0 {
-			L.RaiseError("openssl.bn: division by zero")
-		}
+		nonZero(L, b)
 		return new(big.Int).Rem(a, b) // sign of a, as BN_mod
 	}
 	add := func(_ *glua.LState, a, b *big.Int) *big.Int { return new(big.Int).Add(a, b) }
@@ -183,9 +182,7 @@ func bnModule(L *glua.LState) *glua.LTable {
 		"mulmod": modOp(func(a, b *big.Int) *big.Int { return new(big.Int).Mul(a, b) }),
 		"powmod": L.NewFunction(func(L *glua.LState) int {
 			a, e, m := bnArg(L, 1), bnArg(L, 2), bnArg(L, 3)
-			if m.Sign() == 0 {
-				L.RaiseError("openssl.bn: division by zero")
-			}
+			nonZero(L, m)
 			if e.Sign() < 0 {
 				L.RaiseError("openssl.bn: negative exponent")
 			}
