@@ -98,6 +98,7 @@ func (r *Runtime) c4Areas() []map[string]glua.LGFunction {
 		r.netFunctions(),
 		r.fileFunctions(),
 		r.cryptoFunctions(),
+		r.colorFunctions(),
 	}
 }
 
@@ -134,6 +135,7 @@ func (r *Runtime) buildC4(L *glua.LState) *glua.LTable {
 		if k, ok := L.Get(2).(glua.LString); ok {
 			r.calls.add(string(k), StatusMissing)
 			r.lastMissing = string(k)
+			r.lastMissingAt = L.Where(1)
 		}
 		L.Push(glua.LNil)
 		return 1

@@ -107,7 +107,7 @@ func (r *Runtime) call(in string, fn glua.LValue, args ...glua.LValue) ([]glua.L
 	if err != nil {
 		L.SetTop(top)
 		e := luaError(in, err)
-		if r.lastMissing != "" && strings.Contains(e.Message, "attempt to call a non-function object") {
+		if r.lastMissing != "" && strings.Contains(e.Message, callNonFunction) {
 			e.Message = fmt.Sprintf("C4:%s is not emulated by the mqtthil DriverWorks environment (calling it: %s)", r.lastMissing, e.Message)
 		}
 		e.Message = c4ArgNumbers(e.Message)
@@ -121,6 +121,51 @@ func (r *Runtime) call(in string, fn glua.LValue, args ...glua.LValue) ([]glua.L
 	}
 	L.SetTop(top)
 	return out, nil
+}
+
+// callNonFunction is how gopher-lua says a nil (or other non-function) was
+// called.
+const callNonFunction = "attempt to call a non-function object"
+
+// nameMissing rewrites the error a driver's own pcall or xpcall catches
+// when it called a C4 function the environment does not have, so that the
+// message the driver logs names it instead of gopher-lua's generic one. It
+// names it only when the error arose on the line that looked the function
+// up, so that calling some other nil later is not blamed on it.
+func (r *Runtime) nameMissing(v glua.LValue) glua.LValue {
+	s, ok := v.(glua.LString)
+	if !ok || r.lastMissing == "" || r.lastMissingAt == "" ||
+		!strings.Contains(string(s), callNonFunction) || !strings.HasPrefix(string(s), r.lastMissingAt) {
+		return v
+	}
+	msg := strings.TrimSpace(strings.TrimPrefix(string(s), r.lastMissingAt))
+	return glua.LString(fmt.Sprintf("%s C4:%s is not emulated by the mqtthil DriverWorks environment (calling it: %s)", r.lastMissingAt, r.lastMissing, msg))
+}
+
+// nameMissingInProtectedCalls wraps pcall and xpcall with nameMissing.
+func (r *Runtime) nameMissingInProtectedCalls(L *glua.LState) {
+	pcall := L.GetGlobal("pcall")
+	L.SetGlobal("pcall", L.NewFunction(func(L *glua.LState) int {
+		top := L.GetTop()
+		n := passThrough(L, pcall)
+		if n >= 2 && L.Get(top+1) == glua.LFalse {
+			L.Replace(top+2, r.nameMissing(L.Get(top+2)))
+		}
+		return n
+	}))
+	xpcall := L.GetGlobal("xpcall")
+	L.SetGlobal("xpcall", L.NewFunction(func(L *glua.LState) int {
+		handler := L.Get(2)
+		if _, ok := handler.(*glua.LFunction); ok {
+			L.Replace(2, L.NewFunction(func(L *glua.LState) int {
+				L.Push(handler)
+				L.Push(r.nameMissing(L.Get(1)))
+				L.Call(1, glua.MultRet)
+				return L.GetTop() - 1
+			}))
+		}
+		return passThrough(L, xpcall)
+	}))
 }
 
 var badArgRe = regexp.MustCompile(`bad argument #(\d+) to (\w+)`)

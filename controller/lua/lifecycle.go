@@ -262,7 +262,7 @@ func (r *Runtime) Exec(name, code string) ([]any, error) {
 // an Await condition. It runs under the runaway deadline.
 func (r *Runtime) Run(name, code string) ([]any, error) {
 	L := r.L
-	fn, err := L.Load(strings.NewReader(code), name)
+	fn, err := compileChunk(L, strings.NewReader(code), name)
 	if err != nil {
 		return nil, luaError(name, err)
 	}

@@ -173,7 +173,7 @@ func (r *Runtime) runChunk(saved map[string]string) error {
 // loadChunk compiles Lua source; a syntax error at the end of the file
 // (gopher-lua says "at EOF" without a line) is given the last line.
 func loadChunk(L *glua.LState, src []byte, name string) (*glua.LFunction, error) {
-	fn, err := L.Load(bytes.NewReader(src), name)
+	fn, err := compileChunk(L, bytes.NewReader(src), name)
 	if err != nil && strings.Contains(err.Error(), name+" at EOF:") {
 		line := bytes.Count(src, []byte("\n")) + 1
 		return nil, fmt.Errorf("%s line:%d(column:0) near <end of file>: syntax error: unexpected end of file", name, line)
@@ -230,6 +230,10 @@ func (r *Runtime) installRequire(L *glua.LState, d *driverFiles) {
 	// are required by name in public drivers: require("bit").
 	builtin := L.NewFunction(func(L *glua.LState) int {
 		name := L.CheckString(1)
+		if mk, ok := requireOnlyModules[name]; ok {
+			L.Push(L.NewFunction(func(L *glua.LState) int { L.Push(mk(L)); return 1 }))
+			return 1
+		}
 		if !builtinModules[name] {
 			L.Push(glua.LString(""))
 			return 1
@@ -260,6 +264,10 @@ func (r *Runtime) installRequire(L *glua.LState, d *driverFiles) {
 	pkg.RawSetString("path", glua.LString(strings.Join(paths, ";")))
 	pkg.RawSetString("cpath", glua.LString(""))
 }
+
+// requireOnlyModules are built-in modules that are not globals: only
+// require reaches them.
+var requireOnlyModules = map[string]func(*glua.LState) glua.LValue{"openssl": opensslModule}
 
 var builtinModules = map[string]bool{"bit": true, "string": true, "table": true, "math": true, "os": true, "io": true, "coroutine": true, "debug": true, "package": true}
 

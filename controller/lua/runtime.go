@@ -132,10 +132,11 @@ type Runtime struct {
 	timers   map[*timer]struct{}
 	dispatch *controller.Event // the sim event being delivered, while a callback runs
 
-	phase       string // lifecycle phase, see PhaseChunk...
-	lastMissing string // the last C4 function looked up and not found
-	env         *driverEnv
-	store       *persistStore // kept across reloads
+	phase         string // lifecycle phase, see PhaseChunk...
+	lastMissing   string // the last C4 function looked up and not found
+	lastMissingAt string // where the driver looked it up ("file:line:")
+	env           *driverEnv
+	store         *persistStore // kept across reloads
 
 	mu     sync.Mutex
 	q      []task

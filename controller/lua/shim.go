@@ -35,6 +35,9 @@ func (r *Runtime) setup() error {
 	}
 	r.sandbox()
 	r.limitStrings(L)
+	r.fixStdlib(L)
+	r.nameMissingInProtectedCalls(L)
+	installLoadstring(L)
 	r.installTime(L)
 	L.SetGlobal("C4", r.buildC4(L))
 	L.SetGlobal("Properties", L.NewTable())
