@@ -17,6 +17,10 @@ type DriverOptions struct {
 	// Deadline bounds one entry into the driver's code; 0 means the
 	// runtime's default.
 	Deadline time.Duration
+	// TimeScale is wall time per unit of the driver's own clock (its
+	// timers, its idea of now): 0.1 makes a 30 s timer fire after 3 s.
+	// 0 means 1.
+	TimeScale float64
 }
 
 // DriverFactory starts one driver runtime, with no driver loaded yet.
@@ -44,6 +48,33 @@ type Driver interface {
 	// returns the last value it got.
 	AwaitEval(ctx context.Context, expr, want string) (string, error)
 
+	// ExecuteAction presses one of the driver's Actions-tab buttons:
+	// ExecuteCommand("LUA_ACTION", {ACTION=command, ...params}).
+	ExecuteAction(command string, params map[string]string) error
+	// ReceivedFromProxy delivers a message from one of the driver's
+	// proxies, on the proxy's binding id.
+	ReceivedFromProxy(binding int, cmd string, params map[string]string) error
+	// AwaitValue waits until the driver's property or variable has the
+	// value want, looking again after each callback and timer of the
+	// driver, or until ctx ends. It returns the last value it saw ("" and
+	// ok false while the variable does not exist).
+	AwaitValue(ctx context.Context, kind ValueKind, name, want string) (got string, ok bool, err error)
+	// Events names the driver's events by id: those of its driver.xml and
+	// those it added itself.
+	Events() map[int]string
+	// AnswerHTTP declares answers to the driver's HTTP requests; they
+	// match after the ones declared before. AnswerHTTPFile reads them from
+	// a fixture file.
+	AnswerHTTP(answers ...HTTPAnswer) error
+	AnswerHTTPFile(path string) error
+	// HTTPRequests are the HTTP requests the driver sent so far.
+	HTTPRequests() []HTTPRequest
+	// Reload restarts the driver as a controller restart does: its
+	// properties and persisted data are kept, its timers and clients go.
+	Reload() error
+	// Calls counts the driver's use of the controller's functions.
+	Calls() []DriverCall
+
 	// Trace is the driver's trace so far.
 	Trace() DriverTrace
 	// WaitTrace waits until cond holds for the trace, or ctx ends; cond is
@@ -64,7 +95,61 @@ const (
 	TraceCall     = "call"
 	TraceReturn   = "return"
 	TraceCallback = "callback"
+	// TraceC4 is a call of one of the controller's functions (C4:...);
+	// Name is the function, Args what the driver passed.
+	TraceC4 = "c4"
 )
+
+// TraceHTTP is the Client of the trace entries of the driver's HTTP
+// requests: a TraceCall named by the function, Args method, URL, headers
+// (and body).
+const TraceHTTP = "http"
+
+// ValueKind says which of the driver's values AwaitValue reads.
+type ValueKind string
+
+const (
+	PropertyValue ValueKind = "property"
+	VariableValue ValueKind = "variable"
+)
+
+// HTTPAnswer is one declared answer to the driver's HTTP requests: the
+// requests it matches (an empty field matches anything; a trailing "*" in
+// URL matches any rest) and what it answers.
+type HTTPAnswer struct {
+	Method  string
+	URL     string
+	Status  int // 0 means 200
+	Headers map[string]string
+	Body    string
+	// Delay holds the answer back; Refuse fails the connection instead.
+	Delay  time.Duration
+	Refuse bool
+	// Times limits how often the answer is given; 0 is always.
+	Times int
+}
+
+// HTTPRequest is one HTTP request the driver sent, and what became of it.
+type HTTPRequest struct {
+	Method  string
+	URL     string
+	Body    string
+	Outcome string
+}
+
+// Status of one of the controller's functions in a driver's Calls.
+const (
+	CallEmulated = "emulated" // does what the controller does, offline
+	CallRecorded = "recorded" // accepted and traced, effect not modelled
+	CallMissing  = "missing"  // looked up, and the runtime lacks it
+)
+
+// DriverCall counts one of the controller's functions in a driver's use.
+type DriverCall struct {
+	Name   string
+	Count  int
+	Status string
+}
 
 // TraceEntry is a call on a client object, what it returned, or a callback
 // with its arguments.

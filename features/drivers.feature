@@ -58,3 +58,105 @@ Feature: A driver's own Lua code against a misbehaving broker
     Then the driver's client "room-sensor-2" connects again
     And the driver's Publish with id 1 on client "room-sensor-2" gets no onPublish within 500 milliseconds
     And the driver's Lua expression "PendingCount()" gives "1"
+
+  Scenario: the zone bridge comes back on its own reconnect timer after a broker restart
+    The bridge waits 20 seconds of its own time before it tries again. Its
+    clock runs ten times faster, so it is back within 3 seconds of ours.
+    Given the driver's clock runs 10 times faster
+    And the driver "drivers/zone-bridge" is running with the properties:
+      | property            | value        |
+      | Broker Host         | {{dut.host}} |
+      | Broker Port         | {{dut.port}} |
+      | Reconnect Delay (s) | 20           |
+    And the driver's client "zone-bridge-1" is connected
+    And the driver's property "Connection" is "online" within 2 seconds
+    When the broker restarts and stays down for 500 milliseconds
+    Then the driver's property "Connection" is "waiting to reconnect" within 1 second
+    And the driver's variable "CONNECTED" is "0" within 1 second
+    And the driver's client "zone-bridge-1" connects again
+    And the driver's property "Connection" is "online" within 3 seconds
+    And the driver's variable "CONNECTED" is "1" within 1 second
+    And the driver has raised no Lua errors
+
+  Scenario: the zone bridge shows its connection in a property and reconnects on its action
+    Given the driver "drivers/zone-bridge" is running with the properties:
+      | property    | value        |
+      | Broker Host | {{dut.host}} |
+      | Broker Port | {{dut.port}} |
+    And the driver's client "zone-bridge-1" is connected
+    And the driver's property "Connection" is "online" within 2 seconds
+    And the driver fires the event "Broker Online" within 1 second
+    And the driver's property "Published" is "1" within 2 seconds
+    When the driver's action "Reconnect Now" is pressed
+    Then the driver's client "zone-bridge-1" connects again
+    And the driver's property "Connection" is "online" within 2 seconds
+    And the driver has raised no Lua errors
+
+  Scenario: a setpoint from the thermostat proxy is published and told back to the proxy
+    Given the driver "drivers/zone-bridge" is running with the properties:
+      | property    | value        |
+      | Broker Host | {{dut.host}} |
+      | Broker Port | {{dut.port}} |
+    And the driver's property "Published" is "1" within 2 seconds
+    When the driver gets "SET_SETPOINT_HEAT" from its proxy on binding 5001 with:
+      | parameter | value |
+      | SETPOINT  | 23    |
+    Then the driver sends "HEAT_SETPOINT_CHANGED" to its proxy on binding 5001 within 1 second with:
+      | parameter | value |
+      | SETPOINT  | 23    |
+      | SCALE     | C     |
+    And the driver's variable "SETPOINT" is "23" within 1 second
+    And the driver fires the event "Setpoint Published" within 1 second
+    And the driver's property "Published" is "2" within 2 seconds
+    When the driver gets "SET_MODE_HVAC" from its proxy on binding 5001 with:
+      | parameter | value |
+      | MODE      | Cool  |
+    Then the driver sends "Publish State" to device 1001 within 1 second
+    And the driver's property "Published" is "3" within 2 seconds
+    And every Publish of the driver gets its onPublish within 2 seconds
+    And the driver has raised no Lua errors
+
+  Scenario: the weather feed shows and publishes what the weather service answers
+    Given the driver's HTTP requests are answered from "http/weather.yaml"
+    And the driver "drivers/weather-feed" is running with the properties:
+      | property    | value        |
+      | Broker Host | {{dut.host}} |
+      | Broker Port | {{dut.port}} |
+    Then the driver sends the HTTP request "GET http://weather.example/now" within 2 seconds
+    And the driver's property "Outdoor" is "7.5" within 2 seconds
+    And the driver's variable "OUTDOOR" is "7.5" within 1 second
+    And the driver publishes to "home/outdoor/+" within 2 seconds
+    And the driver has raised no Lua errors
+
+  Scenario: the weather feed tells when the weather service fails
+    Given the driver's HTTP requests are answered with:
+      | method | url                        | status | times |
+      | GET    | http://weather.example/now | 503    | 1     |
+    And the driver "drivers/weather-feed" is running with the properties:
+      | property    | value        |
+      | Broker Host | {{dut.host}} |
+      | Broker Port | {{dut.port}} |
+    Then the driver fires the event "Reading Failed" within 2 seconds
+    And the driver's property "Outdoor" is "" within 1 second
+    When the driver's HTTP requests are answered with:
+      | url                        | body                  |
+      | http://weather.example/now | {"temperature": -2} |
+    And the driver's action "Read Now" is pressed
+    Then the driver's property "Outdoor" is "-2" within 2 seconds
+    And the driver's property "Last Error" is "" within 1 second
+
+  Scenario: the zone bridge keeps its persisted data across a controller restart
+    Given the driver "drivers/zone-bridge" is running with the properties:
+      | property    | value        |
+      | Broker Host | {{dut.host}} |
+      | Broker Port | {{dut.port}} |
+    And the driver's client "zone-bridge-1" is connected
+    And the driver's property "Published" is "1" within 2 seconds
+    When the driver runs the command "Publish State"
+    Then the driver's property "Published" is "2" within 2 seconds
+    When the driver restarts
+    Then the driver's Lua expression "PersistData.starts" gives "2"
+    And the driver's client "zone-bridge-1" connects again
+    And the driver's property "Published" is "3" within 2 seconds
+    And the driver's Lua expression "C4:PersistGetValue('published')" gives "3" within 1 second
+    And the driver has raised no Lua errors

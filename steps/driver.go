@@ -212,6 +212,7 @@ func (w *World) startDriver(path string, props map[string]string) error {
 	rt, err := controller.NewDriver(w.opts.DriverRuntime, controller.DriverOptions{
 		KeepAliveUnit: w.scaled(time.Second),
 		Deadline:      max(w.opts.Deadline/2, time.Second),
+		TimeScale:     w.driverScale(),
 	})
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrHarness, err)
@@ -225,6 +226,12 @@ func (w *World) startDriver(path string, props map[string]string) error {
 		w.driver = nil
 	})
 	w.endChecks = append(w.endChecks, d.endCheck(w))
+	for _, fn := range w.driverSetup {
+		if err := fn(rt); err != nil {
+			return err
+		}
+	}
+	w.driverSetup = nil
 	r := strings.NewReplacer("{{dut.host}}", host, "{{dut.port}}", strconv.Itoa(port))
 	values := map[string]string{}
 	for k, v := range props {

@@ -1,3 +1,7 @@
+// `mqtthil lua`: one driver run by hand against a fresh broker emulator,
+// in the Lua runtime's DriverWorks environment, with a summary of what it
+// did (its MQTT traffic and the C4 functions it used) and an exit code a
+// script can act on.
 package main
 
 import (
@@ -35,13 +39,19 @@ func (l *listFlag) Set(s string) error {
 }
 
 type luaConfig struct {
-	driver     string
-	plan       string
-	properties listFlag
-	commands   listFlag
-	runFor     time.Duration
-	trace      string
-	deadline   time.Duration
+	driver       string
+	plan         string
+	properties   listFlag
+	commands     listFlag
+	runFor       time.Duration
+	trace        string
+	deadline     time.Duration
+	luaPath      listFlag
+	timeScale    float64
+	project      string
+	http         string
+	allowNetwork bool
+	reloadAfter  time.Duration
 }
 
 func runLua(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -54,6 +64,12 @@ func runLua(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fl.DurationVar(&cfg.runFor, "for", 5*time.Second, "how long the driver's event loop runs after the commands")
 	fl.StringVar(&cfg.trace, "trace", "", "write the trace of C4:MQTT calls, returns and callbacks to this `file` as JSON lines (- for stdout)")
 	fl.DurationVar(&cfg.deadline, "deadline", 2*time.Second, "longest one entry into Lua may run before it is stopped as a runaway")
+	fl.Var(&cfg.luaPath, "lua-path", "`DIR` require may load modules from, besides the driver's own folder (repeatable)")
+	fl.Float64Var(&cfg.timeScale, "time-scale", 1, "wall time per unit of the driver's clock (timers, os.time, C4:GetTime): 0.1 runs it ten times faster")
+	fl.StringVar(&cfg.project, "project", "", "project `file` (YAML): the driver's ids, room, other devices and bindings")
+	fl.StringVar(&cfg.http, "http", "", "`file` (YAML or JSON) of declared answers to the driver's HTTP requests")
+	fl.BoolVar(&cfg.allowNetwork, "allow-network", false, "let HTTP requests to hosts --http does not declare go out to the network")
+	fl.DurationVar(&cfg.reloadAfter, "reload-after", 0, "restart the driver once after this long (properties and persisted data kept), within --for")
 	fl.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: mqtthil lua DRIVER [flags]   (DRIVER: driver.lua, a folder holding one, or a .c4z)")
 		fmt.Fprintln(stderr)
@@ -79,8 +95,8 @@ func runLua(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	cfg.driver = positional[0]
-	if cfg.runFor < 0 {
-		fmt.Fprintf(stderr, "mqtthil lua: --for %v: want 0 or more\n", cfg.runFor)
+	if err := cfg.check(); err != nil {
+		fmt.Fprintf(stderr, "mqtthil lua: %v\n", err)
 		return exitUsage
 	}
 	props := map[string]string{}
@@ -101,6 +117,11 @@ func runLua(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		cmds = append(cmds, cmd)
 	}
+	env, err := cfg.environment()
+	if err != nil {
+		fmt.Fprintf(stderr, "mqtthil lua: %v\n", err)
+		return exitUsage
+	}
 	opts := emulator.Options{Seed: 1}
 	if cfg.plan != "" {
 		p, err := faults.LoadPlan(cfg.plan)
@@ -116,7 +137,48 @@ func runLua(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			opts.Seed = p.Seed
 		}
 	}
-	return luaSession(ctx, cfg, opts, props, cmds, stdout, stderr)
+	return luaSession(ctx, cfg, env, opts, props, cmds, stdout, stderr)
+}
+
+// check refuses flag values that cannot make a run.
+func (c luaConfig) check() error {
+	switch {
+	case c.runFor < 0:
+		return fmt.Errorf("--for %v: want 0 or more", c.runFor)
+	case c.timeScale <= 0 || c.timeScale > 100:
+		return fmt.Errorf("--time-scale %v: want a number above 0 and at most 100", c.timeScale)
+	case c.reloadAfter < 0 || (c.reloadAfter > 0 && c.reloadAfter >= c.runFor):
+		return fmt.Errorf("--reload-after %v: want a time within --for (%v)", c.reloadAfter, c.runFor)
+	}
+	for _, dir := range c.luaPath {
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			return fmt.Errorf("--lua-path %s: not a folder", dir)
+		}
+	}
+	return nil
+}
+
+// luaEnv is what the flags give the runtime besides the driver: the
+// project around it and the answers of the web it asks.
+type luaEnv struct {
+	project *lua.Project
+	answers []lua.HTTPAnswer
+}
+
+func (c luaConfig) environment() (luaEnv, error) {
+	var env luaEnv
+	var err error
+	if c.project != "" {
+		if env.project, err = lua.LoadProject(c.project); err != nil {
+			return env, fmt.Errorf("--project: %w", err)
+		}
+	}
+	if c.http != "" {
+		if env.answers, err = lua.LoadHTTPAnswers(c.http); err != nil {
+			return env, fmt.Errorf("--http: %w", err)
+		}
+	}
+	return env, nil
 }
 
 type luaCommand struct {
@@ -145,7 +207,7 @@ func parseLuaCommand(s string) (luaCommand, error) {
 }
 
 // luaSession runs the driver against a fresh emulator and reports.
-func luaSession(ctx context.Context, cfg luaConfig, opts emulator.Options, props map[string]string, cmds []luaCommand, stdout, stderr io.Writer) int {
+func luaSession(ctx context.Context, cfg luaConfig, env luaEnv, opts emulator.Options, props map[string]string, cmds []luaCommand, stdout, stderr io.Writer) int {
 	startCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	b, err := emulator.Start(startCtx, opts)
 	cancel()
@@ -170,7 +232,7 @@ func luaSession(ctx context.Context, cfg luaConfig, opts emulator.Options, props
 	default:
 		if traceFile, err = os.Create(cfg.trace); err != nil {
 			fmt.Fprintf(stderr, "mqtthil lua: --trace: %v\n", err)
-			return exitHarness
+			return exitUsage
 		}
 		defer traceFile.Close()
 		sink = traceFile
@@ -180,7 +242,17 @@ func luaSession(ctx context.Context, cfg luaConfig, opts emulator.Options, props
 		sink = out
 	}
 	stdout = out
-	rt, err := lua.New(lua.Options{Log: prefixWriter{out, "driver: "}, TraceSink: sink, Deadline: cfg.deadline})
+	stub, err := lua.NewHTTPStub(env.answers...)
+	if err != nil {
+		fmt.Fprintf(stderr, "mqtthil lua: %v\n", err)
+		return exitHarness
+	}
+	defer stub.Close()
+	rt, err := lua.New(lua.Options{
+		Log: prefixWriter{out, "driver: "}, TraceSink: sink, Deadline: cfg.deadline,
+		LuaPath: cfg.luaPath, TimeScale: cfg.timeScale, Project: env.project,
+		HTTP: stub, AllowNetwork: cfg.allowNetwork,
+	})
 	if err != nil {
 		fmt.Fprintf(stderr, "mqtthil lua: %v\n", err)
 		return exitHarness
@@ -192,12 +264,15 @@ func luaSession(ctx context.Context, cfg luaConfig, opts emulator.Options, props
 			fmt.Fprintf(stderr, "Lua error: %v\n", err)
 		}
 	}
+	// Messages in flight when the driver restarts belong to clients the
+	// restart destroyed: no callback can answer them any more.
+	exempt := map[lua.Outstanding]bool{}
 	if err := rt.Load(cfg.driver); err != nil {
 		var le *lua.Error
 		if !errors.As(err, &le) {
 			rt.Close()
 			fmt.Fprintf(stderr, "mqtthil lua: %v\n", err)
-			return exitHarness
+			return exitUsage
 		}
 		fail(err)
 	}
@@ -211,13 +286,39 @@ func luaSession(ctx context.Context, cfg luaConfig, opts emulator.Options, props
 		for _, c := range cmds {
 			fail(rt.ExecuteCommand(c.name, c.params))
 		}
-		t := time.NewTimer(cfg.runFor)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			fmt.Fprintln(stdout, "interrupted")
+		runUntil := time.NewTimer(cfg.runFor)
+		var reload <-chan time.Time
+		if cfg.reloadAfter > 0 {
+			t := time.NewTimer(cfg.reloadAfter)
+			defer t.Stop()
+			reload = t.C
 		}
-		t.Stop()
+	wait:
+		for {
+			select {
+			case <-reload:
+				reload = nil
+				for _, o := range lua.Correlate(rt.Trace().Entries()).Outstanding {
+					exempt[o] = true
+				}
+				fmt.Fprintf(stdout, "restarting the driver after %v\n", cfg.reloadAfter)
+				fail(rt.Reload())
+			case <-runUntil.C:
+				break wait
+			case <-ctx.Done():
+				fmt.Fprintln(stdout, "interrupted")
+				break wait
+			}
+		}
+		runUntil.Stop()
+	}
+	// What is still unanswered when the run ends is judged before Close
+	// destroys the clients.
+	var unanswered []lua.Outstanding
+	for _, o := range lua.Correlate(rt.Trace().Entries()).Outstanding {
+		if !exempt[o] {
+			unanswered = append(unanswered, o)
+		}
 	}
 	fail(rt.Close())
 	for _, err := range rt.Errors() {
@@ -232,6 +333,13 @@ func luaSession(ctx context.Context, cfg luaConfig, opts emulator.Options, props
 	}
 	fmt.Fprintln(stdout)
 	s.Write(stdout)
+	writeCalls(stdout, rt.Calls())
+	if reqs := stub.Requests(); len(reqs) > 0 {
+		fmt.Fprintf(stdout, "HTTP requests: %d\n", len(reqs))
+		for _, r := range reqs {
+			fmt.Fprintf(stdout, "  %s %s (%s)\n", r.Method, r.URL, r.Outcome)
+		}
+	}
 	fmt.Fprintf(stdout, "Lua errors: %d\n", len(luaErrs))
 	if traceFile != nil {
 		if err := traceFile.Close(); err != nil {
@@ -239,13 +347,31 @@ func luaSession(ctx context.Context, cfg luaConfig, opts emulator.Options, props
 			return exitHarness
 		}
 	}
-	if n := len(s.Correlation.Outstanding); n > 0 {
-		fmt.Fprintf(stderr, "mqtthil lua: %d call(s) never answered by their callback\n", n)
+	for _, o := range unanswered {
+		fmt.Fprintf(stderr, "unanswered: %s %s id %d got no callback by the end of the run\n", o.Client, o.Call, o.MsgID)
 	}
-	if len(luaErrs) > 0 || len(s.Correlation.Outstanding) > 0 {
+	if len(luaErrs) > 0 || len(unanswered) > 0 {
 		return exitFailed
 	}
 	return exitPassed
+}
+
+// writeCalls prints the C4 functions the driver used, and how much of
+// each the environment gives it.
+func writeCalls(w io.Writer, calls []lua.CallStat) {
+	n := map[string]int{}
+	for _, c := range calls {
+		n[c.Status]++
+	}
+	fmt.Fprintf(w, "C4 functions: %d (%d emulated, %d recorded only, %d missing)\n",
+		len(calls), n[lua.StatusEmulated], n[lua.StatusRecorded], n[lua.StatusMissing])
+	for _, c := range calls {
+		status := c.Status
+		if status == lua.StatusRecorded {
+			status = "recorded only"
+		}
+		fmt.Fprintf(w, "  %-32s %6d  %s\n", c.Name, c.Count, status)
+	}
 }
 
 // syncWriter lets the driver's log and trace share stdout with the

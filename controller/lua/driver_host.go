@@ -4,6 +4,7 @@ package lua
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	glua "github.com/yuin/gopher-lua"
@@ -12,20 +13,32 @@ import (
 	"github.com/mqtthil/mqtthil/controller/sim"
 )
 
-// DriverHost runs one driver in a Runtime.
+// DriverHost runs one driver in a Runtime, with its own HTTP stub so that
+// a scenario can declare answers at any time, before or after the start.
 type DriverHost struct {
-	rt *Runtime
+	rt   *Runtime
+	http *HTTPStub
 }
 
 var _ controller.Driver = (*DriverHost)(nil)
 
 // NewDriverHost starts a runtime with no driver loaded.
 func NewDriverHost(opts controller.DriverOptions) (*DriverHost, error) {
-	rt, err := New(Options{Sim: sim.Options{KeepAliveUnit: opts.KeepAliveUnit}, Deadline: opts.Deadline})
+	stub, err := NewHTTPStub()
 	if err != nil {
+		return nil, fmt.Errorf("driver runtime: %w", err)
+	}
+	rt, err := New(Options{
+		Sim:       sim.Options{KeepAliveUnit: opts.KeepAliveUnit},
+		Deadline:  opts.Deadline,
+		TimeScale: opts.TimeScale,
+		HTTP:      stub,
+	})
+	if err != nil {
+		stub.Close()
 		return nil, err
 	}
-	return &DriverHost{rt: rt}, nil
+	return &DriverHost{rt: rt, http: stub}, nil
 }
 
 // Runtime is the runtime the driver runs in.
@@ -97,7 +110,101 @@ func (h *DriverHost) WaitTrace(ctx context.Context, cond func(controller.DriverT
 func (h *DriverHost) Logs() []string   { return h.rt.Logs() }
 func (h *DriverHost) Errors() []error  { return h.rt.Errors() }
 func (h *DriverHost) NewErrors() error { return h.rt.NewErrors() }
-func (h *DriverHost) Close() error     { return h.rt.Close() }
+
+func (h *DriverHost) Close() error {
+	err := h.rt.Close()
+	return errors.Join(err, h.http.Close())
+}
+
+// ExecuteAction takes the button's name as well as its command: a scenario
+// names the button as Composer shows it.
+func (h *DriverHost) ExecuteAction(command string, params map[string]string) error {
+	for _, a := range h.rt.Info().Actions {
+		if a.Name == command {
+			command = a.Command
+			break
+		}
+	}
+	return h.rt.ExecuteAction(command, params)
+}
+
+func (h *DriverHost) ReceivedFromProxy(binding int, cmd string, params map[string]string) error {
+	return h.rt.ReceivedFromProxy(binding, cmd, params)
+}
+
+func (h *DriverHost) AwaitValue(ctx context.Context, kind controller.ValueKind, name, want string) (string, bool, error) {
+	var got string
+	var ok bool
+	err := h.rt.Await(ctx, func(L *glua.LState) (bool, error) {
+		switch kind {
+		case controller.PropertyValue:
+			props, isTable := L.GetGlobal("Properties").(*glua.LTable)
+			if !isTable {
+				return false, errors.New("the driver replaced its Properties table")
+			}
+			v := props.RawGetString(name)
+			if v == glua.LNil {
+				return false, fmt.Errorf("the driver has no property %q", name)
+			}
+			got, ok = v.String(), true
+		case controller.VariableValue:
+			got, ok = "", false
+			for _, v := range h.rt.env.vars {
+				if v.name == name {
+					got, ok = v.value, true
+				}
+			}
+		default:
+			return false, fmt.Errorf("no value of the driver is a %q", kind)
+		}
+		return ok && got == want, nil
+	})
+	return got, ok, err
+}
+
+func (h *DriverHost) Events() map[int]string {
+	out := h.rt.Events()
+	for _, e := range h.rt.Info().Events {
+		out[e.ID] = e.Name
+	}
+	return out
+}
+
+func (h *DriverHost) AnswerHTTP(answers ...controller.HTTPAnswer) error {
+	out := make([]HTTPAnswer, len(answers))
+	for i, a := range answers {
+		out[i] = HTTPAnswer{Method: a.Method, URL: a.URL, Status: a.Status, Headers: a.Headers, Body: a.Body, Delay: a.Delay, Refuse: a.Refuse, Times: a.Times}
+	}
+	return h.http.Add(out...)
+}
+
+func (h *DriverHost) AnswerHTTPFile(path string) error {
+	answers, err := LoadHTTPAnswers(path)
+	if err != nil {
+		return err
+	}
+	return h.http.Add(answers...)
+}
+
+func (h *DriverHost) HTTPRequests() []controller.HTTPRequest {
+	reqs := h.http.Requests()
+	out := make([]controller.HTTPRequest, len(reqs))
+	for i, r := range reqs {
+		out[i] = controller.HTTPRequest{Method: r.Method, URL: r.URL, Body: r.Body, Outcome: r.Outcome}
+	}
+	return out
+}
+
+func (h *DriverHost) Reload() error { return h.rt.Reload() }
+
+func (h *DriverHost) Calls() []controller.DriverCall {
+	stats := h.rt.Calls()
+	out := make([]controller.DriverCall, len(stats))
+	for i, c := range stats {
+		out[i] = controller.DriverCall{Name: c.Name, Count: c.Count, Status: c.Status}
+	}
+	return out
+}
 
 // driverTrace is the trace in the controller package's terms.
 func driverTrace(es []Entry) controller.DriverTrace {

@@ -68,6 +68,12 @@ func StartVirtual(ctx context.Context, opts VirtualOptions) (*Virtual, error) {
 		v.Close()
 		return nil, fmt.Errorf("%w: control address %q: %v", ErrBench, v.Addr, err)
 	}
+	if opts.Lua.MaxMemory == 0 {
+		// The probe builds the payloads the scenarios ask for itself (the
+		// control channel carries only their recipe), up to the 256 MiB
+		// of the largest MQTT packet: more than a driver's default bound.
+		opts.Lua.MaxMemory = 512 << 20
+	}
 	rt, err := lua.New(opts.Lua)
 	if err != nil {
 		v.Close()

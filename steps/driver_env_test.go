@@ -1,0 +1,73 @@
+// The driver environment steps' failures: each says what the driver did
+// instead of what was expected.
+
+package steps_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// A driver check that fails says what the driver did instead, from its
+// trace: the calls it made of the function expected, the requests it
+// sent, the value it shows.
+func TestDriverEnvChecksShowWhatTheDriverDid(t *testing.T) {
+	const src = `Feature: driver checks
+  Scenario: %s
+    Given the driver's HTTP requests are answered from "http/weather.yaml"
+    And the driver "drivers/%s" is running with the properties:
+      | property    | value        |
+      | Broker Host | {{dut.host}} |
+      | Broker Port | {{dut.port}} |
+    %s
+    Then %s
+`
+	const wait = `And the driver's property "Published" is "1" within 2 seconds`
+	for _, tc := range []struct {
+		name, driver, when, then string
+		want                     []string
+	}{
+		{"another proxy message", "zone-bridge", `When the driver gets "SET_SETPOINT_HEAT" from its proxy on binding 5001 with:
+      | parameter | value |
+      | SETPOINT  | 23    |`,
+			`the driver sends "HEAT_MODE_CHANGED" to its proxy on binding 5001 within 200 milliseconds`,
+			[]string{`has not sent "HEAT_MODE_CHANGED" to its proxy on binding 5001`, "C4:SendToProxy[5001 HEAT_SETPOINT_CHANGED map[SCALE:C SETPOINT:23] NOTIFY]"}},
+		{"other proxy parameters", "zone-bridge", `When the driver gets "SET_SETPOINT_HEAT" from its proxy on binding 5001 with:
+      | parameter | value |
+      | SETPOINT  | 23    |`,
+			`the driver sends "HEAT_SETPOINT_CHANGED" to its proxy on binding 5001 within 200 milliseconds with:
+      | parameter | value |
+      | SETPOINT  | 24    |`,
+			[]string{"with map[SETPOINT:24]", "C4:SendToProxy[5001 HEAT_SETPOINT_CHANGED map[SCALE:C SETPOINT:23] NOTIFY]"}},
+		{"another event", "zone-bridge", wait, `the driver fires the event "Zone Lost" within 200 milliseconds`,
+			[]string{`has not fired the event "Zone Lost"`, "C4:FireEvent[Broker Online]"}},
+		{"another property value", "zone-bridge", wait, `the driver's property "Connection" is "offline" within 200 milliseconds`,
+			[]string{`the driver's property "Connection" is "online" after`, `expected "offline"`, "trace of the driver"}},
+		{"a variable it never added", "zone-bridge", wait, `the driver's variable "HUMIDITY" is "40" within 200 milliseconds`,
+			[]string{`the driver's variable "HUMIDITY" does not exist after`}},
+		{"another device message", "zone-bridge", wait, `the driver sends "Publish State" to device 1001 within 200 milliseconds`,
+			[]string{"none of SendToDevice"}},
+		{"another HTTP request", "weather-feed", `And the driver's property "Outdoor" is "7.5" within 2 seconds`,
+			`the driver sends the HTTP request "POST http://weather.example/now" within 200 milliseconds`,
+			[]string{"no HTTP request POST http://weather.example/now", "GET http://weather.example/now (answer 0)"}},
+		{"a publish elsewhere", "weather-feed", `And the driver's property "Outdoor" is "7.5" within 2 seconds`,
+			`the driver publishes to "home/indoor/#" within 200 milliseconds`,
+			[]string{`no Publish to "home/indoor/#"`, "call Publish [home/outdoor/temperature 7.5 1 true]"}},
+		{"a clock set too late", "zone-bridge", wait, `the driver's clock runs 10 times faster`,
+			[]string{"its clock is set before it starts"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			recs := runSource(t, fmt.Sprintf(src, tc.name, tc.driver, tc.when, tc.then), simOptions())
+			if len(recs) != 1 || recs[0].Status != "failed" {
+				t.Fatalf("records %+v", recs)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(recs[0].Error, w) {
+					t.Errorf("the failure does not say %q:\n%s", w, recs[0].Error)
+				}
+			}
+		})
+	}
+}
