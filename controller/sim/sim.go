@@ -10,8 +10,8 @@ package sim
 import (
 	"context"
 	"errors"
-	"net"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/mqtthil/mqtthil/controller"
