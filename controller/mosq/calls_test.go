@@ -1,0 +1,110 @@
+//go:build libmosquitto
+
+// Tests that calls reach libmosquitto as they are: the codes here are the
+// library's own, with no check of this package in front of them, and a
+// failed TLS handshake is reported as the linked release's loop reports it.
+package mosq
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/mqtthil/mqtthil/controller"
+	"github.com/mqtthil/mqtthil/emulator"
+	"github.com/mqtthil/mqtthil/emulator/testcerts"
+)
+
+func newBare(t *testing.T) *Client {
+	t.Helper()
+	ctl := New()
+	t.Cleanup(func() {
+		if err := ctl.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	c, err := ctl.NewMosqClient("mosq-calls", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestConnectCodesComeFromTheLibrary(t *testing.T) {
+	b := emulator.StartTest(t, emulator.Options{})
+	x := &h{t: t, b: b}
+	_, port := x.hostPort()
+	cases := []struct {
+		name      string
+		host      string
+		port, ka  int
+		want      int
+		reconnect int // what Reconnect returns after it
+	}{
+		{"empty host", "", port, 60, controller.ErrEAI, controller.ErrEAI},
+		{"unknown host", "no-such-host.invalid", port, 60, controller.ErrEAI, controller.ErrEAI},
+		{"port 0", "127.0.0.1", 0, 60, controller.ErrErrno, controller.ErrErrno},
+		{"port over 65535", "127.0.0.1", 65536, 60, controller.ErrInval, controller.ErrInval},
+		{"keep-alive 4", "127.0.0.1", port, 4, controller.ErrInval, controller.ErrInval},
+		{"port beyond a C int", "127.0.0.1", 1 << 40, 60, controller.ErrInval, controller.ErrInval},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newBare(t)
+			r := controller.NewRecorder(c)
+			if got := c.Connect(tc.host, tc.port, tc.ka, nil); got.Code != tc.want {
+				t.Fatalf("Connect = %+v, want %d", got, tc.want)
+			}
+			if got := c.Reconnect(); got.Code != tc.reconnect {
+				t.Fatalf("Reconnect = %+v, want %d", got, tc.reconnect)
+			}
+			if evs := r.Events(); len(evs) != 0 {
+				t.Fatalf("callbacks for calls that failed: %v", evs)
+			}
+		})
+	}
+}
+
+// libmosquitto before 2.0.13 closes the socket of a failed handshake and
+// says nothing; from 2.0.13 its loop reports onDisconnect(8).
+func TestTLSFailureAsTheLibraryReportsIt(t *testing.T) {
+	certs, err := testcerts.Write(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := emulator.StartTest(t, emulator.Options{DUTTLS: certs.WrongName})
+	x := &h{t: t, b: b}
+	host, port := x.hostPort()
+	c := newBare(t)
+	r := controller.NewRecorder(c)
+	x.r, x.c = r, c
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	x.ctx = ctx
+	x.ok(c.SetTlsCertificates(certs.CAFile, "", "", ""), "SetTlsCertificates")
+	x.ok(c.Connect(host, port, 60, nil), "Connect")
+	linked := controller.Model{Name: "libmosquitto-" + Version(), Version: Version()}
+	if !linked.Has(controller.ChangeTLSFailureCallback) {
+		// The socket goes without a word: Disconnect finds none.
+		deadline := time.Now().Add(10 * time.Second)
+		for c.Disconnect(nil).Code != controller.ErrNoConn {
+			if time.Now().After(deadline) {
+				t.Fatal("the failed handshake left a connection")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		// Callbacks come in order: the onConnect of a good connection
+		// follows anything the failure had reported.
+		x.ok(c.SetTlsInsecure(true), "SetTlsInsecure")
+		x.ok(c.Reconnect(), "Reconnect")
+		x.waitEv(controller.Is(controller.OnConnect, 0), 1)
+		if evs := r.Events(); evs[0].Kind != controller.OnConnect {
+			t.Fatalf("the failed handshake was reported: %v", evs)
+		}
+		return
+	}
+	ev := x.waitEv(func(e controller.Event) bool { return e.Kind == controller.OnDisconnect }, 1)[0]
+	if ev.Reason != controller.ErrTLS {
+		t.Fatalf("onDisconnect(%d), want 8", ev.Reason)
+	}
+}
