@@ -27,6 +27,19 @@ func init() {
 	def("model", "the controller behaves like model {text}",
 		"Runs the fingerprint cases (`mqtthil fingerprint`) on new clients of the scenario's kind of controller and requires every case to match the named model.",
 		`the controller behaves like model "libmosquitto-2.0.11"`, "", (*World).behavesLikeModel)
+	def("model", "client {name} calls Connect with host {text} and port {int}",
+		"Connect to exactly this host and port (keep-alive 60), without waiting: the library resolves the name inside the call, so a name that does not resolve fails the call itself.",
+		`client "sensor" calls Connect with host "no-such-host.invalid" and port 1883`, "", (*World).callsConnectWithHostPort)
+}
+
+func (w *World) callsConnectWithHostPort(name, host string, port int) error {
+	cl, err := w.client(name)
+	if err != nil {
+		return err
+	}
+	cl.keepalive = 60
+	w.note(cl, "Connect", fmt.Sprintf("host %q port %d", host, port), cl.c.Connect(host, port, 60, nil))
+	return nil
 }
 
 // modelSkip says why the run's model does not run the scenario: "" when
