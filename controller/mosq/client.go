@@ -24,7 +24,7 @@ import (
 	"github.com/mqtthil/mqtthil/controller/internal/eventloop"
 )
 
-// loopTimeout bounds one mosquitto_loop call: how long a Connect,
+// loopTimeout bounds one turn of the network loop (mqh_loop): how long a Connect,
 // Reconnect or Destroy may wait for the network loop to let go.
 const loopTimeout = 20 // milliseconds
 
@@ -118,7 +118,7 @@ type Client struct {
 	protocol  atomic.Int32
 
 	// loopMu is held by the network loop while it is inside
-	// mosquitto_loop; Connect and Reconnect take it so that they never
+	// a turn of it; Connect and Reconnect take it so that they never
 	// replace the socket under a running select.
 	loopMu   sync.Mutex
 	kick     chan struct{} // wakes the loop after Connect/Reconnect
@@ -178,12 +178,10 @@ func (cl *Client) loop() {
 		default:
 		}
 		cl.loopMu.Lock()
-		rc := C.mosquitto_loop(cl.m, loopTimeout, 1)
-		if rc == 0 {
-			// Keep-alive: PINGREQ when due, and the connection ends
-			// with 19 when no PINGRESP came.
-			rc = C.mosquitto_loop_misc(cl.m)
-		}
+		// Ends with the keep-alive check: PINGREQ when due, and the
+		// connection ends with 19 when no PINGRESP came.
+		rc := C.mqh_loop(cl.m, cl.ctx, loopTimeout)
+
 		noSocket := rc != 0 && C.mosquitto_socket(cl.m) < 0
 		cl.loopMu.Unlock()
 		if noSocket {
@@ -511,7 +509,9 @@ func (cl *Client) Disconnect(props controller.Props) controller.Ret {
 	if cl.destroyed {
 		return retInt(controller.ErrInval)
 	}
-	return ret(C.mosquitto_disconnect_v5(cl.m, 0, pl))
+	r := C.mosquitto_disconnect_v5(cl.m, 0, pl)
+	C.mqh_wake(cl.ctx)
+	return ret(r)
 }
 
 // withMessage runs a call that sends one message: the properties and the
@@ -534,7 +534,10 @@ func (cl *Client) withMessage(props controller.Props, s string, fn func(pl *C.mo
 	}
 	defer cfree(cs)
 	var mid C.int
-	if r := fn(pl, cs, &mid); r != 0 {
+	r := fn(pl, cs, &mid)
+	// A packet queued by a threaded client waits for the loop.
+	C.mqh_wake(cl.ctx)
+	if r != 0 {
 		return ret(r)
 	}
 	return controller.Ret{MsgID: int(mid)}
