@@ -50,6 +50,10 @@ const (
 	// then refused with 25 by the send: the id is used up and the message
 	// stays queued. Before, the library aborted at that point.
 	ChangeOversizeSendRefusal = "oversize-send-refusal"
+	// An MQTT 5 PUBACK, PUBREC, PUBREL or PUBCOMP with a reason code the
+	// standard does not allow on it ends the connection with
+	// onDisconnect(2); before, the code was passed on as it came.
+	ChangeAckReasonCheck = "ack-reason-check"
 )
 
 // Change is one behaviour a driver can see that a release changed.
@@ -66,6 +70,9 @@ var Changes = []Change{
 	{ChangePayloadFormatCheck, "2.0.12",
 		"PAYLOAD_FORMAT_INDICATOR 2 or more on Publish/SetWill is accepted and sent",
 		"refused with 2, no id"},
+	{ChangeAckReasonCheck, "2.0.12",
+		"an MQTT 5 ack's reason code is passed to onPublish whatever it is",
+		"a reason code not allowed on that ack gives onDisconnect(2) (PUBREC 153 refused until 2.0.18)"},
 	{ChangeTLSFailureCallback, "2.0.13",
 		"a failed TLS handshake closes the socket with no callback",
 		"onDisconnect(8)"},
