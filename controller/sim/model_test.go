@@ -169,3 +169,51 @@ func TestTLSFailureByModel(t *testing.T) {
 		}
 	})
 }
+
+// A PUBACK reason code the standard does not allow on it: 2.0.11 passes it
+// on, 2.0.12 and later end the connection with 2. PUBREC 153 passes both.
+func TestAckReasonCheckByModel(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		sim    sim.Options
+		qos    int
+		reason byte
+		closes bool
+	}{
+		{"2.0.11 puback 1", model11, 1, 1, false},
+		{"2.0.20 puback 1", model20, 1, 1, true},
+		{"2.0.11 pubrec 153", model11, 2, 153, false},
+		{"2.0.20 pubrec 153", model20, 2, 153, false},
+		{"2.0.20 pubrec 1", model20, 2, 1, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, c, r, ctx := fakeClient(t, true, 60, tc.sim)
+			ret := c.Publish("t", []byte("x"), tc.qos, false, nil)
+			if ret.Code != 0 {
+				t.Fatal(ret)
+			}
+			p := f.read()
+			id := p[len(p)-4 : len(p)-2] // topic "t", id, empty props, payload "x"
+			typ := byte(0x40)
+			if tc.qos == 2 {
+				typ = 0x50
+			}
+			f.write(typ, 3, id[0], id[1], tc.reason)
+			ev, err := r.WaitFor(ctx, func(e controller.Event) bool {
+				return e.Kind == controller.OnPublish || e.Kind == controller.OnDisconnect
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.closes {
+				if ev.Kind != controller.OnDisconnect || ev.Reason != controller.ErrProtocol {
+					t.Fatalf("got %s reason %d, want onDisconnect(2)", ev.Kind, ev.Reason)
+				}
+				return
+			}
+			if ev.Kind != controller.OnPublish || ev.Reason != int(tc.reason) {
+				t.Fatalf("got %s reason %d, want onPublish with %d", ev.Kind, ev.Reason, tc.reason)
+			}
+		})
+	}
+}
