@@ -16,7 +16,9 @@ import (
 	"github.com/mqtthil/mqtthil/emulator/testcerts"
 )
 
-func newBare(t *testing.T) *Client {
+// newBare makes a controller, closed when the test ends, and one client
+// of it that has not connected.
+func newBare(t testing.TB, id string) (*Controller, *Client) {
 	t.Helper()
 	ctl := New()
 	t.Cleanup(func() {
@@ -24,11 +26,11 @@ func newBare(t *testing.T) *Client {
 			t.Error(err)
 		}
 	})
-	c, err := ctl.NewMosqClient("mosq-calls", true)
+	c, err := ctl.NewMosqClient(id, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c
+	return ctl, c
 }
 
 func TestConnectCodesComeFromTheLibrary(t *testing.T) {
@@ -51,7 +53,7 @@ func TestConnectCodesComeFromTheLibrary(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c := newBare(t)
+			_, c := newBare(t, "mosq-calls")
 			r := controller.NewRecorder(c)
 			if got := c.Connect(tc.host, tc.port, tc.ka, nil); got.Code != tc.want {
 				t.Fatalf("Connect = %+v, want %d", got, tc.want)
@@ -85,7 +87,7 @@ func TestTLSFailureAsTheLibraryReportsIt(t *testing.T) {
 	var c *Client
 	var r *controller.Recorder
 	for attempt := 0; ; attempt++ {
-		c = newBare(t)
+		_, c = newBare(t, "mosq-calls")
 		r = controller.NewRecorder(c)
 		x.ok(c.SetTlsCertificates(certs.CAFile, "", "", ""), "SetTlsCertificates")
 		rc := c.Connect(host, port, 60, nil)

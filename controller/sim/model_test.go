@@ -188,12 +188,7 @@ func TestAckReasonCheckByModel(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f, c, r, ctx := fakeClient(t, true, 60, tc.sim)
-			ret := c.Publish("t", []byte("x"), tc.qos, false, nil)
-			if ret.Code != 0 {
-				t.Fatal(ret)
-			}
-			p := f.read()
-			id := p[len(p)-4 : len(p)-2] // topic "t", id, empty props, payload "x"
+			_, id := publishToFake(t, f, c, tc.qos)
 			typ := byte(0x40)
 			if tc.qos == 2 {
 				typ = 0x50
