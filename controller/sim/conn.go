@@ -266,9 +266,12 @@ func (cn *conn) run() {
 	cn.writeLoop(nc)
 }
 
+// writeLoop writes queued packets one write each, as libmosquitto's
+// packet writer does, and reports what each write finishes (a QoS 0
+// onPublish, the end of a DISCONNECT) before the next: a client subscribed
+// to its own topic sees onPublish and onMessage in libmosquitto's order.
 func (cn *conn) writeLoop(nc net.Conn) {
 	c := cn.c
-	var bufs [][]byte
 	for {
 		select {
 		case <-cn.wake:
@@ -297,20 +300,13 @@ func (cn *conn) writeLoop(nc net.Conn) {
 			}
 			c.mu.Unlock()
 
-			bufs = bufs[:0]
 			for _, p := range batch {
-				bufs = append(bufs, p.b)
-			}
-			nb := net.Buffers(bufs)
-			_, err := nb.WriteTo(nc)
-			if err != nil {
-				c.lost(cn, writeCode(err))
-				return
-			}
-			cn.nextOut.Store(time.Now().UnixNano() + cn.kaNanos.Load())
-
-			c.mu.Lock()
-			for _, p := range batch {
+				if _, err := nc.Write(p.b); err != nil {
+					c.lost(cn, writeCode(err))
+					return
+				}
+				cn.nextOut.Store(time.Now().UnixNano() + cn.kaNanos.Load())
+				c.mu.Lock()
 				switch p.kind {
 				case wpQoS0:
 					c.emit(controller.Event{Kind: controller.OnPublish, MsgID: int(p.mid), Message: controller.ReasonString(0)})
@@ -320,11 +316,13 @@ func (cn *conn) writeLoop(nc net.Conn) {
 						c.emit(controller.Event{Kind: controller.OnDisconnect, Message: controller.ErrorString(0)})
 					}
 				}
-			}
-			if cn.closed {
+				closed := cn.closed
 				c.mu.Unlock()
-				return
+				if closed {
+					return
+				}
 			}
+			c.mu.Lock()
 			for i := range batch {
 				batch[i] = wpacket{}
 			}
