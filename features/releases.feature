@@ -55,3 +55,18 @@ Feature: What changed between libmosquitto 2.0.x releases
     When client "sensor" starts connecting
     Then client "sensor" gets no onDisconnect within 3 seconds
     And client "sensor" gets no onPublish within 1 second
+
+  # 2.0.11's early size check counts one of the two packet id bytes, so this
+  # packet passes it and the library then aborts: no 2.0.11 scenario can
+  # exist. From 2.0.16 the send refuses it, after the id was taken.
+  @mqtt5 @model-2.0.20
+  Scenario: 2.0.20 refuses a QoS 1 packet one byte over Maximum Packet Size with 25, using up its id
+    Given the broker accepts packets of at most 30 bytes
+    And client "sensor" speaks MQTT 5
+    And client "sensor" is connected
+    When client "sensor" publishes 24 bytes to "t" with QoS 1
+    Then the call returns 25 and no message id
+    When client "sensor" publishes 23 bytes to "t" with QoS 1
+    Then the call returns message id 2
+    And onPublish reports that message with reason 0
+    And the broker receives that message in a packet of 31 bytes
