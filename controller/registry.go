@@ -18,6 +18,10 @@ type Options struct {
 	// clock (the run's time scale); 0 means a second. A controller with a
 	// clock of its own may ignore it.
 	KeepAliveUnit time.Duration
+	// Model names the libmosquitto release a model follows
+	// (controller.Models); "" is DefaultModel. A controller that is
+	// libmosquitto itself, or real hardware, ignores it.
+	Model string
 }
 
 // Factory makes one controller.

@@ -43,9 +43,10 @@ func loadDivergences(t *testing.T) map[string]divergence {
 
 // outcome is one scenario's normalised record.
 type outcome struct {
-	key   string
-	lines []string
-	err   string
+	key    string
+	status string
+	lines  []string
+	err    string
 }
 
 // realTimeScenarios finds, per feature file, the line of each scenario
@@ -76,27 +77,40 @@ func realTimeScenarios(t *testing.T, file string) []int {
 
 type controllerKind struct {
 	name string
-	make func(scale float64) func() (controller.Controller, error)
+	// model is the libmosquitto release the controller follows.
+	model controller.Model
+	make  func(scale float64) func() (controller.Controller, error)
 }
 
-var kinds = []controllerKind{
-	{"sim", func(scale float64) func() (controller.Controller, error) {
+// simKind is the simulated controller following a model.
+func simKind(m controller.Model) controllerKind {
+	return controllerKind{"sim", m, func(scale float64) func() (controller.Controller, error) {
 		return func() (controller.Controller, error) {
-			return sim.New(sim.Options{KeepAliveUnit: time.Duration(scale * float64(time.Second)), DialTimeout: 5 * time.Second}), nil
+			return sim.New(sim.Options{KeepAliveUnit: time.Duration(scale * float64(time.Second)), DialTimeout: 5 * time.Second, Model: m}), nil
 		}
-	}},
-	{"mosq", func(float64) func() (controller.Controller, error) {
-		return func() (controller.Controller, error) { return mosq.New(), nil }
-	}},
+	}}
+}
+
+// mosqKind is the linked libmosquitto; it is the release it is.
+var mosqKind = controllerKind{"mosq", linkedModel(), func(float64) func() (controller.Controller, error) {
+	return func() (controller.Controller, error) { return mosq.New(), nil }
+}}
+
+// linkedModel is the model of the linked libmosquitto's release.
+func linkedModel() controller.Model {
+	v := mosq.Version()
+	return controller.Model{Name: "libmosquitto-" + v, Version: v}
 }
 
 // runSuite runs scenarios one at a time (so that repeated names, as in
 // outlines, keep their order) and returns their normalised records.
+// Scenarios tagged for other models than the controller's are skipped.
 func runSuite(kind controllerKind, path string, scale float64, skip map[string]bool) []outcome {
 	var out []outcome
 	seen := map[string]int{}
 	opts := steps.Options{
 		NewController: kind.make(scale),
+		Model:         kind.model.Name,
 		TimeScale:     scale,
 		FixtureDir:    "../fixtures",
 		Seed:          1,
@@ -107,7 +121,7 @@ func runSuite(kind controllerKind, path string, scale float64, skip map[string]b
 			if seen[k] > 1 {
 				k = fmt.Sprintf("%s (#%d)", k, seen[k])
 			}
-			out = append(out, outcome{key: k, lines: normalise(r), err: r.Error})
+			out = append(out, outcome{key: k, status: r.Status, lines: normalise(r), err: r.Error})
 		},
 	}
 	suite := godog.TestSuite{
@@ -149,8 +163,15 @@ func settle(j *journal.Journal) {
 	}
 }
 
+// key names a scenario by its feature file and name. A job that runs one
+// scenario by its line gets the line in the scenario's URI; it is left
+// out, so that the same scenario has the same key in every job.
 func key(uri, name string) string {
-	return strings.TrimPrefix(filepath.ToSlash(uri), "../") + ": " + name
+	uri = strings.TrimPrefix(filepath.ToSlash(uri), "../")
+	if i := strings.LastIndexByte(uri, ':'); i >= 0 && strings.HasSuffix(uri[:i], ".feature") {
+		uri = uri[:i]
+	}
+	return uri + ": " + name
 }
 
 // normalise keeps what both controllers must agree on: the scenario's
@@ -341,7 +362,10 @@ func sideBySide(a, b []string) string {
 }
 
 // TestSimMatchesLibmosquitto runs every scenario on both controllers and
-// compares their normalised records.
+// compares their normalised records: the simulated controller follows the
+// release of the linked libmosquitto. A difference must be listed in
+// divergences.yaml, and every entry there must name a scenario of the
+// features and still differ (or still need skipping).
 func TestSimMatchesLibmosquitto(t *testing.T) {
 	divs := loadDivergences(t)
 	skip := map[string]bool{}
@@ -350,11 +374,8 @@ func TestSimMatchesLibmosquitto(t *testing.T) {
 			skip[k] = true
 		}
 	}
-	files, err := filepath.Glob("../features/*.feature")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no features: %v", err)
-	}
-	sort.Strings(files)
+	files := featureFiles(t)
+	kinds := [2]controllerKind{simKind(mosqKind.model), mosqKind}
 
 	type job struct {
 		path  string
@@ -408,25 +429,27 @@ func TestSimMatchesLibmosquitto(t *testing.T) {
 			}
 		}
 	}
-	compared, differ, accepted, skipped := 0, 0, 0, 0
-	used := map[string]bool{}
+	compared, differ, accepted, skipped, modelSkipped := 0, 0, 0, 0, 0
 	for _, k := range order {
 		s, m := simBy[k], mosqBy[k]
 		if skip[k] {
 			skipped++
-			used[k] = true
+			continue
+		}
+		if s.status == record.Skipped && m.status == record.Skipped {
+			modelSkipped++ // written for another release; see TestModelFeatures
 			continue
 		}
 		compared++
-		if strings.Join(s.lines, "\n") == strings.Join(m.lines, "\n") {
-			if d, ok := divs[k]; ok && d.Action == "accept" {
-				t.Logf("%s: listed in divergences.yaml, but sim and mosq agreed this time (timing-dependent entries may)", k)
+		_, listed := divs[k]
+		if same(s, m) {
+			if listed {
+				t.Errorf("divergences.yaml lists %q, but sim and mosq agree: the entry is stale, remove it", k)
 			}
 			continue
 		}
-		if d, ok := divs[k]; ok && d.Action == "accept" {
+		if listed {
 			accepted++
-			used[k] = true
 			continue
 		}
 		// Up to two more runs of the scenario's job on both: a difference
@@ -435,7 +458,7 @@ func TestSimMatchesLibmosquitto(t *testing.T) {
 		agreed := false
 		for round := 2; round <= 3 && !agreed; round++ {
 			s2, m2 := findOutcome(runSuite(kinds[0], jb.path, jb.scale, skip), k), findOutcome(runSuite(kinds[1], jb.path, jb.scale, skip), k)
-			if strings.Join(s2.lines, "\n") == strings.Join(m2.lines, "\n") {
+			if same(s2, m2) {
 				t.Logf("%s: sim and mosq differed on the first run and agreed on run %d (timing):\n%s", k, round, sideBySide(s.lines, m.lines))
 				agreed = true
 			}
@@ -451,7 +474,68 @@ func TestSimMatchesLibmosquitto(t *testing.T) {
 			t.Errorf("%s ran on mosq only", k)
 		}
 	}
-	t.Logf("%d scenarios compared, %d differ, %d accepted divergences, %d skipped on mosq (divergences.yaml lists %d)", compared, differ, accepted, skipped, len(divs))
+	for k := range divs {
+		if _, ok := simBy[k]; !ok {
+			t.Errorf("divergences.yaml lists %q, which names no scenario of the features (entries are \"<feature file>: <scenario name>\")", k)
+		}
+	}
+	t.Logf("model %s: %d scenarios compared, %d differ, %d accepted divergences, %d skipped on mosq, %d written for other releases (divergences.yaml lists %d)",
+		kinds[0].model.Name, compared, differ, accepted, skipped, modelSkipped, len(divs))
+}
+
+// same reports whether two outcomes agree line for line.
+func same(a, b outcome) bool { return strings.Join(a.lines, "\n") == strings.Join(b.lines, "\n") }
+
+func featureFiles(t *testing.T) []string {
+	files, err := filepath.Glob("../features/*.feature")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no features: %v", err)
+	}
+	sort.Strings(files)
+	return files
+}
+
+// TestModelFeatures runs the scenarios tagged for each model other than
+// the linked library's release on the simulated controller following
+// that model. No reference links those releases, so each scenario must
+// pass as written.
+func TestModelFeatures(t *testing.T) {
+	files := featureFiles(t)
+	for _, name := range controller.Models() {
+		m := controller.MustModel(name)
+		if m.Version == mosqKind.model.Version {
+			continue // compared with mosq by TestSimMatchesLibmosquitto
+		}
+		t.Run(m.Version, func(t *testing.T) {
+			ran := 0
+			for _, f := range files {
+				if !strings.Contains(readFile(t, f), m.Tag()) {
+					continue
+				}
+				for _, o := range runSuite(simKind(m), f, fastScale, nil) {
+					if o.status == record.Skipped {
+						continue
+					}
+					ran++
+					if o.status != record.Passed {
+						t.Errorf("%s under model %s: %s\n%s", o.key, m.Name, o.err, strings.Join(o.lines, "\n"))
+					}
+				}
+			}
+			if ran == 0 {
+				t.Fatalf("no scenario is tagged %s", m.Tag())
+			}
+			t.Logf("model %s: %d scenarios of the features tagged %s (or untagged, in those files) ran on sim and passed", m.Name, ran, m.Tag())
+		})
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 // findOutcome picks the scenario with key k from a run's outcomes.

@@ -59,7 +59,6 @@ Feature: What Publish returns
       | property                 | value |
       | SESSION_EXPIRY_INTERVAL  | 5     |
       | TOPIC_ALIAS              | 0     |
-      | PAYLOAD_FORMAT_INDICATOR | 2     |
 
   @mqtt5
   Scenario: row 5: the same property twice returns 22

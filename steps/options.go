@@ -20,6 +20,11 @@ type Options struct {
 	// need (@mqtt5, @hardware, @slow). nil uses DefaultHas.
 	Has func(id controller.Identity, need string) bool
 
+	// Model names the libmosquitto release the run models
+	// (controller.Models); "" is controller.DefaultModel. A scenario
+	// tagged for other models (@model-2.0.20) is skipped with the reason.
+	Model string
+
 	// Seed for the broker's fault rules; 0 means 1.
 	Seed int64
 

@@ -94,6 +94,9 @@ func Register(sc *godog.ScenarioContext, opts Options) {
 			return ctx, w.harness
 		}
 		w.ctl, w.identity = ctl, ctl.Identity()
+		if w.skip = modelSkip(opts.Model, s); w.skip != "" {
+			return ctx, fmt.Errorf("%w: %s", godog.ErrSkip, w.skip)
+		}
 		for _, tag := range s.Tags {
 			need := strings.TrimPrefix(tag.Name, "@")
 			if need != NeedMQTT5 && need != NeedHardware && need != NeedSlow {

@@ -52,6 +52,7 @@ type configuredRun struct {
 
 type runConfig struct {
 	controller  string
+	model       string
 	station     string
 	tags        string
 	concurrency int
@@ -70,6 +71,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fl.SetOutput(stderr)
 	var cfg runConfig
 	fl.StringVar(&cfg.controller, "controller", "sim", "controller under test: "+strings.Join(controllerNames(), ", "))
+	fl.StringVar(&cfg.model, "model", controller.DefaultModel, "libmosquitto release the simulated controller follows, and @model-* scenarios are chosen by: "+strings.Join(controller.Models(), ", "))
 	fl.StringVar(&cfg.tags, "tags", "", `run only scenarios whose tags match, e.g. "@mqtt5 && ~@slow"`)
 	fl.IntVar(&cfg.concurrency, "concurrency", runtime.NumCPU(), "scenarios run at once (each has its own broker)")
 	fl.Int64Var(&cfg.seed, "seed", 1, "seed for the fault rules' randomness")
@@ -326,7 +328,7 @@ func execute(ctx context.Context, cfg runConfig, stdout io.Writer) (*runResult, 
 	var mu sync.Mutex
 	var writeErr error
 	newController := func() (controller.Controller, error) {
-		return controller.New(cfg.controller, controller.Options{KeepAliveUnit: time.Duration(cfg.timeScale * float64(time.Second))})
+		return controller.New(cfg.controller, controller.Options{KeepAliveUnit: time.Duration(cfg.timeScale * float64(time.Second)), Model: cfg.model})
 	}
 	var setup configuredRun
 	if f := configured[cfg.controller]; f != nil {
@@ -342,6 +344,7 @@ func execute(ctx context.Context, cfg runConfig, stdout io.Writer) (*runResult, 
 		DUTListen:          setup.dutListen,
 		DUTHost:            setup.dutHost,
 		Seed:               cfg.seed,
+		Model:              cfg.model,
 		TimeScale:          cfg.timeScale,
 		FixtureDir:         cfg.fixtures,
 		ScenarioTimeout:    cfg.scenarioTimeout,

@@ -9,7 +9,11 @@ import (
 
 func init() {
 	controller.Register("lua", func(o controller.Options) (controller.Controller, error) {
-		return NewController(Options{Sim: sim.Options{KeepAliveUnit: o.KeepAliveUnit}})
+		m, err := controller.LookupModel(o.Model)
+		if err != nil {
+			return nil, err
+		}
+		return NewController(Options{Sim: sim.Options{KeepAliveUnit: o.KeepAliveUnit, Model: m}})
 	})
 	controller.RegisterDriver("lua", func(o controller.DriverOptions) (controller.Driver, error) {
 		return NewDriverHost(o)

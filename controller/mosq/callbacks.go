@@ -14,7 +14,7 @@ import (
 	"github.com/mqtthil/mqtthil/controller"
 )
 
-// The callbacks run on the client's network loop (inside mosquitto_loop)
+// The callbacks run on the client's network loop (inside a turn of mqh_loop)
 // and only queue an event.
 
 func clientOf(h C.uintptr_t) *Client {

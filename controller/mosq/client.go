@@ -24,7 +24,7 @@ import (
 	"github.com/mqtthil/mqtthil/controller/internal/eventloop"
 )
 
-// loopTimeout bounds one mosquitto_loop call: how long a Connect,
+// loopTimeout bounds one turn of the network loop (mqh_loop): how long a Connect,
 // Reconnect or Destroy may wait for the network loop to let go.
 const loopTimeout = 20 // milliseconds
 
@@ -118,7 +118,7 @@ type Client struct {
 	protocol  atomic.Int32
 
 	// loopMu is held by the network loop while it is inside
-	// mosquitto_loop; Connect and Reconnect take it so that they never
+	// a turn of it; Connect and Reconnect take it so that they never
 	// replace the socket under a running select.
 	loopMu   sync.Mutex
 	kick     chan struct{} // wakes the loop after Connect/Reconnect
@@ -178,12 +178,10 @@ func (cl *Client) loop() {
 		default:
 		}
 		cl.loopMu.Lock()
-		rc := C.mosquitto_loop(cl.m, loopTimeout, 1)
-		if rc == 0 {
-			// Keep-alive: PINGREQ when due, and the connection ends
-			// with 19 when no PINGRESP came.
-			rc = C.mosquitto_loop_misc(cl.m)
-		}
+		// Ends with the keep-alive check: PINGREQ when due, and the
+		// connection ends with 19 when no PINGRESP came.
+		rc := C.mqh_loop(cl.m, cl.ctx, loopTimeout)
+
 		noSocket := rc != 0 && C.mosquitto_socket(cl.m) < 0
 		cl.loopMu.Unlock()
 		if noSocket {
@@ -286,7 +284,12 @@ func (cl *Client) SetUsernameAndPassword(username string, password *string) cont
 	if cl.destroyed {
 		return retInt(controller.ErrInval)
 	}
-	if len(username) > 65535 || (password != nil && len(*password) > 65535) {
+	// The library refuses a user name over 65,535 bytes itself. It takes a
+	// password of any length and writes its length into CONNECT as 16
+	// bits, a packet the broker cannot read; the model refuses such a
+	// password with 3, and so does this client, to keep that packet off
+	// the wire.
+	if password != nil && len(*password) > 65535 {
 		return retInt(controller.ErrInval)
 	}
 	u, ok := cstr(username)
@@ -356,7 +359,7 @@ func (cl *Client) SetTlsCertificates(cafile, certfile, keyfile, password string)
 	defer cfree(cert)
 	defer cfree(key)
 	defer cfree(pw)
-	if !ok1 || !ok2 || !ok3 || !ok4 || cafile == "" {
+	if !ok1 || !ok2 || !ok3 || !ok4 {
 		return retInt(controller.ErrInval)
 	}
 	return ret(C.mqh_tls_set(cl.m, cl.ctx, ca, cert, key, pw))
@@ -376,10 +379,12 @@ func (cl *Client) SetTlsInsecure(insecure bool) controller.Ret {
 func (cl *Client) SetMaxInflightMessages(n int) controller.Ret {
 	cl.callMu.Lock()
 	defer cl.callMu.Unlock()
-	if cl.destroyed || n < 0 || n > math.MaxInt32 {
+	if cl.destroyed {
 		return retInt(controller.ErrInval)
 	}
-	return ret(C.mosquitto_max_inflight_messages_set(cl.m, C.uint(n)))
+	// A C binding hands the Lua number over as it is: a negative one
+	// arrives as a large unsigned value, which the library refuses.
+	return ret(C.mosquitto_max_inflight_messages_set(cl.m, C.uint(cInt(n))))
 }
 
 // SetMessageRetries: mosquitto_message_retry_set, which libmosquitto 2.0
@@ -418,15 +423,14 @@ func (cl *Client) SetWill(topic string, payload []byte, qos int, retain bool, pr
 		return retInt(controller.ErrMalformedUTF8)
 	}
 	defer cfree(ct)
-	if qos < math.MinInt32 || qos > math.MaxInt32 {
-		qos = -1
-	}
 	var r C.int
 	if len(payload) > 268435455 {
-		r = C.MOSQ_ERR_PAYLOAD_SIZE
+		// libmosquitto takes the length as an int and checks it before the
+		// payload; it answers for itself.
+		r = C.mosquitto_will_set_v5(cl.m, ct, C.int(268435456), nil, cInt(qos), C.bool(retain), pl)
 	} else {
 		ptr, n := payloadPtr(payload)
-		r = C.mosquitto_will_set_v5(cl.m, ct, n, ptr, C.int(qos), C.bool(retain), pl)
+		r = C.mosquitto_will_set_v5(cl.m, ct, n, ptr, cInt(qos), C.bool(retain), pl)
 	}
 	if r != 0 {
 		freeProps(pl)
@@ -459,9 +463,9 @@ func (cl *Client) Connect(host string, port int, keepalive int, props controller
 	if cl.destroyed {
 		return retInt(controller.ErrInval)
 	}
-	if host == "" || port < 0 || port > 65535 || keepalive < 0 || keepalive > 65535 {
-		return retInt(controller.ErrInval)
-	}
+	// The library checks the port and keep-alive and resolves the host
+	// itself (an empty host is a failed lookup, 15); only values C cannot
+	// carry are turned into ones it refuses.
 	ch, ok := cstr(host)
 	if !ok {
 		return retInt(controller.ErrInval)
@@ -470,9 +474,9 @@ func (cl *Client) Connect(host string, port int, keepalive int, props controller
 	cl.loopMu.Lock()
 	var r C.int
 	if pl != nil {
-		r = C.mosquitto_connect_bind_v5(cl.m, ch, C.int(port), C.int(keepalive), nil, pl)
+		r = C.mosquitto_connect_bind_v5(cl.m, ch, cInt(port), cInt(keepalive), nil, pl)
 	} else {
-		r = C.mosquitto_connect_bind_async(cl.m, ch, C.int(port), C.int(keepalive), nil)
+		r = C.mosquitto_connect_bind_async(cl.m, ch, cInt(port), cInt(keepalive), nil)
 	}
 	cl.loopMu.Unlock()
 	cl.wake()
@@ -505,7 +509,9 @@ func (cl *Client) Disconnect(props controller.Props) controller.Ret {
 	if cl.destroyed {
 		return retInt(controller.ErrInval)
 	}
-	return ret(C.mosquitto_disconnect_v5(cl.m, 0, pl))
+	r := C.mosquitto_disconnect_v5(cl.m, 0, pl)
+	C.mqh_wake(cl.ctx)
+	return ret(r)
 }
 
 // withMessage runs a call that sends one message: the properties and the
@@ -528,19 +534,22 @@ func (cl *Client) withMessage(props controller.Props, s string, fn func(pl *C.mo
 	}
 	defer cfree(cs)
 	var mid C.int
-	if r := fn(pl, cs, &mid); r != 0 {
+	r := fn(pl, cs, &mid)
+	// A packet queued by a threaded client waits for the loop.
+	C.mqh_wake(cl.ctx)
+	if r != 0 {
 		return ret(r)
 	}
 	return controller.Ret{MsgID: int(mid)}
 }
 
-// cQoS passes a QoS on to C as written, or as -1 (invalid) when it does not
-// fit in a C int.
-func cQoS(qos int) C.int {
-	if qos < math.MinInt32 || qos > math.MaxInt32 {
-		qos = -1
+// cInt passes a number on to C as written, or as -1 (which every
+// argument it is used for refuses) when it does not fit in a C int.
+func cInt(n int) C.int {
+	if n < math.MinInt32 || n > math.MaxInt32 {
+		n = -1
 	}
-	return C.int(qos)
+	return C.int(n)
 }
 
 // Publish: mosquitto_publish_v5.
@@ -548,17 +557,17 @@ func (cl *Client) Publish(topic string, payload []byte, qos int, retain bool, pr
 	return cl.withMessage(props, topic, func(pl *C.mosquitto_property, ct *C.char, mid *C.int) C.int {
 		if len(payload) > 268435455 {
 			// libmosquitto takes the length as an int; it would say the same.
-			return C.mosquitto_publish_v5(cl.m, mid, ct, C.int(268435456), nil, cQoS(qos), C.bool(retain), pl)
+			return C.mosquitto_publish_v5(cl.m, mid, ct, C.int(268435456), nil, cInt(qos), C.bool(retain), pl)
 		}
 		ptr, n := payloadPtr(payload)
-		return C.mosquitto_publish_v5(cl.m, mid, ct, n, ptr, cQoS(qos), C.bool(retain), pl)
+		return C.mosquitto_publish_v5(cl.m, mid, ct, n, ptr, cInt(qos), C.bool(retain), pl)
 	})
 }
 
 // Subscribe: mosquitto_subscribe_v5 with no subscription options.
 func (cl *Client) Subscribe(sub string, qos int, props controller.Props) controller.Ret {
 	return cl.withMessage(props, sub, func(pl *C.mosquitto_property, cs *C.char, mid *C.int) C.int {
-		return C.mosquitto_subscribe_v5(cl.m, mid, cs, cQoS(qos), 0, pl)
+		return C.mosquitto_subscribe_v5(cl.m, mid, cs, cInt(qos), 0, pl)
 	})
 }
 

@@ -11,7 +11,8 @@
 //
 // Each client object is one struct mosquitto, told that the application
 // uses threads (mosquitto_threaded_set), and one goroutine that runs its
-// network loop (mosquitto_loop with a short timeout). libmosquitto's
+// network loop (mqh_loop: mosquitto_loop_read, _write and _misc driven
+// by poll, with a short timeout). libmosquitto's
 // callbacks run on that goroutine and only queue an event; a second
 // goroutine delivers the queue on Events(), taking the client's call lock
 // for each event, so that a call's return is always seen before the

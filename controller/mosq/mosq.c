@@ -1,8 +1,13 @@
 //go:build libmosquitto
 
+#define _GNU_SOURCE /* pipe2 */
 #include "mosq.h"
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <poll.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 /* Live context structs, to show in tests that none leak. */
 static volatile long mqh_live;
@@ -52,8 +57,14 @@ struct mosquitto *mqh_new(const char *id, int clean, uintptr_t handle, mqh_ctx *
 	struct mosquitto *m;
 	if (!ctx) return NULL;
 	ctx->handle = handle;
+	if (pipe2(ctx->wake, O_NONBLOCK | O_CLOEXEC) != 0) {
+		free(ctx);
+		return NULL;
+	}
 	m = mosquitto_new(id, clean ? true : false, ctx);
 	if (!m) {
+		close(ctx->wake[0]);
+		close(ctx->wake[1]);
 		free(ctx);
 		return NULL;
 	}
@@ -72,6 +83,8 @@ struct mosquitto *mqh_new(const char *id, int clean, uintptr_t handle, mqh_ctx *
 void mqh_destroy(struct mosquitto *m, mqh_ctx *ctx)
 {
 	mosquitto_destroy(m);
+	close(ctx->wake[0]);
+	close(ctx->wake[1]);
 	if (ctx->tls_password) {
 		memset(ctx->tls_password, 0, strlen(ctx->tls_password));
 		free(ctx->tls_password);
@@ -117,4 +130,63 @@ long mqh_heap_in_use(void)
 {
 	struct mallinfo2 mi = mallinfo2();
 	return (long)mi.uordblks;
+}
+
+/* mqh_wake tells the loop that a call queued a packet. The client is
+ * threaded, so libmosquitto leaves the write to the loop; its own wake-up
+ * socket is private, hence this pipe. A full pipe already says so. */
+void mqh_wake(mqh_ctx *ctx)
+{
+	char b = 0;
+	if (write(ctx->wake[1], &b, 1) < 0) {
+		/* EAGAIN: a wake-up is pending anyway. */
+	}
+}
+
+/* One turn of the network loop, as mosquitto_loop takes it, but waiting
+ * with poll(2) instead of select(2): mosquitto_loop refuses (3) a socket
+ * numbered FD_SETSIZE or above, which a busy test process reaches.
+ * Readable (or a pending TLS handshake, which mosquitto_loop_read
+ * advances) reads, writable or woken writes, and every turn ends with the
+ * keep-alive check. */
+int mqh_loop(struct mosquitto *m, mqh_ctx *ctx, int timeout_ms)
+{
+	struct pollfd pfd[2];
+	char buf[64];
+	int n, rc, woken;
+
+	pfd[0].fd = mosquitto_socket(m);
+	if(pfd[0].fd < 0){
+		return MOSQ_ERR_NO_CONN;
+	}
+	pfd[0].events = POLLIN;
+	if(mosquitto_want_write(m)){
+		pfd[0].events |= POLLOUT;
+	}
+	pfd[1].fd = ctx->wake[0];
+	pfd[1].events = POLLIN;
+	pfd[0].revents = pfd[1].revents = 0;
+	n = poll(pfd, 2, timeout_ms);
+	if(n < 0){
+		return errno == EINTR ? MOSQ_ERR_SUCCESS : MOSQ_ERR_ERRNO;
+	}
+	woken = 0;
+	if(pfd[1].revents & POLLIN){
+		while(read(ctx->wake[0], buf, sizeof(buf)) > 0){
+		}
+		woken = 1;
+	}
+	if(pfd[0].revents){
+		rc = mosquitto_loop_read(m, 1);
+		if(rc || mosquitto_socket(m) < 0){
+			return rc;
+		}
+	}
+	if((pfd[0].revents & POLLOUT) || (woken && mosquitto_want_write(m))){
+		rc = mosquitto_loop_write(m, 1);
+		if(rc || mosquitto_socket(m) < 0){
+			return rc;
+		}
+	}
+	return mosquitto_loop_misc(m);
 }

@@ -28,16 +28,7 @@ func start(t testing.TB, version int, props controller.Props) *h {
 	b := emulator.StartTest(t, emulator.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)
-	ctl := New()
-	t.Cleanup(func() {
-		if err := ctl.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	c, err := ctl.NewMosqClient("mosq-test", true)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctl, c := newBare(t, "mosq-test")
 	x := &h{t: t, b: b, ctl: ctl, c: c, r: controller.NewRecorder(c), ctx: ctx}
 	x.ok(c.ForceMqttVersion(version), "ForceMqttVersion")
 	host, port := x.hostPort()

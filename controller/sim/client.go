@@ -95,6 +95,7 @@ type Client struct {
 	tls       tlsSettings
 
 	host         string
+	hostSet      bool // a Connect got past its checks: Reconnect has a host
 	port         int
 	keepalive    int
 	connectProps propList
@@ -291,7 +292,7 @@ func (c *Client) SetWill(topic string, payload []byte, qos int, retain bool, pro
 		if c.protocol != mqtt5 {
 			return ret(errNotSupported)
 		}
-		if rc := pl.check(cmdWill); rc != 0 {
+		if rc := pl.check(cmdWill, c.ctl.opts.Model); rc != 0 {
 			return ret(rc)
 		}
 	}
@@ -319,11 +320,11 @@ func (c *Client) Connect(host string, port int, keepalive int, props controller.
 		return ret(errInval)
 	}
 	if pl != nil {
-		if rc := pl.check(cmdConnect); rc != 0 {
+		if rc := pl.check(cmdConnect, c.ctl.opts.Model); rc != 0 {
 			return ret(rc)
 		}
 	}
-	if host == "" || port < 0 || port > 65535 {
+	if port < 0 || port > 65535 {
 		return ret(errInval)
 	}
 	if keepalive != 0 && (keepalive < 5 || keepalive > 65535) {
@@ -337,6 +338,7 @@ func (c *Client) Connect(host string, port int, keepalive int, props controller.
 		c.id = randomID()
 	}
 	c.host, c.port, c.keepalive, c.connectProps = host, port, keepalive, pl
+	c.hostSet = true
 	c.quota = c.inflightMax
 	c.retainAvailable = true
 	return ret(c.reconnectLocked())
@@ -346,7 +348,7 @@ func (c *Client) Connect(host string, port int, keepalive int, props controller.
 func (c *Client) Reconnect() controller.Ret {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.destroyed || c.host == "" {
+	if c.destroyed || !c.hostSet {
 		return ret(errInval)
 	}
 	c.finishDisconnectLocked()
@@ -372,7 +374,7 @@ func (c *Client) Disconnect(props controller.Props) controller.Ret {
 		if c.protocol != mqtt5 {
 			return ret(errNotSupported)
 		}
-		if rc := pl.check(cmdDisconnect); rc != 0 {
+		if rc := pl.check(cmdDisconnect, c.ctl.opts.Model); rc != 0 {
 			return ret(rc)
 		}
 	}
@@ -413,7 +415,7 @@ func (c *Client) Publish(topic string, payload []byte, qos int, retain bool, pro
 		retain = false
 	}
 	if pl != nil {
-		if rc := pl.check(cmdPublish); rc != 0 {
+		if rc := pl.check(cmdPublish, c.ctl.opts.Model); rc != 0 {
 			return ret(rc)
 		}
 	}
@@ -432,10 +434,16 @@ func (c *Client) Publish(topic string, payload []byte, qos int, retain bool, pro
 			return ret(errInval)
 		}
 	}
-	// For QoS>0 libmosquitto's pre-check counts one byte of packet id where
-	// the packet has two; the model checks the real size (libmosquitto
-	// 2.0.16's outcome).
-	if c.oversize(c.publishRemaining(topic, len(payload), byte(qos), pl)) {
+	// For QoS>0 libmosquitto's early check counts one byte of packet id
+	// where the packet has two. A packet in that one-byte window aborted
+	// 2.0.11 (the model refuses it here, with no id); later releases let
+	// it through to the send, which refuses it with the id used up.
+	remaining := c.publishRemaining(topic, len(payload), byte(qos), pl)
+	early := remaining
+	if qos > 0 {
+		early--
+	}
+	if c.oversize(early) || (c.oversize(remaining) && !c.ctl.opts.Model.Has(controller.ChangeOversizeSendRefusal)) {
 		return ret(errOversizePacket)
 	}
 	mid := c.nextMid()
@@ -486,7 +494,7 @@ func (c *Client) checkFilter(cmd byte, sub string, pl propList) int {
 		return errNoConn
 	}
 	if pl != nil {
-		if rc := pl.check(cmd); rc != 0 {
+		if rc := pl.check(cmd, c.ctl.opts.Model); rc != 0 {
 			return rc
 		}
 	}

@@ -40,7 +40,7 @@ type wpacket struct {
 // guarded by the client's mutex.
 type conn struct {
 	c        *Client
-	addr     string
+	addrs    []string // the host's addresses, tried in turn
 	tlsCfg   *tls.Config
 	protocol byte
 	unit     time.Duration
@@ -65,9 +65,6 @@ type conn struct {
 	kaNanos atomic.Int64
 }
 
-// reconnectLocked is the library's reconnect: drop unwritten packets, re-arm
-// the outgoing messages, open a new socket and queue CONNECT. The socket
-// counts as open from here on: the TCP connect finishes in the background.
 // finishDisconnectLocked lets a DISCONNECT the driver asked for go out
 // before a new connection replaces the socket: libmosquitto's network loop
 // writes it as soon as it is queued, so a Disconnect followed at once by
@@ -88,6 +85,12 @@ func (c *Client) finishDisconnectLocked() {
 	c.mu.Lock()
 }
 
+// reconnectLocked is the library's reconnect: drop unwritten packets,
+// re-arm the outgoing messages, look the host name up, open a new socket
+// and queue CONNECT. The name is resolved inside the call, as the library
+// does, so an empty or unknown host returns 15 and port 0 returns 14 from
+// the call, with no callback; the TCP connect itself finishes in the
+// background and the socket counts as open from here on.
 func (c *Client) reconnectLocked() int {
 	if c.connectProps != nil && c.protocol != mqtt5 {
 		return errNotSupported
@@ -106,9 +109,13 @@ func (c *Client) reconnectLocked() int {
 		c.closeConnLocked(c.conn)
 	}
 	c.reconnectReset(false)
+	addrs, rc := c.resolveLocked()
+	if rc != 0 {
+		return rc
+	}
 	cn := &conn{
 		c:        c,
-		addr:     net.JoinHostPort(c.host, strconv.Itoa(c.port)),
+		addrs:    addrs,
 		tlsCfg:   cfg,
 		protocol: c.protocol,
 		unit:     c.ctl.opts.KeepAliveUnit,
@@ -124,6 +131,29 @@ func (c *Client) reconnectLocked() int {
 	c.wg.Add(1)
 	go cn.run()
 	return 0
+}
+
+// resolveLocked looks the host up and returns the addresses to dial: 15
+// when the name does not resolve (an empty one never does), 14 for port 0,
+// whose connect fails on every address before the call returns.
+func (c *Client) resolveLocked() ([]string, int) {
+	if c.host == "" {
+		return nil, errEAI
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.ctl.opts.DialTimeout)
+	defer cancel()
+	ips, err := c.ctl.opts.Resolver.LookupHost(ctx, c.host)
+	if err != nil || len(ips) == 0 {
+		return nil, errEAI
+	}
+	if c.port == 0 {
+		return nil, errErrno
+	}
+	addrs := make([]string, len(ips))
+	for i, ip := range ips {
+		addrs[i] = net.JoinHostPort(ip, strconv.Itoa(c.port))
+	}
+	return addrs, 0
 }
 
 func (cn *conn) setKeepalive(seconds int) {
@@ -188,7 +218,13 @@ func (cn *conn) run() {
 	defer c.wg.Done()
 	timeout := c.ctl.opts.DialTimeout
 	d := net.Dialer{Timeout: timeout}
-	nc, err := d.DialContext(cn.ctx, "tcp", cn.addr)
+	var nc net.Conn
+	var err error
+	for _, addr := range cn.addrs {
+		if nc, err = d.DialContext(cn.ctx, "tcp", addr); err == nil {
+			break
+		}
+	}
 	if err != nil {
 		c.lost(cn, dialCode(err))
 		return
@@ -200,6 +236,14 @@ func (cn *conn) run() {
 		cancel()
 		if err != nil {
 			_ = nc.Close() // the handshake's error is the one reported
+			if !c.ctl.opts.Model.Has(controller.ChangeTLSFailureCallback) {
+				// Before the release that added the callback the library
+				// closed the socket and said nothing.
+				c.mu.Lock()
+				c.closeConnLocked(cn)
+				c.mu.Unlock()
+				return
+			}
 			c.lost(cn, errTLS)
 			return
 		}
@@ -222,9 +266,12 @@ func (cn *conn) run() {
 	cn.writeLoop(nc)
 }
 
+// writeLoop writes queued packets one write each, as libmosquitto's
+// packet writer does, and reports what each write finishes (a QoS 0
+// onPublish, the end of a DISCONNECT) before the next: a client subscribed
+// to its own topic sees onPublish and onMessage in libmosquitto's order.
 func (cn *conn) writeLoop(nc net.Conn) {
 	c := cn.c
-	var bufs [][]byte
 	for {
 		select {
 		case <-cn.wake:
@@ -253,20 +300,13 @@ func (cn *conn) writeLoop(nc net.Conn) {
 			}
 			c.mu.Unlock()
 
-			bufs = bufs[:0]
 			for _, p := range batch {
-				bufs = append(bufs, p.b)
-			}
-			nb := net.Buffers(bufs)
-			_, err := nb.WriteTo(nc)
-			if err != nil {
-				c.lost(cn, writeCode(err))
-				return
-			}
-			cn.nextOut.Store(time.Now().UnixNano() + cn.kaNanos.Load())
-
-			c.mu.Lock()
-			for _, p := range batch {
+				if _, err := nc.Write(p.b); err != nil {
+					c.lost(cn, writeCode(err))
+					return
+				}
+				cn.nextOut.Store(time.Now().UnixNano() + cn.kaNanos.Load())
+				c.mu.Lock()
 				switch p.kind {
 				case wpQoS0:
 					c.emit(controller.Event{Kind: controller.OnPublish, MsgID: int(p.mid), Message: controller.ReasonString(0)})
@@ -276,11 +316,13 @@ func (cn *conn) writeLoop(nc net.Conn) {
 						c.emit(controller.Event{Kind: controller.OnDisconnect, Message: controller.ErrorString(0)})
 					}
 				}
-			}
-			if cn.closed {
+				closed := cn.closed
 				c.mu.Unlock()
-				return
+				if closed {
+					return
+				}
 			}
+			c.mu.Lock()
 			for i := range batch {
 				batch[i] = wpacket{}
 			}

@@ -119,12 +119,7 @@ func TestAckLengths(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f, c, r, ctx := fakeClient(t, true, 60, sim.Options{})
-			ret := c.Publish("t", []byte("x"), tc.qos, false, nil)
-			if ret.Code != 0 {
-				t.Fatal(ret)
-			}
-			p := f.read()
-			id := p[len(p)-4 : len(p)-2] // topic "t", id, empty props, payload "x"
+			ret, id := publishToFake(t, f, c, tc.qos)
 			typ := byte(0x40)
 			if tc.qos == 2 {
 				f.write(0x50, 2, id[0], id[1])
@@ -232,4 +227,16 @@ func TestBrokerDisconnectReason(t *testing.T) {
 	if ev.Reason != 139 {
 		t.Fatalf("onDisconnect %d, want 139", ev.Reason)
 	}
+}
+
+// publishToFake publishes "x" to "t" over MQTT 5 and reads the PUBLISH off
+// the fake broker: it returns the call's result and the packet id bytes.
+func publishToFake(t *testing.T, f *fake, c *sim.Client, qos int) (controller.Ret, []byte) {
+	t.Helper()
+	ret := c.Publish("t", []byte("x"), qos, false, nil)
+	if ret.Code != 0 {
+		t.Fatal(ret)
+	}
+	p := f.read()
+	return ret, p[len(p)-4 : len(p)-2] // topic "t", id, empty props, payload "x"
 }

@@ -35,7 +35,7 @@ func (c *Client) handle(cn *conn, pk *packets.Packet) int {
 		if pk.PacketID == 0 {
 			return errProtocol
 		}
-		if v5 && pk.FixedHeader.Remaining > 2 {
+		if v5 && pk.FixedHeader.Remaining > 2 && c.checksAckReasons() {
 			if qos == 1 && !validPubackReason(pk.ReasonCode) ||
 				qos == 2 && pk.ReasonCode != 0 && pk.ReasonCode != controller.RCPacketIDNotFound {
 				return errProtocol
@@ -63,7 +63,7 @@ func (c *Client) handle(cn *conn, pk *packets.Packet) int {
 		if pk.PacketID == 0 {
 			return errProtocol
 		}
-		if v5 && pk.FixedHeader.Remaining > 2 && !validPubrecReason(pk.ReasonCode) {
+		if v5 && pk.FixedHeader.Remaining > 2 && c.checksAckReasons() && !validPubrecReason(pk.ReasonCode) {
 			return errProtocol
 		}
 		if !v5 || pk.ReasonCode < 0x80 {
@@ -93,7 +93,7 @@ func (c *Client) handle(cn *conn, pk *packets.Packet) int {
 		if pk.PacketID == 0 {
 			return errProtocol
 		}
-		if v5 && pk.FixedHeader.Remaining > 2 && pk.ReasonCode != 0 && pk.ReasonCode != controller.RCPacketIDNotFound {
+		if v5 && pk.FixedHeader.Remaining > 2 && c.checksAckReasons() && pk.ReasonCode != 0 && pk.ReasonCode != controller.RCPacketIDNotFound {
 			return errProtocol
 		}
 		var msg *inMsg
@@ -278,9 +278,18 @@ func validPubackReason(r byte) bool {
 	return false
 }
 
+// checksAckReasons: releases before the one that added the check pass any
+// reason code of an ack on to onPublish.
+func (c *Client) checksAckReasons() bool {
+	return c.ctl.opts.Model.Has(controller.ChangeAckReasonCheck)
+}
+
+// validPubrecReason: 153 (payload format invalid) was refused from 2.0.12
+// to 2.0.18; the releases modelled (2.0.11 checks nothing, 2.0.20 allows
+// it) both accept it.
 func validPubrecReason(r byte) bool {
 	switch r {
-	case 0, 16, 128, 131, 135, 144, 145, 151:
+	case 0, 16, 128, 131, 135, 144, 145, 151, 153:
 		return true
 	}
 	return false

@@ -120,13 +120,19 @@ func buildProps(p controller.Props) (propList, int) {
 
 // check applies the library's checks for a command: values (a one-byte
 // flag above 1, a zero Maximum Packet Size, Receive Maximum or Topic
-// Alias, a Response Topic with wildcards) and properties not allowed on the
-// command give 2; the same property twice (USER_PROPERTY excepted) gives 22.
-func (l propList) check(cmd byte) int {
+// Alias) and properties not allowed on the command give 2; the same
+// property twice (USER_PROPERTY excepted) gives 22. The Payload Format
+// Indicator and Response Topic value checks came with later releases, so
+// the model decides whether they apply.
+func (l propList) check(cmd byte, m controller.Model) int {
 	for i, p := range l {
 		switch p.def.ID {
-		case 23, 1, 25, 36, 37, 40, 41, 42:
+		case 23, 25, 36, 37, 40, 41, 42:
 			if p.num > 1 {
+				return errProtocol
+			}
+		case 1:
+			if p.num > 1 && m.Has(controller.ChangePayloadFormatCheck) {
 				return errProtocol
 			}
 		case 39:
@@ -138,7 +144,7 @@ func (l propList) check(cmd byte) int {
 				return errProtocol
 			}
 		case 8:
-			if !pubTopicOK(p.str) {
+			if m.Has(controller.ChangeResponseTopicCheck) && !pubTopicOK(p.str) {
 				return errProtocol
 			}
 		}

@@ -2,10 +2,18 @@
 // through the controller package's registry.
 package sim
 
-import "github.com/mqtthil/mqtthil/controller"
+import (
+	"fmt"
+
+	"github.com/mqtthil/mqtthil/controller"
+)
 
 func init() {
 	controller.Register("sim", func(o controller.Options) (controller.Controller, error) {
-		return New(Options{KeepAliveUnit: o.KeepAliveUnit}), nil
+		m, err := controller.LookupModel(o.Model)
+		if err != nil {
+			return nil, fmt.Errorf("sim: %w", err)
+		}
+		return New(Options{KeepAliveUnit: o.KeepAliveUnit, Model: m}), nil
 	})
 }

@@ -8,8 +8,10 @@
 package sim
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/mqtthil/mqtthil/controller"
@@ -44,6 +46,14 @@ type Options struct {
 	KeepAliveUnit time.Duration
 	// DialTimeout bounds the TCP connect and TLS handshake. Default 30 s.
 	DialTimeout time.Duration
+	// Model is the libmosquitto release the client follows where
+	// releases differ; the zero value is controller.DefaultModel.
+	Model controller.Model
+	// Resolver looks up host names inside Connect and Reconnect, as the
+	// library does; nil is the Go runtime's resolver.
+	Resolver interface {
+		LookupHost(ctx context.Context, host string) ([]string, error)
+	}
 }
 
 // Controller is the simulated controller.
@@ -64,6 +74,12 @@ func New(opts ...Options) *Controller {
 	if o.DialTimeout <= 0 {
 		o.DialTimeout = 30 * time.Second
 	}
+	if o.Model.Version == "" {
+		o.Model = controller.MustModel(controller.DefaultModel)
+	}
+	if o.Resolver == nil {
+		o.Resolver = net.DefaultResolver
+	}
 	return &Controller{opts: o}
 }
 
@@ -74,7 +90,7 @@ func (c *Controller) Identity() controller.Identity {
 	return controller.Identity{
 		Kind:          "sim",
 		Model:         "simulated controller",
-		Firmware:      "libmosquitto 2.0.11 model",
+		Firmware:      c.opts.Model.Name + " model",
 		DriverVersion: "sim",
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/mqtthil/mqtthil/controller"
+	"github.com/mqtthil/mqtthil/controller/sim"
 	"github.com/mqtthil/mqtthil/emulator"
 	"github.com/mqtthil/mqtthil/emulator/faults"
 	"github.com/mqtthil/mqtthil/emulator/journal"
@@ -16,6 +17,7 @@ import (
 func TestTable1(t *testing.T) {
 	q0, q1 := 0, 1
 	_ = q1
+	latest := sim.Options{Model: controller.MustModel(controller.LatestModel)}
 	// refused rows: the call fails with code and no msgId, and the next
 	// good publish gets the id the refused call did not take.
 	refused := []struct {
@@ -35,7 +37,8 @@ func TestTable1(t *testing.T) {
 		{"3 before 4", setup{version: 5, opts: emulator.Options{Profile: emulator.Profile{MaximumQoS: &q0}}}, "t", nil, 2, controller.Props{"SESSION_EXPIRY_INTERVAL": 1}, 24},
 		{"4 property not for PUBLISH", setup{version: 5}, "t", nil, 0, controller.Props{"SESSION_EXPIRY_INTERVAL": 5}, 2},
 		{"4 topic alias 0", setup{version: 5}, "t", nil, 0, controller.Props{"TOPIC_ALIAS": 0}, 2},
-		{"4 byte property over 1", setup{version: 5}, "t", nil, 0, controller.Props{"PAYLOAD_FORMAT_INDICATOR": 2}, 2},
+		{"4 payload format indicator 2 (2.0.20)", setup{version: 5, sim: latest}, "t", nil, 0, controller.Props{"PAYLOAD_FORMAT_INDICATOR": 2}, 2},
+		{"4 response topic with a wildcard (2.0.20)", setup{version: 5, sim: latest}, "t", nil, 0, controller.Props{"RESPONSE_TOPIC": "a/+"}, 2},
 		{"5 duplicate property", setup{version: 5}, "t", nil, 0, controller.Props{"CONTENT_TYPE": "a", "3": "b"}, 22},
 		{"6 nil topic", setup{}, "", nil, 0, nil, 3},
 		{"6 empty topic on MQTT 5 without alias", setup{version: 5}, "", nil, 1, nil, 3},
