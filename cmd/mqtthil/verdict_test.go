@@ -164,7 +164,9 @@ func TestApplyDivergence(t *testing.T) {
 			t.Errorf("the reason is not given: %q", r.Error)
 		}
 	}
-	if d, err := difftest.Divergences(); err != nil || len(d) == 0 {
+	// The shipped list may be empty (it is when the model and the library
+	// agree everywhere), but it must read.
+	if _, err := difftest.Divergences(); err != nil {
 		t.Fatalf("the divergence list: %v", err)
 	}
 }
