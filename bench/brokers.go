@@ -25,8 +25,11 @@ type Broker struct {
 	Name  string
 	Addr  string
 	close func() error
-	// Emulator is set for the emulator, so a run can check its journal.
+	// Emulator is set for the emulator in this process, so a run can check
+	// its journal.
 	Emulator *emulator.Broker
+	// Pid is the broker's process when it runs in one of its own.
+	Pid int
 }
 
 // Close stops the broker.
@@ -172,5 +175,5 @@ func StartMosquitto(ctx context.Context, dir string) (*Broker, error) {
 		case <-ctx.Done():
 		}
 	}
-	return &Broker{Name: "mosquitto", Addr: addr, close: stop}, nil
+	return &Broker{Name: "mosquitto", Addr: addr, Pid: cmd.Process.Pid, close: stop}, nil
 }
