@@ -49,10 +49,14 @@ func IdleRules() []faults.Rule {
 	return rules
 }
 
+// JournalCap is the emulator's journal cap in the bench: room for every
+// record of a run a few seconds long (two to four records a message).
+const JournalCap = 4 << 20
+
 // StartEmulator starts the broker emulator with its journal on and the idle
 // rules armed.
 func StartEmulator(ctx context.Context) (*Broker, error) {
-	e, err := emulator.Start(ctx, emulator.Options{Rules: IdleRules()})
+	e, err := emulator.Start(ctx, emulator.Options{Rules: IdleRules(), JournalCap: JournalCap})
 	if err != nil {
 		return nil, err
 	}
