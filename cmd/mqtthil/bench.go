@@ -292,7 +292,7 @@ func (cfg benchConfig) brokers(ctx context.Context, dir string, rep *benchReport
 			}
 			fastest = max(fastest, r.Rate)
 		}
-		l = bench.BrokerLoad(l.QoS, l.Size, l.Pairs, max(cfg.messages, int(fastest*cfg.minRun.Seconds()*1.25)))
+		l = resized(l, max(cfg.messages, int(fastest*cfg.minRun.Seconds()*1.25)))
 		n := cfg.rounds
 		if isTargetLoad(l) {
 			// The load the targets are about gets three times the rounds: on
@@ -319,7 +319,7 @@ func (cfg benchConfig) brokers(ctx context.Context, dir string, rep *benchReport
 			// to fit (a few times at most: the machine may just be slow).
 			if short > 0 && grown < 3 {
 				grown++
-				l = bench.BrokerLoad(l.QoS, l.Size, l.Pairs, int(float64(l.Messages*l.Pairs)*cfg.minRun.Seconds()/short.Seconds()*1.2))
+				l = resized(l, int(float64(l.Messages*l.Pairs)*cfg.minRun.Seconds()/short.Seconds()*1.2))
 				i--
 				continue
 			}
@@ -365,6 +365,12 @@ func (cfg benchConfig) brokers(ctx context.Context, dir string, rep *benchReport
 		}
 	}
 	return nil
+}
+
+// resized is l with messages in all, no more than the emulator's journal
+// holds at four records a message.
+func resized(l bench.Load, messages int) bench.Load {
+	return bench.BrokerLoad(l.QoS, l.Size, l.Pairs, min(messages, bench.JournalCap/4))
 }
 
 // brokerStarter starts one broker for one run.
