@@ -25,8 +25,11 @@ type Broker struct {
 	Name  string
 	Addr  string
 	close func() error
-	// Emulator is set for the emulator, so a run can check its journal.
+	// Emulator is set for the emulator in this process, so a run can check
+	// its journal.
 	Emulator *emulator.Broker
+	// Pid is the broker's process when it runs in one of its own.
+	Pid int
 }
 
 // Close stops the broker.
@@ -46,10 +49,14 @@ func IdleRules() []faults.Rule {
 	return rules
 }
 
+// JournalCap is the emulator's journal cap in the bench: room for every
+// record of a run a few seconds long (two to four records a message).
+const JournalCap = 4 << 20
+
 // StartEmulator starts the broker emulator with its journal on and the idle
 // rules armed.
 func StartEmulator(ctx context.Context) (*Broker, error) {
-	e, err := emulator.Start(ctx, emulator.Options{Rules: IdleRules()})
+	e, err := emulator.Start(ctx, emulator.Options{Rules: IdleRules(), JournalCap: JournalCap})
 	if err != nil {
 		return nil, err
 	}
@@ -172,5 +179,5 @@ func StartMosquitto(ctx context.Context, dir string) (*Broker, error) {
 		case <-ctx.Done():
 		}
 	}
-	return &Broker{Name: "mosquitto", Addr: addr, close: stop}, nil
+	return &Broker{Name: "mosquitto", Addr: addr, Pid: cmd.Process.Pid, close: stop}, nil
 }

@@ -157,11 +157,7 @@ func dialMQTT(ctx context.Context, addr, id string) (*conn, error) {
 		return nil, fmt.Errorf("bench: dial %s: %w", addr, err)
 	}
 	c := &conn{nc: nc, br: bufio.NewReaderSize(nc, 64<<10), bw: bufio.NewWriterSize(nc, 64<<10)}
-	pk := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Connect}, ProtocolVersion: 4,
-		Connect: packets.ConnectParams{ProtocolName: []byte("MQTT"), ClientIdentifier: id, Keepalive: 60, Clean: true}}
-	var buf bytes.Buffer
-	pk.ConnectEncode(&buf)
-	c.send(buf.Bytes(), true)
+	c.send(connectFrame(id), true)
 	raw, err := c.next(5 * time.Second)
 	if err != nil {
 		nc.Close()
@@ -172,6 +168,15 @@ func dialMQTT(ctx context.Context, addr, id string) (*conn, error) {
 		return nil, fmt.Errorf("bench: %s: refused: % x", id, raw)
 	}
 	return c, nil
+}
+
+// connectFrame is an MQTT 3.1.1 CONNECT for a clean session.
+func connectFrame(id string) []byte {
+	pk := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Connect}, ProtocolVersion: 4,
+		Connect: packets.ConnectParams{ProtocolName: []byte("MQTT"), ClientIdentifier: id, Keepalive: 60, Clean: true}}
+	var buf bytes.Buffer
+	pk.ConnectEncode(&buf)
+	return buf.Bytes()
 }
 
 func (c *conn) close() { c.nc.Close() }

@@ -36,7 +36,11 @@ var benchClients = map[string]bench.NewController{
 type benchConfig struct {
 	quick       bool
 	rounds      int
-	messages    int // per load, all pairs together
+	messages    int           // per load, all pairs together, at the least
+	minRun      time.Duration // a run lasts at least this long: loads are sized to it
+	exe         string        // this program, to run the emulator and mochi as processes
+	inProcess   bool          // the emulator and mochi in the bench's own process instead
+	idleConns   int
 	publishes   int // correlation run
 	controllers int
 	scaleFor    time.Duration
@@ -50,6 +54,8 @@ type brokerRow struct {
 	Rate        float64       `json:"msgs_per_s"`
 	P50         time.Duration `json:"p50_ns"`
 	P99         time.Duration `json:"p99_ns"`
+	Messages    int           `json:"messages"`        // in each run
+	Shortest    time.Duration `json:"shortest_run_ns"` // the shortest of its runs
 	VsMosquitto float64       `json:"vs_mosquitto,omitempty"`
 	VsMochi     float64       `json:"vs_mochi,omitempty"`
 	// The ratio to mochi in each round, sorted: how far the rounds agree.
@@ -68,6 +74,8 @@ type benchReport struct {
 	Machine     string              `json:"machine"`
 	Command     string              `json:"command"`
 	Brokers     []brokerRow         `json:"brokers,omitempty"`
+	InProcess   bool                `json:"in_process,omitempty"` // the emulator and mochi ran in the bench's process
+	Idle        []bench.Idle        `json:"idle,omitempty"`
 	Mosquitto   string              `json:"mosquitto,omitempty"` // why it is missing, if it is
 	Clients     []clientRow         `json:"clients,omitempty"`
 	Correlation *bench.Correlation  `json:"correlation,omitempty"`
@@ -86,10 +94,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fl.SetOutput(stderr)
 	quick := fl.Bool("quick", false, "a run of under a minute: fewer messages, rounds and controllers")
 	asJSON := fl.Bool("json", false, "print JSON instead of Markdown")
-	only := fl.String("only", "brokers,clients,correlation,scale", "sections to run, comma-separated")
+	only := fl.String("only", "brokers,memory,clients,correlation,scale", "sections to run, comma-separated")
 	check := fl.Bool("check", false, "exit 1 when a target is missed")
+	rounds := fl.Int("rounds", 0, "rounds of every load (the target load runs three times as many); 0: 6, or 1 with --quick")
+	inProcess := fl.Bool("in-process", false, "run the emulator and mochi inside the bench's process rather than each in its own")
 	fl.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: mqtthil bench [--quick] [--json] [--check] [--only brokers,clients,correlation,scale]")
+		fmt.Fprintln(stderr, "Usage: mqtthil bench [--quick] [--json] [--check] [--rounds N] [--in-process] [--only brokers,memory,clients,correlation,scale]")
 		fl.PrintDefaults()
 		fmt.Fprintln(stderr)
 		fmt.Fprint(stderr, exitCodesHelp)
@@ -97,27 +107,39 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err := fl.Parse(args); err != nil {
 		return parseExit(err)
 	}
-	cfg := benchConfig{rounds: 6, messages: 20000, publishes: 200000, controllers: 1000, scaleFor: 30 * time.Second, sections: map[string]bool{}}
+	cfg := benchConfig{rounds: 6, messages: 20000, minRun: 3 * time.Second, idleConns: 1000,
+		publishes: 200000, controllers: 1000, scaleFor: 30 * time.Second, sections: map[string]bool{}}
 	if *quick {
-		cfg = benchConfig{quick: true, rounds: 1, messages: 3000, publishes: 70000, controllers: 200, scaleFor: 5 * time.Second, sections: map[string]bool{}}
+		cfg = benchConfig{quick: true, rounds: 1, messages: 3000, minRun: 500 * time.Millisecond, idleConns: 1000,
+			publishes: 70000, controllers: 200, scaleFor: 5 * time.Second, sections: map[string]bool{}}
 	}
+	if *rounds > 0 {
+		cfg.rounds = *rounds
+	}
+	cfg.inProcess = *inProcess
 	for _, s := range strings.Split(*only, ",") {
 		s = strings.TrimSpace(s)
 		switch s {
-		case "brokers", "clients", "correlation", "scale":
+		case "brokers", "memory", "clients", "correlation", "scale":
 			cfg.sections[s] = true
 		default:
-			fmt.Fprintf(stderr, "mqtthil bench: --only %q: want brokers, clients, correlation or scale\n", s)
+			fmt.Fprintf(stderr, "mqtthil bench: --only %q: want brokers, memory, clients, correlation or scale\n", s)
 			return exitUsage
 		}
 	}
+	exe, err := os.Executable()
+	if err != nil {
+		fmt.Fprintf(stderr, "mqtthil bench: finding this program, to run brokers with: %v\n", err)
+		return exitHarness
+	}
+	cfg.exe = exe
 	dir, err := os.MkdirTemp("", "mqtthil-bench-")
 	if err != nil {
 		fmt.Fprintf(stderr, "mqtthil bench: %v\n", err)
 		return exitHarness
 	}
 	defer os.RemoveAll(dir)
-	rep := benchReport{Machine: machine(), Command: "mqtthil bench " + strings.Join(args, " ")}
+	rep := benchReport{Machine: machine(), Command: "mqtthil bench " + strings.Join(args, " "), InProcess: cfg.inProcess}
 	progress := func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) }
 	if err := cfg.run(ctx, dir, &rep, progress); err != nil {
 		fmt.Fprintf(stderr, "mqtthil bench: %v\n", err)
@@ -169,6 +191,11 @@ func machine() string {
 func (cfg benchConfig) run(ctx context.Context, dir string, rep *benchReport, progress func(string, ...any)) error {
 	if cfg.sections["brokers"] {
 		if err := cfg.brokers(ctx, dir, rep, progress); err != nil {
+			return err
+		}
+	}
+	if cfg.sections["memory"] {
+		if err := cfg.memory(ctx, dir, rep, progress); err != nil {
 			return err
 		}
 	}
@@ -239,18 +266,7 @@ func (cfg benchConfig) run(ctx context.Context, dir string, rep *benchReport, pr
 // The order of the brokers turns from round to round, so that none always
 // runs first or last on a shared machine whose load drifts.
 func (cfg benchConfig) brokers(ctx context.Context, dir string, rep *benchReport, progress func(string, ...any)) error {
-	starters := []struct {
-		name  string
-		start func(context.Context) (*bench.Broker, error)
-	}{
-		{"emulator", bench.StartEmulator},
-		{"mochi", bench.StartMochi},
-		{"mosquitto", func(ctx context.Context) (*bench.Broker, error) { return bench.StartMosquitto(ctx, dir) }},
-	}
-	if _, err := bench.MosquittoPath(); err != nil {
-		rep.Mosquitto = err.Error()
-		starters = starters[:2]
-	}
+	starters := cfg.starters(dir, rep)
 	var loads []bench.Load
 	for _, qos := range []byte{0, 1, 2} {
 		for _, size := range []int{256, 4096} {
@@ -265,6 +281,18 @@ func (cfg benchConfig) brokers(ctx context.Context, dir string, rep *benchReport
 	// always the same broker's.
 	orders := permutations(len(starters))
 	for _, l := range loads {
+		// Size the load so that the fastest broker's run lasts minRun: one
+		// warm-up run on each broker, its numbers not kept.
+		fastest := 0.0
+		for _, s := range starters {
+			progress("%s on %s: sizing", l, s.name)
+			r, err := runOn(ctx, s.start, l)
+			if err != nil {
+				return fmt.Errorf("%s on %s: %w", l, s.name, err)
+			}
+			fastest = max(fastest, r.Rate)
+		}
+		l = resized(l, max(cfg.messages, int(fastest*cfg.minRun.Seconds()*1.25)))
 		n := cfg.rounds
 		if isTargetLoad(l) {
 			// The load the targets are about gets three times the rounds: on
@@ -272,28 +300,30 @@ func (cfg benchConfig) brokers(ctx context.Context, dir string, rep *benchReport
 			n *= 3
 		}
 		rounds := make([]map[string]bench.Result, n)
-		for i := range rounds {
-			rounds[i] = map[string]bench.Result{}
+		for i, grown := 0, 0; i < n; i++ {
+			rd := map[string]bench.Result{}
+			var short time.Duration // the shortest run under minRun
 			for _, k := range orders[i%len(orders)] {
 				s := starters[k]
-				progress("%s on %s", l, s.name)
-				runtime.GC() // start from a collected heap, not the last run's garbage
-				b, err := s.start(ctx)
-				if err != nil {
-					return fmt.Errorf("%s: %w", s.name, err)
-				}
-				r, err := bench.Run(ctx, b.Addr, l)
-				if err == nil && b.Emulator != nil {
-					if st := b.Emulator.Journal.Stats(); st.Lost != 0 {
-						err = fmt.Errorf("the journal lost %d records", st.Lost)
-					}
-				}
-				b.Close()
+				progress("%s on %s, %d messages", l, s.name, l.Messages*l.Pairs)
+				r, err := runOn(ctx, s.start, l)
 				if err != nil {
 					return fmt.Errorf("%s on %s: %w", l, s.name, err)
 				}
-				rounds[i][s.name] = r
+				rd[s.name] = r
+				if r.Elapsed < cfg.minRun && (short == 0 || r.Elapsed < short) {
+					short = r.Elapsed
+				}
 			}
+			// A round with a run under minRun is run again on a load grown
+			// to fit (a few times at most: the machine may just be slow).
+			if short > 0 && grown < 3 {
+				grown++
+				l = resized(l, int(float64(l.Messages*l.Pairs)*cfg.minRun.Seconds()/short.Seconds()*1.2))
+				i--
+				continue
+			}
+			rounds[i] = rd
 		}
 		// ratios are a's rate over b's in each round, sorted.
 		ratios := func(a, b string) []float64 {
@@ -319,7 +349,11 @@ func (cfg benchConfig) brokers(ctx context.Context, dir string, rep *benchReport
 			}
 			slices.SortFunc(rs, func(a, b bench.Result) int { return cmp.Compare(a.Rate, b.Rate) })
 			r := rs[len(rs)/2]
-			row := brokerRow{Load: l.String(), Broker: s.name, Rate: r.Rate, P50: r.P50, P99: r.P99}
+			row := brokerRow{Load: l.String(), Broker: s.name, Rate: r.Rate, P50: r.P50, P99: r.P99,
+				Messages: r.Messages, Shortest: rs[0].Elapsed}
+			for _, x := range rs {
+				row.Shortest = min(row.Shortest, x.Elapsed)
+			}
 			if len(starters) > 2 {
 				row.VsMosquitto = median(ratios(s.name, "mosquitto"))
 			}
@@ -329,6 +363,83 @@ func (cfg benchConfig) brokers(ctx context.Context, dir string, rep *benchReport
 			}
 			rep.Brokers = append(rep.Brokers, row)
 		}
+	}
+	return nil
+}
+
+// resized is l with messages in all, no more than the emulator's journal
+// holds at four records a message.
+func resized(l bench.Load, messages int) bench.Load {
+	return bench.BrokerLoad(l.QoS, l.Size, l.Pairs, min(messages, bench.JournalCap/4))
+}
+
+// brokerStarter starts one broker for one run.
+type brokerStarter struct {
+	name  string
+	start func(context.Context) (*bench.Broker, error)
+}
+
+// starters are the brokers compared: each in a process of its own, the
+// emulator and bare mochi as this program's bench-broker, unless
+// cfg.inProcess; mosquitto when it is installed.
+func (cfg benchConfig) starters(dir string, rep *benchReport) []brokerStarter {
+	process := func(name string) func(context.Context) (*bench.Broker, error) {
+		return func(ctx context.Context) (*bench.Broker, error) {
+			return bench.StartProcess(ctx, name, cfg.exe, benchBrokerCommand)
+		}
+	}
+	starters := []brokerStarter{{"emulator", process("emulator")}, {"mochi", process("mochi")}}
+	if cfg.inProcess {
+		starters = []brokerStarter{{"emulator", bench.StartEmulator}, {"mochi", bench.StartMochi}}
+	}
+	if _, err := bench.MosquittoPath(); err != nil {
+		rep.Mosquitto = err.Error()
+		return starters
+	}
+	return append(starters, brokerStarter{"mosquitto", func(ctx context.Context) (*bench.Broker, error) { return bench.StartMosquitto(ctx, dir) }})
+}
+
+// runOn puts load l on a fresh broker and stops it; an emulator in this
+// process must have kept every journal record (one in its own process
+// says so by its exit, which Close reports).
+func runOn(ctx context.Context, start func(context.Context) (*bench.Broker, error), l bench.Load) (bench.Result, error) {
+	runtime.GC() // start from a collected heap, not the last run's garbage
+	b, err := start(ctx)
+	if err != nil {
+		return bench.Result{}, err
+	}
+	r, err := bench.Run(ctx, b.Addr, l)
+	if err == nil && b.Emulator != nil {
+		if st := b.Emulator.Journal.Stats(); st.Lost != 0 {
+			err = fmt.Errorf("the journal lost %d records", st.Lost)
+		}
+	}
+	if cerr := b.Close(); err == nil {
+		err = cerr
+	}
+	return r, err
+}
+
+// memory measures each broker's resident set per idle connection, each
+// broker in its own process (whatever cfg.inProcess says: a process's
+// resident set is the measure).
+func (cfg benchConfig) memory(ctx context.Context, dir string, rep *benchReport, progress func(string, ...any)) error {
+	in := cfg
+	in.inProcess = false
+	for _, s := range in.starters(dir, &benchReport{}) {
+		progress("memory: %d idle connections to %s", cfg.idleConns, s.name)
+		b, err := s.start(ctx)
+		if err != nil {
+			return fmt.Errorf("memory on %s: %w", s.name, err)
+		}
+		idle, err := bench.IdleMemory(ctx, b, cfg.idleConns)
+		if cerr := b.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("memory on %s: %w", s.name, err)
+		}
+		rep.Idle = append(rep.Idle, idle)
 	}
 	return nil
 }
@@ -389,11 +500,16 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Micros
 func (rep *benchReport) markdown(w io.Writer) {
 	fmt.Fprintf(w, "# mqtthil bench\n\nMachine: %s  \nCommand: `%s`\n", rep.Machine, strings.TrimSpace(rep.Command))
 	if len(rep.Brokers) > 0 {
-		fmt.Fprintln(w, "\n## Brokers on loopback\n\nThe same load generator for each broker, fresh brokers for each run; rates are medians over the rounds; a ratio is the median of the ratios within each round, where the brokers ran back to back, in every order in turn, with the lowest and highest round in brackets; the load the targets are about runs three times the rounds; latency is publish to PUBACK (QoS 1), PUBCOMP (QoS 2) or delivery (QoS 0).")
+		where := "each broker in a process of its own (the emulator and mochi as `mqtthil bench-broker`, mosquitto as itself), the load generator in the bench's process"
+		if rep.InProcess {
+			where = "the emulator and mochi inside the bench's process, beside the load generator; mosquitto in its own"
+		}
+		fmt.Fprintf(w, "\n## Brokers on loopback\n\nWhere: %s.\n\n", where)
+		fmt.Fprintln(w, "The same load generator for each broker, fresh brokers for each run, each load sized so the fastest broker's run lasts the minimum run time; rates are medians over the rounds; a ratio is the median of the ratios within each round, where the brokers ran back to back, in every order in turn, with the lowest and highest round in brackets; the load the targets are about runs three times the rounds; latency is publish to PUBACK (QoS 1), PUBCOMP (QoS 2) or delivery (QoS 0).")
 		if rep.Mosquitto != "" {
 			fmt.Fprintf(w, "\nmosquitto left out: %s.\n", rep.Mosquitto)
 		}
-		fmt.Fprintln(w, "\n| load | broker | msgs/s | p50 | p99 | × mosquitto | × mochi |\n|---|---|---:|---:|---:|---:|---:|")
+		fmt.Fprintln(w, "\n| load | broker | messages | shortest run | msgs/s | p50 | p99 | × mosquitto | × mochi |\n|---|---|---:|---:|---:|---:|---:|---:|---:|")
 		for _, r := range rep.Brokers {
 			vsM, vsMochi := "", ""
 			if r.VsMosquitto > 0 {
@@ -402,7 +518,13 @@ func (rep *benchReport) markdown(w io.Writer) {
 			if r.VsMochi > 0 {
 				vsMochi = fmt.Sprintf("%.2f (%s)", r.VsMochi, spread(r.VsMochiRounds))
 			}
-			fmt.Fprintf(w, "| %s | %s | %.0f | %s | %s | %s | %s |\n", r.Load, r.Broker, r.Rate, ms(r.P50), ms(r.P99), vsM, vsMochi)
+			fmt.Fprintf(w, "| %s | %s | %d | %.1f s | %.0f | %s | %s | %s | %s |\n", r.Load, r.Broker, r.Messages, r.Shortest.Seconds(), r.Rate, ms(r.P50), ms(r.P99), vsM, vsMochi)
+		}
+	}
+	if len(rep.Idle) > 0 {
+		fmt.Fprintln(w, "\n## Memory per idle connection\n\nEach broker in a process of its own; its resident set before and after that many clients connected (CONNECT, nothing after) and a second to settle.\n\n| broker | connections | RSS before | RSS after | per connection |\n|---|---:|---:|---:|---:|")
+		for _, m := range rep.Idle {
+			fmt.Fprintf(w, "| %s | %d | %.1f MB | %.1f MB | %.1f KB |\n", m.Broker, m.Conns, float64(m.Before)/1e6, float64(m.After)/1e6, float64(m.PerConn)/1e3)
 		}
 	}
 	if len(rep.Clients) > 0 {

@@ -88,6 +88,7 @@ type brokerFlags struct {
 	journal             string
 	journalCap          int
 	journalBytes        byteSize
+	writesPending       int
 	allowAnonymous      bool
 	user, password      string
 	tlsCert, tlsKey     string
@@ -171,6 +172,7 @@ func brokerFlagSet(f *brokerFlags, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&f.journal, "journal", "", "write the wire journal to `file` as JSON lines, as it is recorded")
 	fs.IntVar(&f.journalCap, "journal-cap", 0, "journal records kept in memory for the API (default: the journal's own cap)")
 	fs.Var(&f.journalBytes, "journal-bytes", "`size` bound of the memory the kept journal takes, e.g. 64MiB; records past it are counted lost (default 256MiB; -1: no bound)")
+	fs.IntVar(&f.writesPending, "writes-pending", 0, "packets queued for one client before the broker drops what comes next, journaled as a drop (default 8192, as mochi's own)")
 	fs.BoolVar(&f.allowAnonymous, "allow-anonymous", false, "let clients without credentials in on listeners (and the API) bound off loopback")
 	// Credentials may come from the environment, so that they stay out of
 	// process listings and compose files.
@@ -209,6 +211,7 @@ func brokerOptions(f *brokerFlags) (emulator.Options, string, error) {
 		AllowAnonymous: f.allowAnonymous,
 		JournalCap:     f.journalCap,
 		JournalBytes:   int64(f.journalBytes),
+		WritesPending:  f.writesPending,
 		ConnectTimeout: f.connectTimeout,
 		APIToken:       f.apiToken,
 		FaultLimits:    faults.Limits{MaxRules: f.maxRules, MaxDuration: f.maxDuration},
@@ -221,6 +224,9 @@ func brokerOptions(f *brokerFlags) (emulator.Options, string, error) {
 	}
 	if f.journalCap < 0 {
 		return opts, "", errors.New("--journal-cap must not be negative")
+	}
+	if f.writesPending < 0 {
+		return opts, "", errors.New("--writes-pending must not be negative")
 	}
 	if f.journalBytes < -1 {
 		return opts, "", errors.New("--journal-bytes must be -1 (no bound), 0 (the default) or a size")

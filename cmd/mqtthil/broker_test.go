@@ -63,7 +63,7 @@ func TestUsage(t *testing.T) {
 	code, stdout, _ = run(t, "help", "broker")
 	for _, f := range []string{"-dut", "-control", "-api", "-plan", "-seed", "-max-qos", "-receive-maximum",
 		"-retain-available", "-max-packet-size", "-topic-alias-max", "-journal", "-journal-cap", "-journal-bytes",
-		"-allow-anonymous", "-user", "-password", "-control-user", "-control-password"} {
+		"-writes-pending", "-allow-anonymous", "-user", "-password", "-control-user", "-control-password"} {
 		if !strings.Contains(stdout, "  "+f+" ") && !strings.Contains(stdout, "  "+f+"\n") {
 			t.Errorf("help broker does not list %s", f)
 		}
@@ -93,6 +93,7 @@ func TestBrokerFlagErrors(t *testing.T) {
 		{[]string{"--seed", "1.5"}, 2, "want a whole number"},
 		{[]string{"--journal-cap", "-1"}, 1, "--journal-cap"},
 		{[]string{"--journal-bytes", "-2"}, 1, "--journal-bytes"},
+		{[]string{"--writes-pending", "-1"}, 1, "--writes-pending"},
 		{[]string{"--journal-bytes", "1TB"}, 2, "want a whole number of bytes"},
 		{[]string{"--api", "0.0.0.0:0"}, 1, "not on loopback"},
 		{[]string{"--dut", "0.0.0.0:0"}, 1, "not on loopback"},

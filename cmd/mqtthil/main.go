@@ -18,7 +18,7 @@ import (
 // command is one subcommand.
 type command struct {
 	name    string
-	summary string // one line for the command list
+	summary string // one line for the command list; none keeps it off the list
 	// run executes the command with the arguments after its name. It returns
 	// the process exit code: 0 success, 1 failure, 2 bad usage. ctx ends on
 	// SIGINT or SIGTERM.
@@ -86,8 +86,10 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Subcommands:")
 	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
+	for n, c := range commands {
+		if c.summary != "" {
+			names = append(names, n)
+		}
 	}
 	sort.Strings(names)
 	for _, n := range names {

@@ -46,6 +46,7 @@ type Conn struct {
 
 	in, out    pipe
 	outPending atomic.Int64 // items queued for the writer and not yet written
+	writer     atomic.Bool  // writeLoop runs: started by the first item queued for it
 	heldBytes  atomic.Int64 // bytes of packets queued in either direction
 	connected  atomic.Bool  // a whole CONNECT has arrived
 	connTimer  *time.Timer  // closes the connection if no CONNECT comes
@@ -168,7 +169,17 @@ func (c *Conn) start() {
 		c.connTimer = time.AfterFunc(d, func() { c.connectExpired(d) })
 		c.mu.Unlock()
 	}
-	go c.writeLoop()
+}
+
+// toWriter queues it for writeLoop, starting the loop the first time:
+// nearly every packet for the client is written by mochi's own Write call,
+// so an idle connection, or one nothing delays, carries no writer
+// goroutine and its stack.
+func (c *Conn) toWriter(it *item) {
+	if c.writer.CompareAndSwap(false, true) {
+		go c.writeLoop()
+	}
+	c.out.q.push(it, c.done)
 }
 
 // connectExpired ends a connection that sent no whole CONNECT in time: an
@@ -569,6 +580,10 @@ func (c *Conn) enqueue(p *pipe, it *item) {
 	if !c.hold(len(it.raw)) {
 		return
 	}
+	if p == &c.out {
+		c.toWriter(it)
+		return
+	}
 	p.q.push(it, c.done)
 }
 
@@ -896,7 +911,7 @@ func (c *Conn) Close() error {
 	if c.closed.Load() { // closed meanwhile, maybe before the timer was stored
 		t.Stop()
 	}
-	c.out.q.push(&item{cut: k}, c.done)
+	c.toWriter(&item{cut: k})
 	return nil
 }
 

@@ -1,0 +1,122 @@
+// Tests that a burst of QoS 0 messages loses none that nobody recorded:
+// the fault-injection harness must not invent faults of its own.
+package emulator_test
+
+import (
+	"bufio"
+	"testing"
+	"time"
+
+	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/mqtthil/mqtthil/emulator"
+	faultwire "github.com/mqtthil/mqtthil/emulator/faults/wire"
+	"github.com/mqtthil/mqtthil/emulator/journal"
+)
+
+// TestQoS0BurstLosesNothingUnrecorded bursts QoS 0 messages from one
+// client to one subscriber that reads slowly (a pause every few hundred
+// messages), both on the DUT listener. Every message must either reach the
+// subscriber or be in the journal as a drop: delivered + drops = sent.
+func TestQoS0BurstLosesNothingUnrecorded(t *testing.T) {
+	cases := []struct {
+		name    string
+		pending int
+		n       int
+	}{
+		// The emulator's default queue, as long as mochi's own: a burst
+		// this fast, from a publisher with no window, still overruns it,
+		// and what it loses is journaled.
+		{"default queue", 0, 600000},
+		// A short queue must lose messages under the same burst, and
+		// journal each.
+		{"short queue", 16, 100000},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			n := tc.n
+			if raceEnabled {
+				n /= 6
+			}
+			b := emulator.StartTest(t, emulator.Options{WritesPending: tc.pending, JournalCap: 4 * n, JournalBytes: -1})
+			sub := dial(t, b.DUTAddr, 4)
+			sub.connect("burst-sub")
+			sub.subscribe("burst/#", 0, 1)
+			pub := dial(t, b.DUTAddr, 4)
+			pub.connect("burst-pub")
+
+			frame, err := encodePacket(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish},
+				ProtocolVersion: 4, TopicName: "burst/x", Payload: make([]byte, 64)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ping, _ := encodePacket(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Pingreq}, ProtocolVersion: 4})
+			sent := make(chan error, 1)
+			go func() {
+				bw := bufio.NewWriterSize(pub.conn, 64<<10)
+				for range n {
+					if _, err := bw.Write(frame); err != nil {
+						sent <- err
+						return
+					}
+				}
+				// mochi handles a client's packets in order, handing each
+				// PUBLISH to the subscriber's queue (or dropping it) before
+				// the next: PINGRESP means every message is queued or dropped.
+				bw.Write(ping)
+				sent <- bw.Flush()
+			}()
+
+			delivered, target := 0, -1 // target: what is owed once every message is queued or dropped
+			var readErr error
+			idleSince := time.Now()
+			for target < 0 || delivered < target {
+				select {
+				case err := <-sent:
+					if err != nil {
+						t.Fatalf("publisher: %v", err)
+					}
+					pub.expect(packets.Pingresp)
+					sent = nil
+					target = n - len(b.Journal.Records(journal.Filter{Kind: journal.KindDrop, Client: "burst-sub"}))
+					continue
+				default:
+				}
+				sub.conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+				raw, err := faultwire.ReadFrame(sub.br)
+				if ne, ok := err.(interface{ Timeout() bool }); ok && ne.Timeout() {
+					if time.Since(idleSince) > 30*time.Second {
+						readErr = err
+						break
+					}
+					continue
+				}
+				if err != nil {
+					readErr = err
+					break
+				}
+				idleSince = time.Now()
+				if raw[0]>>4 == packets.Publish {
+					delivered++
+					if delivered%500 == 0 {
+						time.Sleep(time.Millisecond) // a slowish subscriber
+					}
+				}
+			}
+			drops := b.Journal.Records(journal.Filter{Kind: journal.KindDrop, Client: "burst-sub"})
+			t.Logf("sent %d, delivered %d, journaled drops %d (read ended: %v)", n, delivered, len(drops), readErr)
+			if delivered+len(drops) != n {
+				t.Fatalf("sent %d, delivered %d + journaled drops %d = %d: %d lost unrecorded",
+					n, delivered, len(drops), delivered+len(drops), n-delivered-len(drops))
+			}
+			if tc.pending != 0 && len(drops) == 0 {
+				t.Errorf("a %d-long queue dropped nothing: the test no longer exercises drops", tc.pending)
+			}
+			for _, r := range drops {
+				if r.Cause != "outbound queue full" || r.QoS != 0 {
+					t.Fatalf("drop record %+v", r)
+				}
+			}
+		})
+	}
+}
