@@ -389,3 +389,31 @@ func TestEventsBeforeTheReturn(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestPropsArg: a table that is only a sequence of pairs goes as a JSON
+// array, which the probe's decoder turns back into a Lua sequence.
+func TestPropsArg(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		in   controller.Props
+		want string
+	}{
+		{"none", nil, `null`},
+		{"named", controller.Props{"CONTENT_TYPE": "a"}, `{"CONTENT_TYPE":"a"}`},
+		{"sequence", controller.PropSeq(controller.PropEntry{Property: "MESSAGE_EXPIRY_INTERVAL", Value: 1}, controller.PropEntry{Property: "2", Value: 2}),
+			`[["MESSAGE_EXPIRY_INTERVAL",1],[2,2]]`},
+		{"mixed", controller.Props{"1": controller.PropEntry{Property: "CONTENT_TYPE", Value: "a"}, "CONTENT_TYPE": "b"},
+			`{"1":["CONTENT_TYPE","a"],"CONTENT_TYPE":"b"}`},
+		{"user pairs", controller.Props{"USER_PROPERTY": [][2]string{{"k", "1"}, {"k", "2"}}}, `{"USER_PROPERTY":[["k","1"],["k","2"]]}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := json.Marshal(propsArg(tc.in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(b) != tc.want {
+				t.Errorf("got %s, want %s", b, tc.want)
+			}
+		})
+	}
+}
