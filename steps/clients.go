@@ -28,10 +28,10 @@ func init() {
 		`a client "blank" with an empty client id`, "", (*World).aClientWithEmptyClientID)
 	def("clients", "a client without a client id that keeps its session cannot be created",
 		"C4:MQTT(nil, false) returns no object: a session cannot be kept without an id.",
-		"", "", (*World).noIDKeptSessionRefused)
+		"a client without a client id that keeps its session cannot be created", "", (*World).noIDKeptSessionRefused)
 	def("clients", "a client with an empty client id that keeps its session cannot be created",
 		"C4:MQTT(\"\", false) returns no object, as with no id at all.",
-		"", "", (*World).emptyIDKeptSessionRefused)
+		"a client with an empty client id that keeps its session cannot be created", "", (*World).emptyIDKeptSessionRefused)
 	def("clients", "a client {name} that keeps its session",
 		"Creates a client object with cleanSession false: the broker keeps its session across connections.",
 		`a client "sensor" that keeps its session`, "", (*World).aClientThatKeepsSession)
