@@ -398,7 +398,9 @@ func optProps(L *glua.LState, n int) controller.Props {
 // propsFromLua reads a property table as the controller's binding does:
 // named keys and numbered keys ([3] is CONTENT_TYPE), and a sequence of
 // {property, value} pairs, in which a property may repeat. A numbered key
-// holding a table with a first and second element is such a pair.
+// holding a table whose first element is a name or number and which has a
+// second element is such a pair ([38] = {"k", "v"} is one, naming a
+// property "k"; a user property by number takes a list of pairs).
 func propsFromLua(t *glua.LTable) controller.Props {
 	p := controller.Props{}
 	t.ForEach(func(k, v glua.LValue) {
@@ -414,8 +416,14 @@ func propsFromLua(t *glua.LTable) controller.Props {
 	return p
 }
 
+// isPair: a table whose first element is a name or number and which has
+// a second element. A list of pairs (a user property value) is not one.
 func isPair(t *glua.LTable) bool {
-	return t.RawGetInt(1) != glua.LNil && t.RawGetInt(2) != glua.LNil
+	switch t.RawGetInt(1).(type) {
+	case glua.LString, glua.LNumber:
+		return t.RawGetInt(2) != glua.LNil
+	}
+	return false
 }
 
 // propValueFromLua reads one property's value. A table is a

@@ -69,3 +69,74 @@ func TestPropsFromLua(t *testing.T) {
 		})
 	}
 }
+
+// FuzzPropsFromLua builds a property table from arbitrary bytes, each
+// three bytes one entry (a key of one of several kinds, a value of one of
+// several shapes), and reads it as the binding does: no panic, every entry
+// of the list names a known property, and what the Lua controller hands a
+// driver reads back to the same list.
+func FuzzPropsFromLua(f *testing.F) {
+	f.Add([]byte{0, 2, 1, 1, 2, 2})
+	f.Add([]byte{2, 38, 3, 2, 38, 4, 1, 3, 0})
+	f.Add([]byte{3, 1, 5, 0, 0, 0, 4, 255, 2})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 300 {
+			return
+		}
+		L := glua.NewState()
+		defer L.Close()
+		tbl := L.NewTable()
+		names := []string{"CONTENT_TYPE", "MESSAGE_EXPIRY_INTERVAL", "USER_PROPERTY", "NOPE", "2", "38"}
+		for i := 0; i+2 < len(data); i += 3 {
+			kind, a, b := data[i]%5, data[i+1], data[i+2]
+			var v glua.LValue
+			switch b % 6 {
+			case 0:
+				v = glua.LNumber(int(a) - 3)
+			case 1:
+				v = glua.LString(string(rune(a)))
+			case 2: // a pair
+				p := L.NewTable()
+				p.RawSetInt(1, glua.LString(names[int(a)%len(names)]))
+				p.RawSetInt(2, glua.LNumber(a))
+				v = p
+			case 3: // user property pairs
+				p := L.NewTable()
+				for j := 1; j <= int(a%3)+1; j++ {
+					kv := L.NewTable()
+					kv.RawSetInt(1, glua.LString("k"))
+					kv.RawSetInt(2, glua.LNumber(j))
+					p.RawSetInt(j, kv)
+				}
+				v = p
+			case 4:
+				v = glua.LBool(a%2 == 0)
+			default:
+				p := L.NewTable()
+				p.RawSetString("k", glua.LString("v"))
+				v = p
+			}
+			switch kind {
+			case 0, 1:
+				tbl.RawSetString(names[int(a)%len(names)], v)
+			case 2:
+				tbl.RawSetInt(int(a%4)+1, v)
+			case 3:
+				tbl.RawSetInt(int(a), v)
+			default:
+				tbl.RawSetString(string(rune(a)), v)
+			}
+		}
+		p := propsFromLua(tbl)
+		list := p.List()
+		for _, e := range list {
+			if _, ok := controller.PropDefByID(int(e.Def.ID)); !ok {
+				t.Fatalf("unknown property %+v in the list", e.Def)
+			}
+		}
+		back := propsFromLua(propsToLua(L, p).(*glua.LTable)).List()
+		if len(back) != len(list) {
+			t.Fatalf("round trip: %d entries, want %d", len(back), len(list))
+		}
+	})
+}
