@@ -21,6 +21,16 @@ type Controller interface {
 	Close() error
 }
 
+// EmptyIDCreator is implemented by controllers that can create an object
+// the way C4:MQTT("", cleanSession) does, with an empty string for the
+// client id, as distinct from NewClient(""), which passes no id at all
+// (C4:MQTT(nil, cleanSession)). The modelled binding treats the two alike;
+// a firmware whose binding hands "" to the library unchanged would not
+// (libmosquitto refuses an empty id), and this is how a run asks.
+type EmptyIDCreator interface {
+	NewClientEmptyID(cleanSession bool) (Client, error)
+}
+
 // Identity names the controller a run was made against; it goes into every
 // report and certification record.
 type Identity struct {

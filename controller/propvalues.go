@@ -61,7 +61,9 @@ func PropString(v any) (string, bool) {
 	return "", false
 }
 
-// PropPairs reads USER_PROPERTY as key/value pairs, sorted by key.
+// PropPairs reads USER_PROPERTY as key/value pairs: a table of keys and
+// values gives them sorted by key, a list of pairs (a Lua sequence of
+// {key, value}) in its own order, repeated keys included.
 func PropPairs(v any) ([][2]string, bool) {
 	var out [][2]string
 	switch m := v.(type) {
@@ -107,15 +109,4 @@ func PropNumber(kind PropKind, v any) (uint32, bool) {
 		return 0, false
 	}
 	return uint32(n), true
-}
-
-// PropKeys lists a table's keys sorted: the controller's binding adds
-// properties in that order, which decides which of two clashing keys wins.
-func PropKeys(p Props) []string {
-	keys := make([]string, 0, len(p))
-	for k := range p {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

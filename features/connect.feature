@@ -24,3 +24,23 @@ Feature: What Connect and Reconnect return
   Scenario: Reconnect before any Connect returns 3
     When client "sensor" starts reconnecting
     Then the call returns 3
+
+  # C4:MQTT() and C4:MQTT("") are two different calls to Lua. The binding the
+  # model follows takes an empty id for none; libmosquitto itself would refuse
+  # "" (see docs/mqtt-api.md), so a firmware that hands it over unchanged
+  # fails the second row.
+  Scenario Outline: a client <form> connects with a clean session
+    Given a client "anon" <form>
+    And client "anon" is connected
+    When client "anon" publishes "x" to "home/t" with QoS 1
+    Then the call returns 0 and a message id
+    And onPublish reports that message with reason 0
+
+    Examples:
+      | form                     |
+      | without a client id      |
+      | with an empty client id  |
+
+  Scenario: no client id and an empty one both refuse to keep a session
+    Then a client without a client id that keeps its session cannot be created
+    And a client with an empty client id that keeps its session cannot be created

@@ -60,6 +60,13 @@ func WriteHTML(w io.Writer, run *Run) error {
 		}
 	}
 	row("controller", strings.TrimSpace(strings.Join(nonEmpty(id.Kind, id.Model, firmware(id.Firmware), driver(id.DriverVersion), id.DeviceID), " · ")))
+	if fp := m.Fingerprint; fp != nil {
+		warn := ""
+		if !fp.Agrees {
+			warn = ` class="warn"`
+		}
+		fmt.Fprintf(&b, "<div%s><dt>fingerprint</dt><dd>%s</dd></div>", warn, esc(fp.Summary()))
+	}
 	row("station", m.Station)
 	row("seed", fmt.Sprint(m.Seed))
 	row("time scale", fmt.Sprint(m.TimeScale))
@@ -244,6 +251,7 @@ h1{font-size:20px;margin:0 0 8px}
 .cnt[class*=o-]{border-color:var(--c);color:var(--c)}
 .sum{display:flex;flex-wrap:wrap;gap:2px 22px;font-size:13px;margin:0}
 .sum div{display:flex;gap:6px}.sum dt{color:#666}.sum dd{margin:0}
+.sum .warn dd{color:#c62828;font-weight:600}
 main{padding:12px 20px}
 .sc{content-visibility:auto;contain-intrinsic-size:auto 36px;background:#fff;border:1px solid #ddd;border-left:5px solid var(--c);border-radius:4px;margin:0 0 6px}
 .sc>summary{cursor:pointer;padding:6px 10px;list-style-position:inside}

@@ -42,6 +42,9 @@ type Manifest struct {
 	Started    time.Time           `json:"started"`
 	Ended      time.Time           `json:"ended"`
 	Counts     map[string]int      `json:"counts"`
+	// Fingerprint is the release the controller behaved like, taken
+	// before the scenarios; nil when the run took none.
+	Fingerprint *Fingerprint `json:"fingerprint,omitempty"`
 }
 
 // ScenarioFile is one scenario as a run folder keeps it, in

@@ -23,6 +23,15 @@ func init() {
 	def("clients", "a client {name} without a client id",
 		"Creates a client object without a client id (the broker or library picks one).",
 		`a client "anonymous" without a client id`, "", (*World).aClientWithoutClientID)
+	def("clients", "a client {name} with an empty client id",
+		"Creates a client object the way C4:MQTT(\"\", true) does: an empty string for the client id, where \"without a client id\" passes none (nil).",
+		`a client "blank" with an empty client id`, "", (*World).aClientWithEmptyClientID)
+	def("clients", "a client without a client id that keeps its session cannot be created",
+		"C4:MQTT(nil, false) returns no object: a session cannot be kept without an id.",
+		"a client without a client id that keeps its session cannot be created", "", (*World).noIDKeptSessionRefused)
+	def("clients", "a client with an empty client id that keeps its session cannot be created",
+		"C4:MQTT(\"\", false) returns no object, as with no id at all.",
+		"a client with an empty client id that keeps its session cannot be created", "", (*World).emptyIDKeptSessionRefused)
 	def("clients", "a client {name} that keeps its session",
 		"Creates a client object with cleanSession false: the broker keeps its session across connections.",
 		`a client "sensor" that keeps its session`, "", (*World).aClientThatKeepsSession)
@@ -104,6 +113,49 @@ func (w *World) aClientWithClientID(name, id string) error {
 
 func (w *World) aClientWithoutClientID(name string) error {
 	return w.newClient(name, "", true)
+}
+
+func (w *World) aClientWithEmptyClientID(name string) error {
+	if _, ok := w.clients[name]; ok {
+		return fmt.Errorf("there is already a client %q in this scenario", name)
+	}
+	c, err := w.newEmptyIDClient(true)
+	if err != nil {
+		return fmt.Errorf("creating client %q with an empty client id: %w", name, err)
+	}
+	cl := &client{name: name, c: c, rec: controller.NewRecorder(c), clean: true}
+	w.clients[name] = cl
+	w.order = append(w.order, cl)
+	return nil
+}
+
+func (w *World) newEmptyIDClient(clean bool) (controller.Client, error) {
+	e, ok := w.ctl.(controller.EmptyIDCreator)
+	if !ok {
+		return nil, fmt.Errorf("%w: the %s controller cannot create an object with an empty client id", ErrHarness, w.identity.Kind)
+	}
+	return e.NewClientEmptyID(clean)
+}
+
+func (w *World) noIDKeptSessionRefused() error {
+	c, err := w.ctl.NewClient("", false)
+	return w.expectNoObject(c, err, "C4:MQTT(nil, false)")
+}
+
+func (w *World) emptyIDKeptSessionRefused() error {
+	c, err := w.newEmptyIDClient(false)
+	if errors.Is(err, ErrHarness) {
+		return err
+	}
+	return w.expectNoObject(c, err, `C4:MQTT("", false)`)
+}
+
+func (w *World) expectNoObject(c controller.Client, err error, call string) error {
+	if err != nil {
+		return nil
+	}
+	c.Destroy()
+	return fmt.Errorf("%s returned an object; expected none (a session cannot be kept without a client id)", call)
 }
 
 func (w *World) aClientThatKeepsSession(name string) error {

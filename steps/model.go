@@ -107,6 +107,17 @@ func (c FingerprintCase) Matches(m controller.Model) bool {
 	return c.Err == "" && m.Has(c.Change.Key) == c.Changed
 }
 
+// Like names the models whose behaviour the case's outcome shows.
+func (c FingerprintCase) Like() []string {
+	var like []string
+	for _, name := range controller.Models() {
+		if c.Matches(controller.MustModel(name)) {
+			like = append(like, name)
+		}
+	}
+	return like
+}
+
 // FingerprintResult is every case, and the models all of them match.
 type FingerprintResult struct {
 	Identity controller.Identity
@@ -176,10 +187,8 @@ func (r FingerprintResult) Print(out io.Writer) {
 	fmt.Fprintf(out, "controller: %s (%s, %s)\n", r.Identity.Kind, r.Identity.Model, r.Identity.Firmware)
 	for _, c := range r.Cases {
 		var like []string
-		for _, name := range controller.Models() {
-			if c.Matches(controller.MustModel(name)) {
-				like = append(like, strings.TrimPrefix(name, "libmosquitto-"))
-			}
+		for _, name := range c.Like() {
+			like = append(like, strings.TrimPrefix(name, "libmosquitto-"))
 		}
 		seen := c.Observed
 		if c.Err != "" {

@@ -35,7 +35,7 @@ func init() {
 		"Publish with an empty payload.",
 		`client "sensor" publishes an empty message to "home/kitchen/ping" with QoS 0`, "", (*World).clientPublishesEmptyMessageQoS)
 	def("publish", "client {name} publishes {text} to {text} with QoS {int} and the properties:",
-		"Publish with MQTT 5 properties: a table of name and value (USER_PROPERTY values are written key=value).",
+		"Publish with MQTT 5 properties: a table of name (or identifier) and value, USER_PROPERTY values written key=value. A property named twice (or a user property key twice) makes the driver's table a sequence of {property, value} pairs in the order written, so the repeat reaches the client.",
 		`client "sensor" publishes "21.5" to "home/kitchen/temp" with QoS 1 and the properties:`, "table", (*World).clientPublishesQoSProperties)
 	def("publish", "client {name} publishes {text} to a topic of {count} characters with QoS {int}",
 		"Publish to a topic made of that many letters.",
@@ -215,13 +215,20 @@ var stringProps = map[string]bool{
 	"AUTHENTICATION_DATA": true, "ASSIGNED_CLIENT_IDENTIFIER": true, "RESPONSE_INFORMATION": true,
 }
 
-// propsFromTable reads MQTT 5 properties: one row per property, name then
-// value, with an optional header row "property | value".
-func propsFromTable(t *godog.Table) (controller.Props, error) {
+// propRow is one row of a property table, its value read.
+type propRow struct {
+	name  string // as written, upper case
+	value any    // int, string, or for USER_PROPERTY a [2]string
+}
+
+// propRowsFromTable reads MQTT 5 properties: one row per property, name
+// (or identifier) then value, with an optional header row
+// "property | value". USER_PROPERTY values are written key=value.
+func propRowsFromTable(t *godog.Table) ([]propRow, error) {
 	if t == nil || len(t.Rows) == 0 {
 		return nil, errNoTable
 	}
-	props := controller.Props{}
+	var rows []propRow
 	for i, row := range t.Rows {
 		if len(row.Cells) != 2 {
 			return nil, fmt.Errorf("row %d of the properties has %d cells: expected a name and a value", i+1, len(row.Cells))
@@ -231,27 +238,74 @@ func propsFromTable(t *godog.Table) (controller.Props, error) {
 			continue
 		}
 		key := strings.ToUpper(name)
+		def, _ := controller.LookupProp(key)
 		switch {
-		case key == "USER_PROPERTY":
+		case def.Kind == controller.KindPair:
 			k, v, ok := strings.Cut(value, "=")
 			if !ok {
-				return nil, fmt.Errorf("a user property is written key=value, not %q", value)
+				return nil, fmt.Errorf("row %d: a user property is written key=value, not %q", i+1, value)
 			}
-			up, _ := props[key].(map[string]string)
-			if up == nil {
-				up = map[string]string{}
-				props[key] = up
-			}
-			up[strings.TrimSpace(k)] = strings.TrimSpace(v)
-		case stringProps[key]:
-			props[key] = value
+			rows = append(rows, propRow{key, [2]string{strings.TrimSpace(k), strings.TrimSpace(v)}})
+		case stringProps[def.Name]:
+			rows = append(rows, propRow{key, value})
 		default:
 			if n, err := strconv.Atoi(value); err == nil {
-				props[key] = n
+				rows = append(rows, propRow{key, n})
 			} else {
-				props[key] = value
+				rows = append(rows, propRow{key, value})
 			}
 		}
+	}
+	return rows, nil
+}
+
+// propsFromTable builds the property table a driver would pass. Without
+// repeats it is a table of named keys (user properties in one key=value
+// table), as drivers usually write it. When a property repeats (the same
+// property by name or identifier, or a user property key twice) every row
+// becomes one {property, value} pair of the table's sequence, in the
+// order written: the only way a Lua table can hold a property twice.
+func propsFromTable(t *godog.Table) (controller.Props, error) {
+	rows, err := propRowsFromTable(t)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	repeats := false
+	for _, r := range rows {
+		id := r.name
+		if def, ok := controller.LookupProp(r.name); ok {
+			id = def.Name
+		}
+		if kv, ok := r.value.([2]string); ok {
+			id += "\x00" + kv[0]
+		}
+		repeats = repeats || seen[id]
+		seen[id] = true
+	}
+	if repeats {
+		entries := make([]controller.PropEntry, len(rows))
+		for i, r := range rows {
+			v := r.value
+			if kv, ok := v.([2]string); ok {
+				v = [][2]string{kv}
+			}
+			entries[i] = controller.PropEntry{Property: r.name, Value: v}
+		}
+		return controller.PropSeq(entries...), nil
+	}
+	props := controller.Props{}
+	for _, r := range rows {
+		if kv, ok := r.value.([2]string); ok {
+			up, _ := props[r.name].(map[string]string)
+			if up == nil {
+				up = map[string]string{}
+				props[r.name] = up
+			}
+			up[kv[0]] = kv[1]
+			continue
+		}
+		props[r.name] = r.value
 	}
 	return props, nil
 }

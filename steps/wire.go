@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,7 +35,7 @@ func init() {
 		"The whole PUBLISH packet of the last message, fixed header included, has this size.",
 		"the broker receives that message in a packet of 31 bytes", "", (*World).brokerReceivesThatMessagePacketBytes)
 	def("wire", "the broker receives that message with the properties:",
-		"The MQTT 5 properties of the last message's PUBLISH, as a table of name and value, are on the wire exactly (correlation data written as text).",
+		"The MQTT 5 properties of the last message's PUBLISH, as a table of name and value, are on the wire exactly (correlation data written as text); USER_PROPERTY rows (key=value) must be all the packet's user properties, in the order written.",
 		"the broker receives that message with the properties:", "table", (*World).brokerReceivesThatMessageProperties)
 	def("wire", "that message does not reach the broker within {duration}",
 		"Waits the whole time and fails if the broker receives the last message.",
@@ -410,12 +411,15 @@ func (w *World) expectRetain(want bool) error {
 	return nil
 }
 
+// expectWireProps: every property of the table is on the last message's
+// PUBLISH; user properties must be exactly the table's, in its order
+// (repeats included), when the table names any.
 func (w *World) expectWireProps(t *godog.Table) error {
 	m, err := w.thatMessage()
 	if err != nil {
 		return err
 	}
-	want, err := propsFromTable(t)
+	rows, err := propRowsFromTable(t)
 	if err != nil {
 		return err
 	}
@@ -428,37 +432,35 @@ func (w *World) expectWireProps(t *godog.Table) error {
 		k, v, _ := strings.Cut(kv, "=")
 		got[k] = append(got[k], v)
 	}
-	var missing []string
-	for k, v := range want {
-		key := strings.ToLower(k)
-		var vals []string
-		switch x := v.(type) {
-		case map[string]string:
-			for uk, uv := range x {
-				vals = append(vals, uk+":"+uv)
-			}
+	var missing, wantUser []string
+	for _, r := range rows {
+		name := r.name
+		if def, ok := controller.LookupProp(name); ok {
+			name = def.Name
+		}
+		key := strings.ToLower(name)
+		var val string
+		switch x := r.value.(type) {
+		case [2]string:
+			wantUser = append(wantUser, x[0]+":"+x[1])
+			continue
 		case string:
 			if key == "correlation_data" || key == "authentication_data" {
 				x = hex.EncodeToString([]byte(x))
 			}
-			vals = []string{x}
+			val = x
 		default:
-			vals = []string{fmt.Sprint(x)}
+			val = fmt.Sprint(x)
 		}
-		for _, val := range vals {
-			found := false
-			for _, g := range got[key] {
-				if g == val {
-					found = true
-				}
-			}
-			if !found {
-				missing = append(missing, fmt.Sprintf("%s = %s", k, v))
-			}
+		if !slices.Contains(got[key], val) {
+			missing = append(missing, fmt.Sprintf("%s = %s", r.name, val))
 		}
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("the PUBLISH of %s lacks %s; on the wire: %s", m, strings.Join(missing, ", "), recs[0].Props)
+	}
+	if wantUser != nil && !slices.Equal(got["user_property"], wantUser) {
+		return fmt.Errorf("the PUBLISH of %s carries the user properties %v, expected %v in this order; on the wire: %s", m, got["user_property"], wantUser, recs[0].Props)
 	}
 	return nil
 }

@@ -53,6 +53,7 @@ type configuredRun struct {
 type runConfig struct {
 	controller  string
 	model       string
+	fingerprint string
 	station     string
 	tags        string
 	concurrency int
@@ -72,6 +73,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var cfg runConfig
 	fl.StringVar(&cfg.controller, "controller", "sim", "controller under test: "+strings.Join(controllerNames(), ", "))
 	fl.StringVar(&cfg.model, "model", controller.DefaultModel, "libmosquitto release the simulated controller follows, and @model-* scenarios are chosen by: "+strings.Join(controller.Models(), ", "))
+	fl.StringVar(&cfg.fingerprint, "fingerprint", fingerprintWarn, "before the scenarios, tell which release the controller behaves like (recorded in manifest.json): warn (a mismatch with --model is a warning), strict (a mismatch fails the run, a fingerprint that cannot be taken is an error), off")
 	fl.StringVar(&cfg.tags, "tags", "", `run only scenarios whose tags match, e.g. "@mqtt5 && ~@slow"`)
 	fl.IntVar(&cfg.concurrency, "concurrency", runtime.NumCPU(), "scenarios run at once (each has its own broker)")
 	fl.Int64Var(&cfg.seed, "seed", 1, "seed for the fault rules' randomness")
@@ -155,7 +157,13 @@ func (r *runResult) exitCode(stderr io.Writer) int {
 		return exitUsage
 	case r.counts[report.Error]+r.counts[report.TimedOut] > 0:
 		return exitHarness
+	case r.cfg.fingerprint == fingerprintStrict && r.fingerprint != nil && r.fingerprint.Error != "":
+		fmt.Fprintf(stderr, "mqtthil run: --fingerprint strict: the fingerprint could not be taken\n")
+		return exitHarness
 	case r.counts[report.Failed] > 0:
+		return exitFailed
+	case r.cfg.fingerprint == fingerprintStrict && r.fingerprint != nil && !r.fingerprint.Agrees:
+		fmt.Fprintf(stderr, "mqtthil run: --fingerprint strict: the controller does not behave like --model %s\n", r.cfg.model)
 		return exitFailed
 	}
 	return exitPassed
@@ -259,6 +267,9 @@ func (c *runConfig) check() error {
 	if c.station != "" && c.controller != "remote" {
 		return fmt.Errorf("--station %q needs --controller remote (the controller is %s)", c.station, c.controller)
 	}
+	if c.fingerprint != fingerprintWarn && c.fingerprint != fingerprintStrict && c.fingerprint != fingerprintOff {
+		return fmt.Errorf("--fingerprint %q: want warn, strict or off", c.fingerprint)
+	}
 	if c.format != "progress" && c.format != "pretty" {
 		return fmt.Errorf("--format %q: want progress or pretty", c.format)
 	}
@@ -280,6 +291,8 @@ type runResult struct {
 	counts    map[string]int
 	// stale are listed divergences that did not happen in this run.
 	stale []string
+	// fingerprint was taken before the scenarios (nil with --fingerprint off).
+	fingerprint *report.Fingerprint
 }
 
 // applyDivergence makes a scenario that failed or timed out the way the
@@ -337,6 +350,9 @@ func execute(ctx context.Context, cfg runConfig, stdout io.Writer) (*runResult, 
 		}
 		newController = setup.newController
 		defer setup.end()
+	}
+	if cfg.fingerprint != fingerprintOff {
+		res.fingerprint = takeFingerprint(ctx, cfg, newController, setup, stdout)
 	}
 	opts := steps.Options{
 		NewController:      newController,
@@ -408,6 +424,7 @@ func (r *runResult) writeReports() error {
 	m := report.Manifest{
 		Harness: harnessVersion(), Controller: r.identity, Station: stationOf(r.cfg), Seed: r.cfg.seed, TimeScale: r.cfg.timeScale,
 		Tags: r.cfg.tags, Features: featureHashes(r.cfg.paths), Started: r.started, Ended: r.ended, Counts: r.counts,
+		Fingerprint: r.fingerprint,
 	}
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
@@ -544,6 +561,9 @@ func (r *runResult) printSummary(w io.Writer) {
 		default:
 			fmt.Fprintf(w, "  %-9s %s: %s\n            %s\n", s.Outcome, s.Feature, s.Name, firstLineOf(s.Account))
 		}
+	}
+	if fp := r.fingerprint; fp != nil && (!fp.Agrees || fp.Error != "") {
+		fmt.Fprintf(w, "  WARNING fingerprint: %s\n", fp.Summary())
 	}
 	for _, k := range r.stale {
 		fmt.Fprintf(w, "  listed divergence no longer happens (difftest/divergences.yaml): %s\n", k)

@@ -8,8 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/mqtthil/mqtthil/controller"
+	"github.com/mqtthil/mqtthil/controller/sim"
 	"github.com/mqtthil/mqtthil/report"
 	"github.com/mqtthil/mqtthil/steps"
 )
@@ -171,5 +174,70 @@ func TestRunOneScenarioByLine(t *testing.T) {
 	code, stdout, stderr := runCmd(t, "run", "--out", t.TempDir(), "--fixtures", "../../fixtures", "testdata/fails/fails.feature:9")
 	if code != 0 || !strings.Contains(stdout, "1 scenario(s)") || !strings.Contains(stdout, "1 passed") {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+}
+
+var registerFixedModelSim sync.Once
+
+// TestRunRecordsFingerprint: a run takes the fingerprint first, records
+// it in the manifest and the report's header, and warns when it is not
+// the run's --model; --fingerprint strict makes that a failure.
+func TestRunRecordsFingerprint(t *testing.T) {
+	registerFixedModelSim.Do(func() {
+		controller.Register("sim-2.0.11", func(o controller.Options) (controller.Controller, error) {
+			return sim.New(sim.Options{KeepAliveUnit: o.KeepAliveUnit}), nil
+		})
+	})
+	feature := filepath.Join(t.TempDir(), "one.feature")
+	if err := os.WriteFile(feature, []byte("Feature: one\n  Scenario: a client\n    Given a client \"c\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		args     []string
+		code     int
+		agrees   bool
+		matching string
+		warn     bool
+	}{
+		{"agrees", nil, 0, true, "libmosquitto-2.0.11", false},
+		// The simulated controller follows --model; sim-2.0.11 stands for
+		// a controller whose release is fixed, as a firmware's is.
+		{"disagrees and warns", []string{"--controller", "sim-2.0.11", "--model", "libmosquitto-2.0.20"}, 0, false, "libmosquitto-2.0.11", true},
+		{"disagrees under strict", []string{"--controller", "sim-2.0.11", "--model", "libmosquitto-2.0.20", "--fingerprint", "strict"}, 1, false, "libmosquitto-2.0.11", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := t.TempDir()
+			args := append([]string{"run", "--out", out, "--fixtures", "../../fixtures"}, tc.args...)
+			code, stdout, stderr := runCmd(t, append(args, feature)...)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.code, stdout, stderr)
+			}
+			if got := strings.Contains(stdout, "WARNING: the controller does not behave like --model"); got != tc.warn {
+				t.Errorf("warning shown %v, want %v:\n%s", got, tc.warn, stdout)
+			}
+			b, err := os.ReadFile(filepath.Join(out, report.ManifestFile))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var m report.Manifest
+			if err := json.Unmarshal(b, &m); err != nil {
+				t.Fatal(err)
+			}
+			fp := m.Fingerprint
+			if fp == nil {
+				t.Fatalf("manifest has no fingerprint:\n%s", b)
+			}
+			if fp.Agrees != tc.agrees || strings.Join(fp.Matching, ",") != tc.matching || len(fp.Cases) != 3 {
+				t.Errorf("fingerprint %+v, want agrees %v, matching %s, 3 cases", fp, tc.agrees, tc.matching)
+			}
+			html, err := os.ReadFile(filepath.Join(out, "report.html"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(html), "<dt>fingerprint</dt><dd>behaves like "+tc.matching) {
+				t.Errorf("report.html's header lacks the fingerprint")
+			}
+		})
 	}
 }

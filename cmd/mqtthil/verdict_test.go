@@ -114,6 +114,12 @@ func TestRunConsole(t *testing.T) {
 		t.Fatalf("exit %d\n%s", code, stdout)
 	}
 	body, _, _ := strings.Cut(stdout, "\nmqtthil: ")
+	// The fingerprint's line comes first, before any scenario.
+	first, rest, _ := strings.Cut(body, "\n")
+	if !strings.HasPrefix(first, "fingerprint (") {
+		t.Errorf("the run does not start with the fingerprint:\n%s", stdout)
+	}
+	body = rest
 	blocks := strings.Split(strings.TrimSpace(body), "\n\n")
 	if len(blocks) != 2 {
 		t.Fatalf("%d blocks, want 2:\n%s", len(blocks), stdout)

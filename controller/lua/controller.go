@@ -57,6 +57,19 @@ func (c *Controller) Close() error {
 // NewClient runs C4:MQTT(clientId, cleanSession) in Lua and registers a
 // handler for every callback. An empty clientID passes nil.
 func (c *Controller) NewClient(clientID string, cleanSession bool) (controller.Client, error) {
+	var id glua.LValue = glua.LNil
+	if clientID != "" {
+		id = glua.LString(clientID)
+	}
+	return c.newClient(id, cleanSession)
+}
+
+// NewClientEmptyID runs C4:MQTT("", cleanSession).
+func (c *Controller) NewClientEmptyID(cleanSession bool) (controller.Client, error) {
+	return c.newClient(glua.LString(""), cleanSession)
+}
+
+func (c *Controller) newClient(id glua.LValue, cleanSession bool) (controller.Client, error) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -65,10 +78,6 @@ func (c *Controller) NewClient(clientID string, cleanSession bool) (controller.C
 	c.mu.Unlock()
 	cl := &Client{rt: c.rt, out: make(chan controller.Event, 16), quit: make(chan struct{})}
 	err := c.rt.Do(func(L *glua.LState) error {
-		var id glua.LValue = glua.LNil
-		if clientID != "" {
-			id = glua.LString(clientID)
-		}
 		c4 := L.GetGlobal("C4")
 		rets, err := c.rt.call("C4:MQTT", L.GetField(c4, "MQTT"), c4, id, glua.LBool(cleanSession))
 		if err != nil {

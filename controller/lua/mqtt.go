@@ -78,8 +78,11 @@ func (r *Runtime) c4MQTT(L *glua.LState) int {
 	id := optString(L, 2, "C4:MQTT")
 	clean := optBool(L, 3, true)
 	label := id
-	if label == "" {
+	switch {
+	case L.Get(2) == glua.LNil:
 		label = "(no client id)"
+	case label == "":
+		label = "(empty client id)"
 	}
 	r.labels[label]++
 	if n := r.labels[label]; n > 1 {
@@ -392,44 +395,129 @@ func optProps(L *glua.LState, n int) controller.Props {
 	return propsFromLua(t)
 }
 
+// propsFromLua reads a property table as the controller's binding does:
+// named keys and numbered keys ([3] is CONTENT_TYPE), and a sequence of
+// {property, value} pairs, in which a property may repeat. A numbered key
+// holding a table whose first element is a name or number and which has a
+// second element is such a pair ([38] = {"k", "v"} is one, naming a
+// property "k"; a user property by number takes a list of pairs).
 func propsFromLua(t *glua.LTable) controller.Props {
 	p := controller.Props{}
 	t.ForEach(func(k, v glua.LValue) {
 		key := k.String()
-		switch v := v.(type) {
-		case glua.LNumber:
-			f := float64(v)
-			if f == math.Trunc(f) && math.Abs(f) < 1<<53 {
-				p[key] = int(f)
-			} else {
-				p[key] = f
+		if _, num := k.(glua.LNumber); num {
+			if pair, ok := v.(*glua.LTable); ok && isPair(pair) {
+				p[key] = controller.PropEntry{Property: pair.RawGetInt(1).String(), Value: propValueFromLua(pair.RawGetInt(2))}
+				return
 			}
-		case glua.LString:
-			p[key] = string(v)
-		case glua.LBool:
-			p[key] = bool(v)
-		case *glua.LTable:
-			m := map[string]string{}
-			v.ForEach(func(k2, v2 glua.LValue) { m[k2.String()] = v2.String() })
-			p[key] = m
-		default:
-			p[key] = v.String()
 		}
+		p[key] = propValueFromLua(v)
 	})
 	return p
 }
 
+// isPair: a table whose first element is a name or number and which has
+// a second element. A list of pairs (a user property value) is not one.
+func isPair(t *glua.LTable) bool {
+	switch t.RawGetInt(1).(type) {
+	case glua.LString, glua.LNumber:
+		return t.RawGetInt(2) != glua.LNil
+	}
+	return false
+}
+
+// propValueFromLua reads one property's value. A table is a
+// USER_PROPERTY value: a table of keys and values, one {key, value} pair,
+// or a sequence of such pairs (which keeps their order and repeats).
+func propValueFromLua(v glua.LValue) any {
+	switch v := v.(type) {
+	case glua.LNumber:
+		f := float64(v)
+		if f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+			return int(f)
+		}
+		return f
+	case glua.LString:
+		return string(v)
+	case glua.LBool:
+		return bool(v)
+	case *glua.LTable:
+		first := v.RawGetInt(1)
+		if first == glua.LNil {
+			m := map[string]string{}
+			v.ForEach(func(k2, v2 glua.LValue) { m[k2.String()] = v2.String() })
+			return m
+		}
+		if _, nested := first.(*glua.LTable); !nested {
+			if !isPair(v) || v.Len() != 2 {
+				return []any{} // no shape of user property: refused with 3
+			}
+			return [][2]string{{first.String(), v.RawGetInt(2).String()}}
+		}
+		var pairs [][2]string
+		ok := true
+		v.ForEach(func(k2, v2 glua.LValue) {
+			pt, isTable := v2.(*glua.LTable)
+			if _, num := k2.(glua.LNumber); !num || !isTable || !isPair(pt) {
+				ok = false
+				return
+			}
+		})
+		if !ok {
+			return []any{}
+		}
+		for i := 1; i <= v.Len(); i++ {
+			pt := v.RawGetInt(i).(*glua.LTable)
+			pairs = append(pairs, [2]string{pt.RawGetInt(1).String(), pt.RawGetInt(2).String()})
+		}
+		return pairs
+	}
+	return v.String()
+}
+
+// propsToLua builds the table a driver would have written: numbered keys
+// as numbers, sequence entries as {property, value} pairs.
 func propsToLua(L *glua.LState, p controller.Props) glua.LValue {
 	if p == nil {
 		return glua.LNil
 	}
 	t := L.CreateTable(0, len(p))
 	for k, v := range p {
-		if b, ok := v.(bool); ok {
-			t.RawSetString(k, glua.LBool(b))
+		var val glua.LValue
+		if e, ok := v.(controller.PropEntry); !ok {
+			val = propValueToLua(L, v)
+		} else {
+			pair := L.CreateTable(2, 0)
+			var name glua.LValue = glua.LString(e.Property)
+			if n, err := strconv.Atoi(e.Property); err == nil {
+				name = glua.LNumber(n)
+			}
+			pair.RawSetInt(1, name)
+			pair.RawSetInt(2, propValueToLua(L, e.Value))
+			val = pair
+		}
+		if n, err := strconv.Atoi(k); err == nil && strconv.Itoa(n) == k {
+			t.RawSetInt(n, val)
 			continue
 		}
-		t.RawSetString(k, toLua(L, v))
+		t.RawSetString(k, val)
 	}
 	return t
+}
+
+func propValueToLua(L *glua.LState, v any) glua.LValue {
+	switch v := v.(type) {
+	case bool:
+		return glua.LBool(v)
+	case [][2]string:
+		t := L.CreateTable(len(v), 0)
+		for i, kv := range v {
+			pair := L.CreateTable(2, 0)
+			pair.RawSetInt(1, glua.LString(kv[0]))
+			pair.RawSetInt(2, glua.LString(kv[1]))
+			t.RawSetInt(i+1, pair)
+		}
+		return t
+	}
+	return toLua(L, v)
 }

@@ -77,6 +77,14 @@ func (c *Controller) NewClient(clientID string, cleanSession bool) (controller.C
 	return c.NewMosqClient(clientID, cleanSession)
 }
 
+// NewClientEmptyID is C4:MQTT("", cleanSession). The binding this package
+// stands in for takes an empty id for none, as the API's documentation
+// says, so it passes NULL as NewClient("") does; libmosquitto itself
+// refuses "" (mosquitto_new sets EINVAL and returns NULL).
+func (c *Controller) NewClientEmptyID(cleanSession bool) (controller.Client, error) {
+	return c.NewMosqClient("", cleanSession)
+}
+
 // NewMosqClient is NewClient returning the concrete type.
 func (c *Controller) NewMosqClient(clientID string, cleanSession bool) (*Client, error) {
 	if clientID == "" && !cleanSession {

@@ -147,6 +147,16 @@ func TestPropertiesBothWays(t *testing.T) {
 	if r := x.c.Publish("p/x", nil, 0, false, controller.Props{"CONTENT_TYPE": "a", "3": "b"}); r.Code != controller.ErrDuplicateProperty {
 		t.Errorf("duplicate: %+v", r)
 	}
+	// The same property twice through the table's sequence: both reach the
+	// library's list, and its own check answers.
+	twice := controller.PropSeq(controller.PropEntry{Property: "MESSAGE_EXPIRY_INTERVAL", Value: 10}, controller.PropEntry{Property: "2", Value: 20})
+	if r := x.c.Publish("p/x", nil, 1, false, twice); r.Code != controller.ErrDuplicateProperty {
+		t.Errorf("duplicate through the sequence: %+v", r)
+	}
+	users := controller.Props{"USER_PROPERTY": [][2]string{{"k", "1"}, {"k", "2"}}}
+	if r := x.c.Publish("p/users", nil, 0, false, users); r.Code != 0 {
+		t.Errorf("a user property key twice: %+v", r)
+	}
 	if r := x.c.Publish("p/x", nil, 0, false, controller.Props{"CONTENT_TYPE": 5}); r.Code != controller.ErrInval {
 		t.Errorf("bad type: %+v", r)
 	}
@@ -156,6 +166,12 @@ func TestPropertiesBothWays(t *testing.T) {
 	recs := x.b.Journal.Records(journal.Filter{Kind: journal.KindPacket, Dir: "to_broker", Type: "CONNECT"})
 	if len(recs) != 1 {
 		t.Fatalf("CONNECT records: %v", recs)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	pubs, err := x.b.Journal.WaitFor(ctx, journal.Filter{Kind: journal.KindPacket, Dir: "to_broker", Type: "PUBLISH", Topic: "p/users"}, 1)
+	if err != nil || len(pubs) == 0 || pubs[0].Props != "user_property=k:1 user_property=k:2" {
+		t.Errorf("the user properties on the wire: %v (%v)", pubs, err)
 	}
 }
 

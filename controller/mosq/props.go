@@ -16,9 +16,10 @@ import (
 )
 
 // cProps builds a libmosquitto property list from the driver's table, as
-// the controller's binding does before it calls the library: keys are API
-// names or decimal property identifiers, keys that name no property are
-// ignored, keys are taken in sorted order (user properties by key). A value
+// the controller's binding does before it calls the library: one
+// mosquitto_property_add_* per entry of controller.Props.List, in that
+// order (a repeated property is added again, so the library's own check
+// sees it), user properties of a key=value table by key. A value
 // of the wrong type or out of range gives 3; libmosquitto's own add
 // functions give 18 for a string that is not valid UTF-8. The caller frees
 // the list with freeProps. A nil or empty table gives a nil list.
@@ -31,12 +32,8 @@ func cProps(p controller.Props) (*C.mosquitto_property, int) {
 		freeProps(list)
 		return nil, rc
 	}
-	for _, k := range controller.PropKeys(p) {
-		def, ok := controller.LookupProp(k)
-		if !ok {
-			continue
-		}
-		v := p[k]
+	for _, e := range p.List() {
+		def, v := e.Def, e.Value
 		id := C.int(def.ID)
 		var rc C.int
 		switch def.Kind {

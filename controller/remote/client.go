@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -93,12 +94,44 @@ func safeName(s string) string {
 	}, s)
 }
 
-// propsArg is a property table, or nil (JSON null) for none.
+// propsArg is a property table, or nil (JSON null) for none. A table
+// that is only a sequence of {property, value} pairs goes as a JSON array
+// of two-element arrays, which the probe's JSON decoder turns back into a
+// Lua sequence; in a table that also has named keys the pairs keep their
+// decimal keys, which reach the controller as strings.
 func propsArg(p controller.Props) any {
 	if p == nil {
 		return nil
 	}
-	return map[string]any(p)
+	pair := func(e controller.PropEntry) []any {
+		var name any = e.Property
+		if n, err := strconv.Atoi(e.Property); err == nil {
+			name = n
+		}
+		return []any{name, e.Value}
+	}
+	seq := make([]any, len(p))
+	for k, v := range p {
+		e, ok := v.(controller.PropEntry)
+		n, err := strconv.Atoi(k)
+		if !ok || err != nil || n < 1 || n > len(p) || strconv.Itoa(n) != k {
+			seq = nil
+			break
+		}
+		seq[n-1] = pair(e)
+	}
+	if seq != nil {
+		return seq
+	}
+	out := make(map[string]any, len(p))
+	for k, v := range p {
+		if e, ok := v.(controller.PropEntry); ok {
+			out[k] = pair(e)
+		} else {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 func (cl *Client) ForceMqttVersion(version int) controller.Ret {

@@ -537,9 +537,25 @@ func (c *Controller) dispatch() {
 
 // NewClient creates a C4:MQTT object on the controller.
 func (c *Controller) NewClient(clientID string, cleanSession bool) (controller.Client, error) {
-	req := &request{Op: "create", CleanSession: &cleanSession}
+	var id *string
 	if clientID != "" {
-		req.ClientID = &clientID
+		id = &clientID
+	}
+	return c.newClient(id, cleanSession)
+}
+
+// NewClientEmptyID creates the object with C4:MQTT("", cleanSession): the
+// probe passes the empty string on, where NewClient("") passes nil.
+func (c *Controller) NewClientEmptyID(cleanSession bool) (controller.Client, error) {
+	empty := ""
+	return c.newClient(&empty, cleanSession)
+}
+
+func (c *Controller) newClient(id *string, cleanSession bool) (controller.Client, error) {
+	req := &request{Op: "create", CleanSession: &cleanSession, ClientID: id}
+	clientID := ""
+	if id != nil {
+		clientID = *id
 	}
 	var res callResult
 	if err := c.do(req, &res); err != nil {
@@ -549,8 +565,11 @@ func (c *Controller) NewClient(clientID string, cleanSession bool) (controller.C
 		return nil, fmt.Errorf("C4:MQTT returned nil: %s", text(pick(res.Ret, 1)))
 	}
 	label := clientID
-	if label == "" {
+	switch {
+	case id == nil:
 		label = "(no client id)"
+	case clientID == "":
+		label = "(empty client id)"
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

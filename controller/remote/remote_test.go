@@ -16,6 +16,7 @@ import (
 	"github.com/mqtthil/mqtthil/controller"
 	"github.com/mqtthil/mqtthil/controller/lua"
 	"github.com/mqtthil/mqtthil/emulator"
+	"github.com/mqtthil/mqtthil/emulator/journal"
 )
 
 const probeDir = "../../fixtures/probe-driver"
@@ -386,6 +387,83 @@ func TestEventsBeforeTheReturn(t *testing.T) {
 		}
 	}
 	if err := c.Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPropsArg: a table that is only a sequence of pairs goes as a JSON
+// array, which the probe's decoder turns back into a Lua sequence.
+func TestPropsArg(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		in   controller.Props
+		want string
+	}{
+		{"none", nil, `null`},
+		{"named", controller.Props{"CONTENT_TYPE": "a"}, `{"CONTENT_TYPE":"a"}`},
+		{"sequence", controller.PropSeq(controller.PropEntry{Property: "MESSAGE_EXPIRY_INTERVAL", Value: 1}, controller.PropEntry{Property: "2", Value: 2}),
+			`[["MESSAGE_EXPIRY_INTERVAL",1],[2,2]]`},
+		{"mixed", controller.Props{"1": controller.PropEntry{Property: "CONTENT_TYPE", Value: "a"}, "CONTENT_TYPE": "b"},
+			`{"1":["CONTENT_TYPE","a"],"CONTENT_TYPE":"b"}`},
+		{"user pairs", controller.Props{"USER_PROPERTY": [][2]string{{"k", "1"}, {"k", "2"}}}, `{"USER_PROPERTY":[["k","1"],["k","2"]]}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := json.Marshal(propsArg(tc.in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(b) != tc.want {
+				t.Errorf("got %s, want %s", b, tc.want)
+			}
+		})
+	}
+}
+
+// TestProbeRepeatsAndEmptyID: through the probe, a table that repeats a
+// property reaches C4:MQTT's Publish as a Lua sequence (22), and
+// C4:MQTT("") is a call of its own.
+func TestProbeRepeatsAndEmptyID(t *testing.T) {
+	b := emulator.StartTest(t, emulator.Options{})
+	vc := virtual(t)
+	if cl, err := vc.NewClientEmptyID(false); err == nil {
+		cl.Destroy()
+		t.Error(`C4:MQTT("", false) made an object`)
+	}
+	cl, err := vc.NewClientEmptyID(true)
+	if err != nil {
+		t.Fatalf(`C4:MQTT("", true): %v`, err)
+	}
+	defer cl.Destroy()
+	rec := controller.NewRecorder(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if r := cl.ForceMqttVersion(5); r.Code != 0 {
+		t.Fatalf("ForceMqttVersion: %+v", r)
+	}
+	host, port := splitAddr(t, b.DUTAddr)
+	if r := cl.Connect(host, port, 30, nil); r.Code != 0 {
+		t.Fatalf("Connect: %+v", r)
+	}
+	if _, err := rec.WaitFor(ctx, func(e controller.Event) bool { return e.Kind == controller.OnConnect }); err != nil {
+		t.Fatal(err)
+	}
+	twice := controller.PropSeq(controller.PropEntry{Property: "MESSAGE_EXPIRY_INTERVAL", Value: 10}, controller.PropEntry{Property: "2", Value: 20})
+	if r := cl.Publish("t", []byte("x"), 1, false, twice); r.Code != controller.ErrDuplicateProperty || r.MsgID != 0 {
+		t.Errorf("a property twice: %+v, want 22 and no id", r)
+	}
+	users := controller.PropSeq(
+		controller.PropEntry{Property: "USER_PROPERTY", Value: [][2]string{{"k", "1"}}},
+		controller.PropEntry{Property: "USER_PROPERTY", Value: [][2]string{{"k", "2"}}},
+	)
+	r := cl.Publish("t", []byte("x"), 1, false, users)
+	if r.Code != 0 {
+		t.Fatalf("a user property key twice: %+v", r)
+	}
+	pubs, err := b.Journal.WaitFor(ctx, journal.Filter{Kind: journal.KindPacket, Dir: "to_broker", Type: "PUBLISH"}, 1)
+	if err != nil || pubs[0].Props != "user_property=k:1 user_property=k:2" {
+		t.Errorf("on the wire: %v (%v)", pubs, err)
+	}
+	if err := vc.Err(); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -212,3 +212,54 @@ func TestAckReasonCheckByModel(t *testing.T) {
 		})
 	}
 }
+
+// A table's sequence of pairs reaches the checks in order, repeats
+// included: a property twice is 22 whichever way the table names it, a
+// user property key twice is two user properties on the wire.
+func TestPropertySequence(t *testing.T) {
+	x := start(t, setup{version: 5})
+	for _, tc := range []struct {
+		name  string
+		props controller.Props
+	}{
+		{"by name twice", controller.PropSeq(controller.PropEntry{Property: "MESSAGE_EXPIRY_INTERVAL", Value: 10}, controller.PropEntry{Property: "MESSAGE_EXPIRY_INTERVAL", Value: 20})},
+		{"by name and number", controller.PropSeq(controller.PropEntry{Property: "2", Value: 10}, controller.PropEntry{Property: "MESSAGE_EXPIRY_INTERVAL", Value: 10})},
+		{"in the sequence and as a key", controller.Props{"1": controller.PropEntry{Property: "CONTENT_TYPE", Value: "a"}, "CONTENT_TYPE": "b"}},
+	} {
+		if r := x.c.Publish("t", []byte("x"), 1, false, tc.props); r.Code != controller.ErrDuplicateProperty || r.MsgID != 0 {
+			t.Errorf("%s: Publish = %+v, want 22 and no id", tc.name, r)
+		}
+	}
+	// The first of two faults in list order decides: the sequence comes
+	// before the keys.
+	mixed := controller.Props{"1": controller.PropEntry{Property: "SESSION_EXPIRY_INTERVAL", Value: 1}, "CONTENT_TYPE": "a", "3": "b"}
+	if r := x.c.Publish("t", []byte("x"), 1, false, mixed); r.Code != controller.ErrProtocol {
+		t.Errorf("a forbidden property first in the sequence, a duplicate after: Publish = %+v, want 2", r)
+	}
+	users := controller.PropSeq(
+		controller.PropEntry{Property: "USER_PROPERTY", Value: [][2]string{{"k", "1"}}},
+		controller.PropEntry{Property: "USER_PROPERTY", Value: [][2]string{{"j", "0"}, {"k", "2"}}},
+	)
+	mid := x.pub("users", "x", 1, false, users)
+	x.onPublish(mid)
+	f := typ(toBroker, "PUBLISH")
+	f.Topic = "users"
+	if got := x.wire(f, 1)[0].Props; got != "user_property=k:1 user_property=j:0 user_property=k:2" {
+		t.Errorf("user properties on the wire: %q", got)
+	}
+}
+
+// C4:MQTT("") makes the object C4:MQTT() makes: no id, and a session
+// cannot be kept without one.
+func TestEmptyClientID(t *testing.T) {
+	ctl := sim.New(sim.Options{})
+	closeAtEnd(t, ctl)
+	if _, err := ctl.NewClientEmptyID(false); err == nil {
+		t.Error(`C4:MQTT("", false) made an object`)
+	}
+	c, err := ctl.NewClientEmptyID(true)
+	if err != nil {
+		t.Fatalf(`C4:MQTT("", true): %v`, err)
+	}
+	c.Destroy()
+}

@@ -62,8 +62,10 @@ type propList []prop
 
 // buildProps turns a Props table into a property list, the way the
 // controller's binding builds libmosquitto properties before it calls the
-// library. Keys are the API names, or the decimal property identifiers.
-// Keys that name no property are ignored. A value of the wrong type or out
+// library, in the order controller.Props.List gives (the table's
+// sequence of {property, value} pairs first, then its keys sorted); the
+// same property may come more than once. Keys that name no property are
+// ignored. A value of the wrong type or out
 // of range for the property's storage gives 3; a string that is not valid
 // UTF-8 gives 18. A nil or empty table gives a nil list.
 func buildProps(p controller.Props) (propList, int) {
@@ -71,12 +73,8 @@ func buildProps(p controller.Props) (propList, int) {
 		return nil, 0
 	}
 	var out propList
-	for _, k := range controller.PropKeys(p) {
-		def, ok := controller.LookupProp(k)
-		if !ok {
-			continue
-		}
-		v := p[k]
+	for _, e := range p.List() {
+		def, v := e.Def, e.Value
 		switch def.Kind {
 		case controller.KindByte, controller.KindU16, controller.KindU32, controller.KindVarint:
 			n, ok := controller.PropNumber(def.Kind, v)

@@ -101,6 +101,13 @@ func (c *Controller) NewClient(clientID string, cleanSession bool) (controller.C
 	return c.newClient(clientID, cleanSession)
 }
 
+// NewClientEmptyID is C4:MQTT("", cleanSession): the controller's binding
+// takes an empty id for none, so the object is the one NewClient("")
+// makes.
+func (c *Controller) NewClientEmptyID(cleanSession bool) (controller.Client, error) {
+	return c.newClient("", cleanSession)
+}
+
 // NewSimClient is NewClient returning the concrete type.
 func (c *Controller) NewSimClient(clientID string, cleanSession bool) (*Client, error) {
 	return c.newClient(clientID, cleanSession)
