@@ -53,21 +53,21 @@ type configuredRun struct {
 }
 
 type runConfig struct {
-	controller  string
-	model       string
-	station     string
+	controller string
+	model      string
+	station    string
 	// stations are the --station values, folders expanded; with one,
 	// station is it.
 	stations           []string
 	requireAllStations bool
 	tags               string
-	concurrency int
-	seed        int64
-	out         string
-	format      string
-	timeScale   float64
-	fixtures    string
-	paths       []string
+	concurrency        int
+	seed               int64
+	out                string
+	format             string
+	timeScale          float64
+	fixtures           string
+	paths              []string
 
 	scenarioTimeout time.Duration
 
@@ -451,15 +451,15 @@ func execute(ctx context.Context, cfg runConfig, stdout io.Writer) (*runResult, 
 		Options: &godog.Options{
 			// The console is ours (console.go); godog writes only the
 			// Cucumber JSON.
-			Format:         "cucumber:" + filepath.Join(cfg.out, report.CucumberFile),
-			Output:         io.Discard,
+			Format:          "cucumber:" + filepath.Join(cfg.out, report.CucumberFile),
+			Output:          io.Discard,
 			Paths:           paths,
 			FeatureContents: contents,
-			Tags:           cfg.tags,
-			Strict:         true,
-			Concurrency:    cfg.concurrency,
-			DefaultContext: ctx,
-			NoColors:       true,
+			Tags:            cfg.tags,
+			Strict:          true,
+			Concurrency:     cfg.concurrency,
+			DefaultContext:  ctx,
+			NoColors:        true,
 		},
 	}
 	suite.Run()

@@ -31,8 +31,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cucumber/godog"
 	gherkin "github.com/cucumber/gherkin/go/v42"
+	"github.com/cucumber/godog"
 	messages "github.com/cucumber/messages/go/v34"
 
 	"github.com/mqtthil/mqtthil/report"
