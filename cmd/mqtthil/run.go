@@ -79,32 +79,50 @@ type runConfig struct {
 	durations  string
 }
 
-func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// runFlags is run's flag set, filling cfg; shard receives --shard.
+func runFlags(cfg *runConfig, shard *string, stderr io.Writer) *flag.FlagSet {
 	fl := flag.NewFlagSet("run", flag.ContinueOnError)
 	fl.SetOutput(stderr)
-	var cfg runConfig
 	fl.StringVar(&cfg.controller, "controller", "sim", "controller under test: "+strings.Join(controllerNames(), ", "))
 	fl.StringVar(&cfg.model, "model", controller.DefaultModel, "libmosquitto release the simulated controller follows, and @model-* scenarios are chosen by: "+strings.Join(controller.Models(), ", "))
 	fl.StringVar(&cfg.tags, "tags", "", `run only scenarios whose tags match, e.g. "@mqtt5 && ~@slow"`)
-	fl.IntVar(&cfg.concurrency, "concurrency", runtime.NumCPU(), "scenarios run at once (each has its own broker)")
+	fl.IntVar(&cfg.concurrency, "concurrency", runtime.NumCPU(), "scenarios run at once (each has its own broker); with a pool of stations, default the number of stations")
 	fl.Int64Var(&cfg.seed, "seed", 1, "seed for the fault rules' randomness")
 	fl.StringVar(&cfg.out, "out", "mqtthil-report", "folder the run's reports are written to")
 	fl.StringVar(&cfg.format, "format", "progress", "console output: progress (a line per scenario as it ends) or pretty (a block per scenario with its steps)")
 	fl.Float64Var(&cfg.timeScale, "time-scale", 1, "multiply every time in the features (delays, stalls, keep-alive) by this; below 1 runs faster")
 	fl.StringVar(&cfg.fixtures, "fixtures", "", "folder with payload files, fault plans and drivers (default: the nearest `fixtures` folder beside the features or above them)")
-	fl.Var(stationFlag{&cfg.stations}, "station", "with --controller remote: where the probe driver runs: a station file, or virtual (the Lua runtime, a station of its own per scenario); given several times, or a folder of station files, a pool of stations, each running one scenario at a time (docs/control-channel.md, docs/ci.md)")
+	fl.Var(stationFlag{&cfg.stations}, "station", "`station` file, folder or virtual, with --controller remote: where the probe driver runs: a station file, or virtual (the Lua runtime, a station of its own per scenario); given several times, or a folder of station files, a pool of stations, each running one scenario at a time (docs/control-channel.md, docs/ci.md)")
 	fl.BoolVar(&cfg.requireAllStations, "require-all-stations", false, "with a pool of stations: a station that fails its health check stops the run as a usage error (exit 2) instead of being left out with a warning")
-	shard := fl.String("shard", "", "run the K-th of N parts of the selected scenarios, K/N counting from 1 (default: from CI_NODE_INDEX/CI_NODE_TOTAL, BUILDKITE_PARALLEL_JOB/BUILDKITE_PARALLEL_JOB_COUNT, or JOB_COMPLETION_INDEX with --shard-total; docs/ci.md)")
+	fl.StringVar(shard, "shard", "", "run the K-th of N parts of the selected scenarios, K/N counting from 1 (default: from CI_NODE_INDEX/CI_NODE_TOTAL, BUILDKITE_PARALLEL_JOB/BUILDKITE_PARALLEL_JOB_COUNT, or JOB_COMPLETION_INDEX with --shard-total; docs/ci.md)")
 	fl.IntVar(&cfg.shardTotal, "shard-total", 0, "the number of parts when the index comes from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job's completions)")
 	fl.StringVar(&cfg.durations, "durations", "", "a previous run's manifest.json: balance the --shard parts by its scenarios' durations instead of by count")
 	fl.DurationVar(&cfg.scenarioTimeout, "scenario-timeout", 2*time.Minute, "a scenario still running after this ends as timed out")
 	fl.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: mqtthil run [flags] [feature files or folders...]  (default: features)")
 		fmt.Fprintln(stderr)
+		fmt.Fprintln(stderr, "  Shards: --shard K/N runs the K-th of N disjoint parts of the scenarios the features and")
+		fmt.Fprintln(stderr, "  --tags select (the same parts on every machine), by count or, with --durations, by a")
+		fmt.Fprintln(stderr, "  previous manifest.json's durations. Without --shard, GitLab's CI_NODE_INDEX/CI_NODE_TOTAL,")
+		fmt.Fprintln(stderr, "  Buildkite's BUILDKITE_PARALLEL_JOB/_COUNT or a Kubernetes Indexed Job's JOB_COMPLETION_INDEX")
+		fmt.Fprintln(stderr, "  (with --shard-total) choose the part. `mqtthil merge --out DIR RUN_DIR...` puts the parts'")
+		fmt.Fprintln(stderr, "  folders back together (docs/ci.md).")
+		fmt.Fprintln(stderr, "  Stations: --station given several times, or a folder of station files, is a pool: each")
+		fmt.Fprintln(stderr, "  station runs one scenario at a time; a station failing its health check is left out")
+		fmt.Fprintln(stderr, "  with a warning (--require-all-stations: exit 2), one lost during a scenario makes that")
+		fmt.Fprintln(stderr, "  scenario an error and leaves the pool.")
+		fmt.Fprintln(stderr)
 		fl.PrintDefaults()
 		fmt.Fprintln(stderr)
 		fmt.Fprint(stderr, exitCodesHelp)
 	}
+	return fl
+}
+
+func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var cfg runConfig
+	var shard string
+	fl := runFlags(&cfg, &shard, stderr)
 	// Flags may come after the feature paths too.
 	for rest := args; ; {
 		if err := fl.Parse(rest); err != nil {
@@ -119,7 +137,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(cfg.paths) == 0 {
 		cfg.paths = []string{"features"}
 	}
-	if err := cfg.resolve(*shard, os.Getenv, fl); err != nil {
+	if err := cfg.resolve(shard, os.Getenv, fl); err != nil {
 		fmt.Fprintf(stderr, "mqtthil run: %v\n", err)
 		return exitUsage
 	}

@@ -432,7 +432,11 @@ func shardContents(part []scenarioRef, srcs map[string]*featureSource) []godog.F
 		lines := strings.SplitAfter(string(src.data), "\n")
 		blank := func(from, to int) { // 1-based, to exclusive
 			for l := from; l < to && l <= len(lines); l++ {
-				lines[l-1] = "#\n"
+				if strings.HasSuffix(lines[l-1], "\n") {
+					lines[l-1] = "#\n"
+				} else if lines[l-1] != "" {
+					lines[l-1] = "#"
+				}
 			}
 		}
 		starts := blockStarts(src.doc)
