@@ -78,11 +78,16 @@ func (p *stationProc) stop(sig os.Signal) {
 	})
 }
 
-// poolStationFile writes a station file for a pool's station.
+// poolStationFile writes a station file for a pool's station. Requests
+// get 10 seconds, as a loaded machine running the race detector may need.
 func poolStationFile(t *testing.T, dir, name, addr, connect string) string {
+	return poolStationFileRequest(t, dir, name, addr, connect, "10s")
+}
+
+func poolStationFileRequest(t *testing.T, dir, name, addr, connect, request string) string {
 	t.Helper()
 	p := filepath.Join(dir, name+".yaml")
-	yaml := fmt.Sprintf("name: %s\nstation_id: %s\ncontrol:\n  listen: %s\ndut:\n  listen: 127.0.0.1:0\n  host: 127.0.0.1\nexpect:\n  probe_version: \"1\"\ntimeouts:\n  connect: %s\n  request: 3s\n", name, name, addr, connect)
+	yaml := fmt.Sprintf("name: %s\nstation_id: %s\ncontrol:\n  listen: %s\ndut:\n  listen: 127.0.0.1:0\n  host: 127.0.0.1\nexpect:\n  probe_version: \"1\"\ntimeouts:\n  connect: %s\n  request: %s\n", name, name, addr, connect, request)
 	if err := os.WriteFile(p, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +189,8 @@ func TestStationLostMidRun(t *testing.T) {
 	startStation(t, addrA, "pool-a")
 	b := startStation(t, addrB, "pool-b")
 	fa := poolStationFile(t, dir, "pool-a", addrA, "30s")
-	fb := poolStationFile(t, dir, "pool-b", addrB, "30s")
+	// pool-b's lost request is noticed after 5s.
+	fb := poolStationFileRequest(t, dir, "pool-b", addrB, "30s", "5s")
 	// The first scenario pool-b takes (the run's second: stations are
 	// handed out in turn) has its probe killed before its first step,
 	// while pool-a runs the first.
