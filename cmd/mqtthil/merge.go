@@ -26,10 +26,11 @@ func init() {
 	})
 }
 
-func runMerge(_ context.Context, args []string, stdout, stderr io.Writer) int {
+// mergeFlags is merge's flag set; out receives --out.
+func mergeFlags(out *string, stderr io.Writer) *flag.FlagSet {
 	fl := flag.NewFlagSet("merge", flag.ContinueOnError)
 	fl.SetOutput(stderr)
-	out := fl.String("out", "", "the merged run folder (must not exist, or be empty)")
+	fl.StringVar(out, "out", "", "the merged run folder (must not exist, or be empty)")
 	fl.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: mqtthil merge --out DIR RUN_DIR...")
 		fmt.Fprintln(stderr, "  Merges the run folders of one run's shards (mqtthil run --shard K/N) into one folder:")
@@ -43,16 +44,32 @@ func runMerge(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr)
 		fmt.Fprint(stderr, exitCodesHelp)
 	}
-	var dirs []string
+	return fl
+}
+
+// parseInterleaved parses flags that may come before, between or after
+// the positional arguments, which it returns.
+func parseInterleaved(fl *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
 	for rest := args; ; {
 		if err := fl.Parse(rest); err != nil {
-			return parseExit(err)
+			return nil, err
 		}
 		if fl.NArg() == 0 {
-			break
+			return pos, nil
 		}
-		dirs = append(dirs, fl.Arg(0))
+		pos = append(pos, fl.Arg(0))
 		rest = fl.Args()[1:]
+	}
+}
+
+func runMerge(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	var outDir string
+	out := &outDir
+	fl := mergeFlags(out, stderr)
+	dirs, err := parseInterleaved(fl, args)
+	if err != nil {
+		return parseExit(err)
 	}
 	if *out == "" || len(dirs) == 0 {
 		fl.Usage()

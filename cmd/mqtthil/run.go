@@ -124,16 +124,11 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var shard string
 	fl := runFlags(&cfg, &shard, stderr)
 	// Flags may come after the feature paths too.
-	for rest := args; ; {
-		if err := fl.Parse(rest); err != nil {
-			return parseExit(err)
-		}
-		if fl.NArg() == 0 {
-			break
-		}
-		cfg.paths = append(cfg.paths, fl.Arg(0))
-		rest = fl.Args()[1:]
+	paths, err := parseInterleaved(fl, args)
+	if err != nil {
+		return parseExit(err)
 	}
+	cfg.paths = paths
 	if len(cfg.paths) == 0 {
 		cfg.paths = []string{"features"}
 	}
