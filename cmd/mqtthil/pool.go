@@ -176,6 +176,12 @@ func poolController(cfg runConfig, note func(format string, a ...any)) (configur
 	for i, s := range stations {
 		if errs[i] != nil {
 			missing = append(missing, fmt.Sprintf("station %s (%s): %v", s.st.Name, s.file, errs[i]))
+			if s.b != nil {
+				// Its probe may still come: it finds no listener rather
+				// than a run that will not use it.
+				s.b.Close()
+				s.b = nil
+			}
 			continue
 		}
 		p.all = append(p.all, s)
