@@ -39,6 +39,9 @@ type Identity struct {
 	Firmware      string `json:"firmware"`
 	DriverVersion string `json:"driver_version"`
 	DeviceID      string `json:"device_id,omitempty"`
+	// Station names the bench the controller sits on, when a run has a
+	// pool of them (the station file's name).
+	Station string `json:"station,omitempty"`
 }
 
 // Ret is what a call returned to Lua. Convention A calls (Connect,

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/mqtthil/mqtthil/controller"
 )
 
 // eagerDiagrams is how many unsuccessful scenarios the page draws as it
@@ -59,7 +61,10 @@ func WriteHTML(w io.Writer, run *Run) error {
 			fmt.Fprintf(&b, "<div><dt>%s</dt><dd>%s</dd></div>", esc(k), esc(v))
 		}
 	}
-	row("controller", strings.TrimSpace(strings.Join(nonEmpty(id.Kind, id.Model, firmware(id.Firmware), driver(id.DriverVersion), id.DeviceID), " · ")))
+	row("controller", identityLine(id))
+	for _, c := range m.Controllers {
+		row("controller at "+c.Station, identityLine(c))
+	}
 	if fp := m.Fingerprint; fp != nil {
 		warn := ""
 		if !fp.Agrees {
@@ -68,6 +73,23 @@ func WriteHTML(w io.Writer, run *Run) error {
 		fmt.Fprintf(&b, "<div%s><dt>fingerprint</dt><dd>%s</dd></div>", warn, esc(fp.Summary()))
 	}
 	row("station", m.Station)
+	if len(m.Shards) > 0 {
+		var parts []string
+		for _, sh := range m.Shards {
+			p := sh.Folder
+			if sh.Shard != nil {
+				p = fmt.Sprintf("%d/%d %s", sh.Shard.Index, sh.Shard.Total, sh.Folder)
+			}
+			parts = append(parts, fmt.Sprintf("%s (%s, seed %d)", p, sh.Station, sh.Seed))
+		}
+		row("merged from", strings.Join(parts, "; "))
+	}
+	if sh := m.Shard; sh != nil {
+		row("shard", fmt.Sprintf("%d/%d of %d scenarios, by %s", sh.Index, sh.Total, sh.Selected, sh.By))
+	}
+	for _, e := range m.StationEvents {
+		row("station pool", e)
+	}
 	row("seed", fmt.Sprint(m.Seed))
 	row("time scale", fmt.Sprint(m.TimeScale))
 	if !m.Started.IsZero() {
@@ -149,6 +171,9 @@ func writeScenario(b *strings.Builder, run *Run, sf *ScenarioFile, i int, open b
 		fmt.Fprintf(b, `<li>tags %s</li>`, esc(strings.Join(sf.Tags, " ")))
 	}
 	fmt.Fprintf(b, `<li>seed %d</li>`, sf.Seed)
+	if id := sf.Identity; id.Station != "" || id.Kind != "" {
+		fmt.Fprintf(b, `<li class="st">station %s · controller %s</li>`, esc(cmp.Or(id.Station, run.Manifest.Station)), esc(identityLine(id)))
+	}
 	fmt.Fprintf(b, `<li><a href="%s/%s">%s</a></li>`, ScenariosDir, esc(sf.File), esc(sf.File))
 	if sf.JournalFile != "" {
 		n := fmt.Sprintf("%d records", len(sf.Records))
@@ -318,4 +343,9 @@ func roundDur(d time.Duration) time.Duration {
 		return d.Round(time.Millisecond)
 	}
 	return d.Round(100 * time.Microsecond)
+}
+
+// identityLine names a controller in one line.
+func identityLine(id controller.Identity) string {
+	return strings.TrimSpace(strings.Join(nonEmpty(id.Kind, id.Model, firmware(id.Firmware), driver(id.DriverVersion), id.DeviceID), " · "))
 }

@@ -179,6 +179,9 @@ func ScenarioOf(sf *ScenarioFile, excerpt int) Scenario {
 	if sf.JournalFile != "" {
 		s.Props = append(s.Props, Property{Name: "journal", Value: ScenariosDir + "/" + sf.JournalFile})
 	}
+	if id := sf.Identity; id.Station != "" {
+		s.Props = append(s.Props, Property{Name: "station", Value: id.Station}, Property{Name: "controller", Value: identityLine(id)})
+	}
 	for _, f := range sf.Faults {
 		s.Props = append(s.Props, Property{Name: "fault " + f.Match, Value: fmt.Sprintf("fired %d", f.Fired)})
 	}

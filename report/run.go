@@ -45,7 +45,76 @@ type Manifest struct {
 	// Fingerprint is the release the controller behaved like, taken
 	// before the scenarios; nil when the run took none.
 	Fingerprint *Fingerprint `json:"fingerprint,omitempty"`
+
+	// Model is the libmosquitto release the simulated controller followed
+	// (--model).
+	Model string `json:"model,omitempty"`
+	// Controllers are the distinct controllers (with their stations) the
+	// run's scenarios ran on, when there was more than one.
+	Controllers []controller.Identity `json:"controllers,omitempty"`
+	// StationEvents are what happened to a pool's stations: left out
+	// before the run, lost during it.
+	StationEvents []string `json:"station_events,omitempty"`
+	// Shard is the part of the selected scenarios this run ran; nil for a
+	// whole run.
+	Shard *Shard `json:"shard,omitempty"`
+	// Shards are the runs a merged folder was made from (mqtthil merge).
+	Shards []ShardRun `json:"shards,omitempty"`
+	// Scenarios lists every scenario with its outcome, duration and
+	// station: a later run balances its shards by these durations
+	// (mqtthil run --durations).
+	Scenarios []ScenarioEntry `json:"scenarios,omitempty"`
 }
+
+// Shard says which part of a run's selected scenarios a run ran.
+type Shard struct {
+	Index int `json:"index"` // 1-based
+	Total int `json:"total"`
+	// From says where the index and total came from: the --shard flag or
+	// a CI engine's environment variables.
+	From string `json:"from"`
+	// By is how the parts were balanced: "count", or "durations" (with
+	// DurationsFrom naming the manifest the durations came from).
+	By            string `json:"by"`
+	DurationsFrom string `json:"durations_from,omitempty"`
+	// Selected is how many scenarios the run's features and tags select
+	// in all shards together; Hash identifies that selection, so that
+	// shards of different selections are not merged.
+	Selected int    `json:"selected"`
+	Hash     string `json:"selection_hash"`
+}
+
+// ShardRun is one run a merged folder holds.
+type ShardRun struct {
+	Folder     string              `json:"folder"`
+	Shard      *Shard              `json:"shard,omitempty"`
+	Harness    string              `json:"harness_version"`
+	Seed       int64               `json:"seed"`
+	Model      string              `json:"model,omitempty"`
+	Controller controller.Identity `json:"controller"`
+	// Controllers as in Manifest, for a shard run on a pool of stations.
+	Controllers []controller.Identity `json:"controllers,omitempty"`
+	Station     string                `json:"station,omitempty"`
+	Started     time.Time             `json:"started"`
+	Ended       time.Time             `json:"ended"`
+	Counts      map[string]int        `json:"counts"`
+	// Fingerprint is the shard's own: each shard takes it before its
+	// scenarios, on its own controller.
+	Fingerprint *Fingerprint `json:"fingerprint,omitempty"`
+}
+
+// ScenarioEntry is one scenario of a run as the manifest lists it.
+type ScenarioEntry struct {
+	Feature    string  `json:"feature"`
+	Name       string  `json:"name"`
+	Outcome    string  `json:"outcome"`
+	DurationMS float64 `json:"duration_ms"`
+	Station    string  `json:"station,omitempty"`
+}
+
+// Key names a scenario in a run: its feature and its name (an outline's
+// rows carry their values in their names).
+func (e ScenarioEntry) Key() string { return e.Feature + ": " + e.Name }
 
 // ScenarioFile is one scenario as a run folder keeps it, in
 // scenarios/NNNN-<feature>--<name>.json; its wire journal is the .jsonl

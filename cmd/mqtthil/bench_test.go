@@ -64,7 +64,7 @@ func TestBenchExit(t *testing.T) {
 
 // Every subcommand that gives a verdict documents the exit codes.
 func TestHelpShowsExitCodes(t *testing.T) {
-	for _, cmd := range []string{"run", "lua", "bench", "verify"} {
+	for _, cmd := range []string{"run", "merge", "lua", "bench", "verify"} {
 		code, stdout, stderr := runCmd(t, "help", cmd)
 		if code != 0 || !strings.Contains(stdout+stderr, exitCodesHelp) {
 			t.Errorf("help %s: exit %d, no exit code table:\n%s%s", cmd, code, stdout, stderr)

@@ -56,3 +56,11 @@ func (c *console) scenarioEnded(r *record.Scenario, outcome string) {
 	fmt.Fprintf(&b, "  [%d ended, %s]\n\n", c.ended, elapsed)
 	io.WriteString(c.w, b.String())
 }
+
+// notef prints a line of its own about the run (which shard it is, a
+// station left out), between the scenarios' lines.
+func (c *console) notef(format string, a ...any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	fmt.Fprintf(c.w, "mqtthil: "+format+"\n", a...)
+}

@@ -37,7 +37,10 @@ func init() {
 	configured["remote"] = remoteController
 }
 
-func remoteController(cfg runConfig) (configuredRun, error) {
+func remoteController(cfg runConfig, note func(format string, a ...any)) (configuredRun, error) {
+	if len(cfg.stations) > 1 {
+		return poolController(cfg, note)
+	}
 	var st remote.Station
 	switch cfg.station {
 	case "":
@@ -186,6 +189,9 @@ func stationOf(cfg runConfig) string {
 	host := report.Station()
 	if cfg.controller != "remote" {
 		return host
+	}
+	if len(cfg.stations) > 1 {
+		return fmt.Sprintf("a pool of %d stations on %s", len(cfg.stations), host)
 	}
 	if cfg.station == "virtual" {
 		return "virtual on " + host

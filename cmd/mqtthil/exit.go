@@ -1,4 +1,4 @@
-// The exit codes every verdict-giving subcommand (run, lua, bench --check,
+// The exit codes every verdict-giving subcommand (run, merge, lua, bench --check,
 // verify) ends with, in one place so that CI can tell a controller that
 // broke a promise from a harness that could not give a verdict.
 package main
@@ -18,7 +18,7 @@ const (
 )
 
 // exitCodesHelp is the table `mqtthil help <command>` prints.
-var exitCodesHelp = fmt.Sprintf(`Exit codes (run, lua, bench --check, verify):
+var exitCodesHelp = fmt.Sprintf(`Exit codes (run, merge, lua, bench --check, verify):
   %d  all passed (skipped scenarios allowed)
   %d  the controller broke a promise (a scenario failed)
   %d  usage error or unreadable input: nothing was run

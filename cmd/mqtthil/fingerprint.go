@@ -39,7 +39,8 @@ func runFingerprint(ctx context.Context, args []string, stdout, stderr io.Writer
 	var setup configuredRun
 	if f := configured[cfg.controller]; f != nil {
 		var err error
-		if setup, err = f(cfg); err != nil {
+		note := func(format string, a ...any) { fmt.Fprintf(stderr, "mqtthil fingerprint: "+format+"\n", a...) }
+		if setup, err = f(cfg, note); err != nil {
 			fmt.Fprintf(stderr, "mqtthil fingerprint: %v\n", err)
 			return 1
 		}

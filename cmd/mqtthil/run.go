@@ -39,7 +39,8 @@ func init() {
 
 // configured sets a run up for a controller that needs more of the run's
 // configuration than the time scale (remote: the station).
-var configured = map[string]func(cfg runConfig) (configuredRun, error){}
+// note prints a line on the run's console.
+var configured = map[string]func(cfg runConfig, note func(format string, a ...any)) (configuredRun, error){}
 
 // configuredRun is what such a controller gives the run.
 type configuredRun struct {
@@ -48,6 +49,7 @@ type configuredRun struct {
 	end           func()                                // releases what the setup made
 	dutListen     string                                // steps.Options.DUTListen
 	dutHost       string                                // steps.Options.DUTHost
+	pool          *stationPool                          // several stations: the pool
 }
 
 type runConfig struct {
@@ -55,54 +57,86 @@ type runConfig struct {
 	model       string
 	fingerprint string
 	station     string
-	tags        string
-	concurrency int
-	seed        int64
-	out         string
-	format      string
-	timeScale   float64
-	fixtures    string
-	paths       []string
+	// stations are the --station values, folders expanded; with one,
+	// station is it.
+	stations           []string
+	requireAllStations bool
+	tags               string
+	concurrency        int
+	seed               int64
+	out                string
+	format             string
+	timeScale          float64
+	fixtures           string
+	paths              []string
 
 	scenarioTimeout time.Duration
+
+	// shard is the part to run (--shard, or a CI engine's environment);
+	// nil runs every selected scenario. durations is a previous run's
+	// manifest.json to balance the parts by.
+	shard      *shardSpec
+	shardTotal int
+	durations  string
 }
 
-func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// runFlags is run's flag set, filling cfg; shard receives --shard.
+func runFlags(cfg *runConfig, shard *string, stderr io.Writer) *flag.FlagSet {
 	fl := flag.NewFlagSet("run", flag.ContinueOnError)
 	fl.SetOutput(stderr)
-	var cfg runConfig
 	fl.StringVar(&cfg.controller, "controller", "sim", "controller under test: "+strings.Join(controllerNames(), ", "))
 	fl.StringVar(&cfg.model, "model", controller.DefaultModel, "libmosquitto release the simulated controller follows, and @model-* scenarios are chosen by: "+strings.Join(controller.Models(), ", "))
 	fl.StringVar(&cfg.fingerprint, "fingerprint", fingerprintWarn, "before the scenarios, tell which release the controller behaves like (recorded in manifest.json): warn (a mismatch with --model is a warning), strict (a mismatch fails the run, a fingerprint that cannot be taken is an error), off")
 	fl.StringVar(&cfg.tags, "tags", "", `run only scenarios whose tags match, e.g. "@mqtt5 && ~@slow"`)
-	fl.IntVar(&cfg.concurrency, "concurrency", runtime.NumCPU(), "scenarios run at once (each has its own broker)")
+	fl.IntVar(&cfg.concurrency, "concurrency", runtime.NumCPU(), "scenarios run at once (each has its own broker); with a pool of stations, default the number of stations")
 	fl.Int64Var(&cfg.seed, "seed", 1, "seed for the fault rules' randomness")
 	fl.StringVar(&cfg.out, "out", "mqtthil-report", "folder the run's reports are written to")
 	fl.StringVar(&cfg.format, "format", "progress", "console output: progress (a line per scenario as it ends) or pretty (a block per scenario with its steps)")
 	fl.Float64Var(&cfg.timeScale, "time-scale", 1, "multiply every time in the features (delays, stalls, keep-alive) by this; below 1 runs faster")
 	fl.StringVar(&cfg.fixtures, "fixtures", "", "folder with payload files, fault plans and drivers (default: the nearest `fixtures` folder beside the features or above them)")
-	fl.StringVar(&cfg.station, "station", "", "with --controller remote: where the probe driver runs; virtual: in the Lua runtime, a station of its own per scenario (docs/control-channel.md)")
+	fl.Var(stationFlag{&cfg.stations}, "station", "`station` file, folder or virtual, with --controller remote: where the probe driver runs: a station file, or virtual (the Lua runtime, a station of its own per scenario); given several times, or a folder of station files, a pool of stations, each running one scenario at a time (docs/control-channel.md, docs/ci.md)")
+	fl.BoolVar(&cfg.requireAllStations, "require-all-stations", false, "with a pool of stations: a station that fails its health check stops the run as a usage error (exit 2) instead of being left out with a warning")
+	fl.StringVar(shard, "shard", "", "run the K-th of N parts of the selected scenarios, K/N counting from 1 (default: from CI_NODE_INDEX/CI_NODE_TOTAL, BUILDKITE_PARALLEL_JOB/BUILDKITE_PARALLEL_JOB_COUNT, or JOB_COMPLETION_INDEX with --shard-total; docs/ci.md)")
+	fl.IntVar(&cfg.shardTotal, "shard-total", 0, "the number of parts when the index comes from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job's completions)")
+	fl.StringVar(&cfg.durations, "durations", "", "a previous run's manifest.json: balance the --shard parts by its scenarios' durations instead of by count")
 	fl.DurationVar(&cfg.scenarioTimeout, "scenario-timeout", 2*time.Minute, "a scenario still running after this ends as timed out")
 	fl.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: mqtthil run [flags] [feature files or folders...]  (default: features)")
+		fmt.Fprintln(stderr)
+		fmt.Fprintln(stderr, "  Shards: --shard K/N runs the K-th of N disjoint parts of the scenarios the features and")
+		fmt.Fprintln(stderr, "  --tags select (the same parts on every machine), by count or, with --durations, by a")
+		fmt.Fprintln(stderr, "  previous manifest.json's durations. Without --shard, GitLab's CI_NODE_INDEX/CI_NODE_TOTAL,")
+		fmt.Fprintln(stderr, "  Buildkite's BUILDKITE_PARALLEL_JOB/_COUNT or a Kubernetes Indexed Job's JOB_COMPLETION_INDEX")
+		fmt.Fprintln(stderr, "  (with --shard-total) choose the part. `mqtthil merge --out DIR RUN_DIR...` puts the parts'")
+		fmt.Fprintln(stderr, "  folders back together (docs/ci.md).")
+		fmt.Fprintln(stderr, "  Stations: --station given several times, or a folder of station files, is a pool: each")
+		fmt.Fprintln(stderr, "  station runs one scenario at a time; a station failing its health check is left out")
+		fmt.Fprintln(stderr, "  with a warning (--require-all-stations: exit 2), one lost during a scenario makes that")
+		fmt.Fprintln(stderr, "  scenario an error and leaves the pool.")
 		fmt.Fprintln(stderr)
 		fl.PrintDefaults()
 		fmt.Fprintln(stderr)
 		fmt.Fprint(stderr, exitCodesHelp)
 	}
+	return fl
+}
+
+func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var cfg runConfig
+	var shard string
+	fl := runFlags(&cfg, &shard, stderr)
 	// Flags may come after the feature paths too.
-	for rest := args; ; {
-		if err := fl.Parse(rest); err != nil {
-			return parseExit(err)
-		}
-		if fl.NArg() == 0 {
-			break
-		}
-		cfg.paths = append(cfg.paths, fl.Arg(0))
-		rest = fl.Args()[1:]
+	paths, err := parseInterleaved(fl, args)
+	if err != nil {
+		return parseExit(err)
 	}
+	cfg.paths = paths
 	if len(cfg.paths) == 0 {
 		cfg.paths = []string{"features"}
+	}
+	if err := cfg.resolve(shard, os.Getenv, fl); err != nil {
+		fmt.Fprintf(stderr, "mqtthil run: %v\n", err)
+		return exitUsage
 	}
 	if err := cfg.check(); err != nil {
 		fmt.Fprintf(stderr, "mqtthil run: %v\n", err)
@@ -136,6 +170,10 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	r, err := execute(ctx, cfg, stdout)
+	if ue := (usageError{}); errors.As(err, &ue) {
+		fmt.Fprintf(stderr, "mqtthil run: %v\n", err)
+		return exitUsage
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "mqtthil run: error: %v\n", err)
 		return exitHarness
@@ -152,6 +190,11 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // time-out outweighs a failure, because it puts the whole verdict in doubt.
 func (r *runResult) exitCode(stderr io.Writer) int {
 	switch {
+	case len(r.scenarios) == 0 && r.shard != nil && r.shard.Selected > 0:
+		// More parts than scenarios: this part has none, which is no
+		// reason to fail the CI job that runs it.
+		fmt.Fprintf(stderr, "mqtthil run: shard %d/%d has no scenarios (%d selected in all)\n", r.shard.Index, r.shard.Total, r.shard.Selected)
+		return exitPassed
 	case len(r.scenarios) == 0:
 		fmt.Fprintf(stderr, "mqtthil run: no scenario to run (tags %q)\n", r.cfg.tags)
 		return exitUsage
@@ -264,11 +307,20 @@ func (c *runConfig) check() error {
 	if err := checkTags(c.tags); err != nil {
 		return err
 	}
+	if len(c.stations) > 0 && c.station == "" && len(c.stations) == 1 {
+		c.station = c.stations[0]
+	}
 	if c.station != "" && c.controller != "remote" {
 		return fmt.Errorf("--station %q needs --controller remote (the controller is %s)", c.station, c.controller)
 	}
 	if c.fingerprint != fingerprintWarn && c.fingerprint != fingerprintStrict && c.fingerprint != fingerprintOff {
 		return fmt.Errorf("--fingerprint %q: want warn, strict or off", c.fingerprint)
+	}
+	if len(c.stations) > 0 && c.controller != "remote" {
+		return fmt.Errorf("--station %q needs --controller remote (the controller is %s)", strings.Join(c.stations, ","), c.controller)
+	}
+	if c.durations != "" && c.shard == nil {
+		return fmt.Errorf("--durations %s balances shards: give --shard K/N too (or run under a CI engine's parallel job)", c.durations)
 	}
 	if c.format != "progress" && c.format != "pretty" {
 		return fmt.Errorf("--format %q: want progress or pretty", c.format)
@@ -293,6 +345,13 @@ type runResult struct {
 	stale []string
 	// fingerprint was taken before the scenarios (nil with --fingerprint off).
 	fingerprint *report.Fingerprint
+	// shard is the part this run ran; nil for a whole run.
+	shard *report.Shard
+	// pool is the run's station pool, when it had several stations.
+	pool *stationPool
+	// identities are the controllers the scenarios ran on.
+	identities []controller.Identity
+	station    string
 }
 
 // applyDivergence makes a scenario that failed or timed out the way the
@@ -327,8 +386,27 @@ func execute(ctx context.Context, cfg runConfig, stdout io.Writer) (*runResult, 
 	if err != nil {
 		return nil, fmt.Errorf("report folder: %w", err)
 	}
-	res := &runResult{cfg: cfg, started: time.Now(), counts: map[string]int{}}
+	res := &runResult{cfg: cfg, started: time.Now(), counts: map[string]int{}, station: stationOf(cfg)}
 	con := newConsole(stdout, cfg.format)
+	root := runRoot(cfg.fixtures)
+	var contents []godog.Feature
+	paths := cfg.paths
+	if cfg.shard != nil {
+		plan, err := planShard(cfg, root)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		res.shard = plan.manifest
+		con.notef("%s", plan.line())
+		if len(plan.part) == 0 {
+			res.ended = time.Now()
+			if err := os.WriteFile(filepath.Join(cfg.out, report.CucumberFile), []byte("[]\n"), 0o644); err != nil {
+				return nil, err
+			}
+			return res, res.writeReports()
+		}
+		contents, paths = shardContents(plan.part, plan.srcs), nil
+	}
 	var kept map[string]difftest.Divergence
 	if cfg.controller == "mosq" {
 		// The reference library's differences from the model that are
@@ -337,7 +415,6 @@ func execute(ctx context.Context, cfg runConfig, stdout io.Writer) (*runResult, 
 			return nil, err
 		}
 	}
-	root := runRoot(cfg.fixtures)
 	var mu sync.Mutex
 	var writeErr error
 	newController := func() (controller.Controller, error) {
@@ -345,9 +422,10 @@ func execute(ctx context.Context, cfg runConfig, stdout io.Writer) (*runResult, 
 	}
 	var setup configuredRun
 	if f := configured[cfg.controller]; f != nil {
-		if setup, err = f(cfg); err != nil {
+		if setup, err = f(cfg, con.notef); err != nil {
 			return nil, err
 		}
+		res.pool = setup.pool
 		newController = setup.newController
 		defer setup.end()
 	}
@@ -374,6 +452,9 @@ func execute(ctx context.Context, cfg runConfig, stdout io.Writer) (*runResult, 
 			for i := range r.Steps {
 				r.Steps[i].File = relativeTo(root, r.Steps[i].File)
 			}
+			if r.Identity.Station == "" {
+				r.Identity.Station = res.station
+			}
 			stale := applyDivergence(r, kept)
 			_, err := sw.Write(r)
 			outcome := report.OutcomeOf(r)
@@ -383,6 +464,9 @@ func execute(ctx context.Context, cfg runConfig, stdout io.Writer) (*runResult, 
 			writeErr = errors.Join(writeErr, err)
 			if r.Identity.Kind != "" {
 				res.identity = r.Identity
+				if !slices.Contains(res.identities, r.Identity) {
+					res.identities = append(res.identities, r.Identity)
+				}
 			}
 			res.counts[outcome]++
 			if stale != "" {
@@ -396,14 +480,15 @@ func execute(ctx context.Context, cfg runConfig, stdout io.Writer) (*runResult, 
 		Options: &godog.Options{
 			// The console is ours (console.go); godog writes only the
 			// Cucumber JSON.
-			Format:         "cucumber:" + filepath.Join(cfg.out, report.CucumberFile),
-			Output:         io.Discard,
-			Paths:          cfg.paths,
-			Tags:           cfg.tags,
-			Strict:         true,
-			Concurrency:    cfg.concurrency,
-			DefaultContext: ctx,
-			NoColors:       true,
+			Format:          "cucumber:" + filepath.Join(cfg.out, report.CucumberFile),
+			Output:          io.Discard,
+			Paths:           paths,
+			FeatureContents: contents,
+			Tags:            cfg.tags,
+			Strict:          true,
+			Concurrency:     cfg.concurrency,
+			DefaultContext:  ctx,
+			NoColors:        true,
 		},
 	}
 	suite.Run()
@@ -421,25 +506,46 @@ const junitExcerpt = 200
 // writeReports writes the manifest, then reads the run folder back and
 // writes JUnit and the HTML report from it, as `mqtthil report` does.
 func (r *runResult) writeReports() error {
+	root := runRoot(r.cfg.fixtures)
 	m := report.Manifest{
-		Harness: harnessVersion(), Controller: r.identity, Station: stationOf(r.cfg), Seed: r.cfg.seed, TimeScale: r.cfg.timeScale,
-		Tags: r.cfg.tags, Features: featureHashes(r.cfg.paths), Started: r.started, Ended: r.ended, Counts: r.counts,
-		Fingerprint: r.fingerprint,
+		Harness: harnessVersion(), Controller: r.identity, Station: r.station, Seed: r.cfg.seed, TimeScale: r.cfg.timeScale,
+		Tags: r.cfg.tags, Features: featureHashes(r.cfg.paths, root), Started: r.started, Ended: r.ended, Counts: r.counts,
+		Model: r.cfg.model, Shard: r.shard, Fingerprint: r.fingerprint,
 	}
-	b, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
+	if m.Model == "" {
+		m.Model = controller.DefaultModel
+	}
+	if r.identity.Station != "" && r.pool == nil {
+		// The run's station is in the manifest; the run's controller is
+		// the one each record names without it.
+		m.Controller.Station = ""
+	}
+	if len(r.identities) > 1 || r.pool != nil {
+		m.Controllers = slices.Clone(r.identities)
+		slices.SortFunc(m.Controllers, func(a, b controller.Identity) int { return strings.Compare(a.Station+a.DeviceID, b.Station+b.DeviceID) })
+	}
+	if r.pool != nil {
+		m.StationEvents = r.pool.Events()
+	}
+	if err := r.writeManifest(m); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(r.cfg.out, report.ManifestFile), append(b, '\n'), 0o644); err != nil {
-		return err
-	}
-	if err := nameOutlineRows(filepath.Join(r.cfg.out, report.CucumberFile), runRoot(r.cfg.fixtures)); err != nil {
+	if err := nameOutlineRows(filepath.Join(r.cfg.out, report.CucumberFile), root); err != nil {
 		return fmt.Errorf("cucumber.json: %w", err)
 	}
 	run, err := report.LoadRun(r.cfg.out)
 	if err != nil {
 		return err
 	}
+	// Every scenario with its duration, for later runs' --durations.
+	for _, sf := range run.Scenarios {
+		m.Scenarios = append(m.Scenarios, report.ScenarioEntry{Feature: sf.URI, Name: sf.Name, Outcome: sf.Outcome,
+			DurationMS: float64(sf.Ended.Sub(sf.Started).Microseconds()) / 1000, Station: sf.Identity.Station})
+	}
+	if err := r.writeManifest(m); err != nil {
+		return err
+	}
+	run.Manifest = m
 	for _, sf := range run.Scenarios {
 		r.scenarios = append(r.scenarios, report.ScenarioOf(sf, junitExcerpt))
 	}
@@ -447,6 +553,14 @@ func (r *runResult) writeReports() error {
 		return err
 	}
 	return report.WriteSums(r.cfg.out)
+}
+
+func (r *runResult) writeManifest(m report.Manifest) error {
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(r.cfg.out, report.ManifestFile), append(b, '\n'), 0o644)
 }
 
 // nameOutlineRows gives each outline row in godog's Cucumber JSON the name
@@ -511,16 +625,19 @@ func writeJUnit(run *report.Run, scenarios []report.Scenario) error {
 	return f.Close()
 }
 
-func featureHashes(paths []string) map[string]string {
+// featureHashes is the SHA-256 of every feature file below paths, by its
+// path from the run's root (as records name features), so that runs made
+// from different folders compare.
+func featureHashes(paths []string, root string) map[string]string {
 	out := map[string]string{}
 	for _, p := range paths {
-		filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+		filepath.WalkDir(featureFile(p), func(path string, d fs.DirEntry, err error) error {
 			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".feature") {
 				return nil
 			}
 			if b, err := os.ReadFile(path); err == nil {
 				sum := sha256.Sum256(b)
-				out[path] = hex.EncodeToString(sum[:])
+				out[relativeTo(root, path)] = hex.EncodeToString(sum[:])
 			}
 			return nil
 		})

@@ -37,6 +37,7 @@ func runStationWith(ctx context.Context, args []string, stdout, stderr io.Writer
 	id := fl.String("station-id", "virtual", "the probe's Station ID (the station file's station_id)")
 	user := fl.String("user", "", "control listener user name (control.user)")
 	password := fl.String("password", "", "control listener password (control.password)")
+	scale := fl.Float64("time-scale", timeScale, "the run's --time-scale: the probe's keep-alive second is scaled alike")
 	fl.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: mqtthil station --virtual [flags]")
 		fmt.Fprintln(stderr, "  Runs the probe driver in the Lua runtime, connecting to the control listener that")
@@ -47,6 +48,10 @@ func runStationWith(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	if err := fl.Parse(args); err != nil {
 		return parseExit(err)
+	}
+	if *scale <= 0 || *scale > 100 {
+		fmt.Fprintf(stderr, "mqtthil station: --time-scale %v: want a number above 0 and at most 100\n", *scale)
+		return 2
 	}
 	if !*virtual || fl.NArg() > 0 {
 		fl.Usage()
@@ -69,7 +74,7 @@ func runStationWith(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	v, err := remote.StartVirtual(ctx, remote.VirtualOptions{
 		Probe: c4z, ControlAddr: *control, Station: *id, Background: true,
-		Lua:        lua.Options{Log: stderr, Sim: sim.Options{KeepAliveUnit: time.Duration(timeScale * float64(time.Second))}},
+		Lua:        lua.Options{Log: stderr, Sim: sim.Options{KeepAliveUnit: time.Duration(*scale * float64(time.Second))}},
 		Properties: map[string]string{"Control User": *user, "Control Password": *password},
 	})
 	if err != nil {
