@@ -17,6 +17,8 @@ type Fingerprint struct {
 	Matching []string          `json:"matching"`
 	Agrees   bool              `json:"agrees"`
 	Cases    []FingerprintCase `json:"cases"`
+	// Station is the station whose controller it was, in a pool.
+	Station string `json:"station,omitempty"`
 	// Error is set when the fingerprint could not run at all.
 	Error string `json:"error,omitempty"`
 }

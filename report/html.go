@@ -65,12 +65,19 @@ func WriteHTML(w io.Writer, run *Run) error {
 	for _, c := range m.Controllers {
 		row("controller at "+c.Station, identityLine(c))
 	}
-	if fp := m.Fingerprint; fp != nil {
-		warn := ""
+	fps := m.StationFingerprints
+	if len(fps) == 0 && m.Fingerprint != nil {
+		fps = []*Fingerprint{m.Fingerprint}
+	}
+	for _, fp := range fps {
+		warn, dt := "", "fingerprint"
 		if !fp.Agrees {
 			warn = ` class="warn"`
 		}
-		fmt.Fprintf(&b, "<div%s><dt>fingerprint</dt><dd>%s</dd></div>", warn, esc(fp.Summary()))
+		if fp.Station != "" {
+			dt += " at " + fp.Station
+		}
+		fmt.Fprintf(&b, "<div%s><dt>%s</dt><dd>%s</dd></div>", warn, esc(dt), esc(fp.Summary()))
 	}
 	row("station", m.Station)
 	if len(m.Shards) > 0 {

@@ -45,6 +45,10 @@ type Manifest struct {
 	// Fingerprint is the release the controller behaved like, taken
 	// before the scenarios; nil when the run took none.
 	Fingerprint *Fingerprint `json:"fingerprint,omitempty"`
+	// StationFingerprints are a pool's, one per station; Fingerprint is
+	// then the first that disagrees with the model or could not be taken
+	// (else the first).
+	StationFingerprints []*Fingerprint `json:"station_fingerprints,omitempty"`
 
 	// Model is the libmosquitto release the simulated controller followed
 	// (--model).

@@ -297,6 +297,31 @@ func (p *stationPool) lease() (controller.Controller, error) {
 	return pc, nil
 }
 
+// eachStation calls f once for every station of the pool, before the run,
+// with a way to reach that station's controller alone: the fingerprint is
+// taken on each, since a lab's benches may run different firmware. No
+// scenario runs meanwhile, so every live station is free.
+func (p *stationPool) eachStation(f func(station string, newController func() (controller.Controller, error))) {
+	var held []*poolStation
+	for len(p.free) > 0 {
+		held = append(held, <-p.free)
+	}
+	for _, s := range held {
+		f(s.st.Name, func() (controller.Controller, error) {
+			ctx, cancel := context.WithTimeout(context.Background(), s.connect)
+			defer cancel()
+			c, err := remote.DialWait(ctx, s.rc)
+			if err != nil {
+				return nil, fmt.Errorf("station %s: %w", s.st.Name, err)
+			}
+			return &pooledController{Controller: c, pool: p, station: s, held: true}, nil
+		})
+	}
+	for _, s := range held {
+		p.free <- s
+	}
+}
+
 // release puts a station back after its scenario, unless its bench broke
 // during the scenario: then it leaves the pool.
 func (p *stationPool) release(s *poolStation, lost error) {
@@ -342,6 +367,9 @@ type pooledController struct {
 	pool    *stationPool
 	station *poolStation
 	once    sync.Once
+	// held is set when the caller holds the station (eachStation): Close
+	// then leaves it out of the free list.
+	held bool
 }
 
 func (c *pooledController) Identity() controller.Identity {
@@ -352,6 +380,9 @@ func (c *pooledController) Identity() controller.Identity {
 
 func (c *pooledController) Close() error {
 	err := c.Controller.Close()
+	if c.held {
+		return err
+	}
 	c.once.Do(func() { c.pool.release(c.station, c.Controller.BenchErr()) })
 	return err
 }

@@ -29,7 +29,7 @@ type stationProc struct {
 func startStation(t *testing.T, addr, id string) *stationProc {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	cmd := exec.CommandContext(ctx, mqtthilBinary(t), "station", "--virtual", "--control", addr, "--station-id", id, "--time-scale", "0.05")
+	cmd := exec.CommandContext(ctx, mqtthilBinary(t), "station", "--virtual", "--control", addr, "--station-id", id, "--time-scale", "0.5")
 	cmd.WaitDelay = 5 * time.Second
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -134,7 +134,7 @@ func TestStationPool(t *testing.T) {
 	out := filepath.Join(dir, "run")
 	// The folder of station files is the pool; --concurrency is left to
 	// the number of stations.
-	args := []string{"run", "--controller", "remote", "--station", dir, "--out", out, "--fixtures", "../../fixtures", "--time-scale", "0.05"}
+	args := []string{"run", "--controller", "remote", "--station", dir, "--out", out, "--fixtures", "../../fixtures", "--time-scale", "0.5"}
 	code, stdout, stderr := runCmd(t, append(args, messageIDs...)...)
 	if code != exitPassed {
 		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
@@ -162,7 +162,20 @@ func TestStationPool(t *testing.T) {
 	if m := run.Manifest; len(m.Controllers) != 2 || m.Controllers[0].Station != "pool-a" || m.Controllers[1].Station != "pool-b" {
 		t.Errorf("manifest controllers %+v", m.Controllers)
 	}
+	// Each station's controller is fingerprinted before the run.
+	fps := map[string]bool{}
+	for _, fp := range run.Manifest.StationFingerprints {
+		fps[fp.Station] = fp.Agrees && fp.Error == ""
+	}
+	if len(fps) != 2 || !fps["pool-a"] || !fps["pool-b"] {
+		t.Errorf("manifest station fingerprints %v, want pool-a and pool-b, each agreeing with the model", fps)
+	}
 	html, _ := os.ReadFile(filepath.Join(out, report.HTMLFile))
+	for _, st := range []string{"pool-a", "pool-b"} {
+		if !strings.Contains(string(html), "fingerprint at "+st) {
+			t.Errorf("report.html has no fingerprint for %s", st)
+		}
+	}
 	for _, st := range []string{"pool-a", "pool-b"} {
 		if n := strings.Count(string(html), "station "+st+" · controller remote"); n != len(stations[st]) {
 			t.Errorf("report.html names %s for %d scenarios, want %d", st, n, len(stations[st]))
@@ -203,7 +216,7 @@ func TestStationLostMidRun(t *testing.T) {
 	}
 	defer func() { poolHook = nil }()
 	out := filepath.Join(dir, "run")
-	args := []string{"run", "--controller", "remote", "--station", fa, "--station", fb, "--out", out, "--fixtures", "../../fixtures", "--time-scale", "0.05"}
+	args := []string{"run", "--controller", "remote", "--station", fa, "--station", fb, "--out", out, "--fixtures", "../../fixtures", "--time-scale", "0.5"}
 	code, stdout, stderr := runCmd(t, append(args, messageIDs...)...)
 	if !killed {
 		t.Fatalf("pool-b ran no scenario:\n%s", stdout)
@@ -244,7 +257,7 @@ func TestPoolLeavesOutMissingStation(t *testing.T) {
 	startStation(t, addrA, "pool-a")
 	fa := poolStationFile(t, dir, "pool-a", addrA, "30s")
 	fb := poolStationFile(t, dir, "pool-b", freeAddr(t), "1s") // no station runs for it
-	args := []string{"run", "--controller", "remote", "--station", fa, "--station", fb, "--fixtures", "../../fixtures", "--time-scale", "0.05", "../../features/connect.feature"}
+	args := []string{"run", "--controller", "remote", "--station", fa, "--station", fb, "--fixtures", "../../fixtures", "--time-scale", "0.5", "../../features/connect.feature"}
 	out := filepath.Join(dir, "run")
 	code, stdout, stderr := runCmd(t, append(args, "--out", out)...)
 	if code != exitPassed || !strings.Contains(stdout, "mqtthil: warning: left out before the run: station pool-b ("+fb+")") {

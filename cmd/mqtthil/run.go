@@ -345,6 +345,8 @@ type runResult struct {
 	stale []string
 	// fingerprint was taken before the scenarios (nil with --fingerprint off).
 	fingerprint *report.Fingerprint
+	// stationFingerprints are a pool's, one per station.
+	stationFingerprints []*report.Fingerprint
 	// shard is the part this run ran; nil for a whole run.
 	shard *report.Shard
 	// pool is the run's station pool, when it had several stations.
@@ -429,7 +431,19 @@ func execute(ctx context.Context, cfg runConfig, stdout io.Writer) (*runResult, 
 		newController = setup.newController
 		defer setup.end()
 	}
-	if cfg.fingerprint != fingerprintOff {
+	switch {
+	case cfg.fingerprint == fingerprintOff:
+	case res.pool != nil:
+		res.pool.eachStation(func(station string, nc func() (controller.Controller, error)) {
+			fmt.Fprintf(stdout, "station %s: ", station)
+			fp := takeFingerprint(ctx, cfg, nc, setup, stdout)
+			fp.Station = station
+			res.stationFingerprints = append(res.stationFingerprints, fp)
+			if res.fingerprint == nil || (res.fingerprint.Agrees && res.fingerprint.Error == "" && (!fp.Agrees || fp.Error != "")) {
+				res.fingerprint = fp
+			}
+		})
+	default:
 		res.fingerprint = takeFingerprint(ctx, cfg, newController, setup, stdout)
 	}
 	opts := steps.Options{
@@ -510,7 +524,7 @@ func (r *runResult) writeReports() error {
 	m := report.Manifest{
 		Harness: harnessVersion(), Controller: r.identity, Station: r.station, Seed: r.cfg.seed, TimeScale: r.cfg.timeScale,
 		Tags: r.cfg.tags, Features: featureHashes(r.cfg.paths, root), Started: r.started, Ended: r.ended, Counts: r.counts,
-		Model: r.cfg.model, Shard: r.shard, Fingerprint: r.fingerprint,
+		Model: r.cfg.model, Shard: r.shard, Fingerprint: r.fingerprint, StationFingerprints: r.stationFingerprints,
 	}
 	if m.Model == "" {
 		m.Model = controller.DefaultModel
