@@ -38,15 +38,28 @@ const (
 // CONNECT when Options.ConnectTimeout is 0.
 const DefaultConnectTimeout = wire.DefaultConnectTimeout
 
-// DefaultWritesPending is the length of each client's outbound queue in
-// mochi, mochi's own default. mochi drops a message for a client whose
-// queue is full, QoS 1 and 2 as well as 0; at 1024 the bench's QoS 1 load
-// lost messages that bare mochi delivers, ten publishers running ahead of
-// their subscribers. The queue is a channel of pointers made up front: its
-// 64 KiB a client is barely resident while idle, but counts in the heap
-// the collector paces itself by (1,000 controllers on one emulator peak
-// about 50 MB higher than at 1024). Every drop is journaled (drops.go).
+// DefaultWritesPending is how many writes towards one client may wait
+// before the broker drops what comes next, mochi's own default queue
+// length. mochi drops a message for a client whose queue is full, QoS 1
+// and 2 as well as 0; at 1024 the bench's QoS 1 load lost messages that
+// bare mochi delivers, ten publishers running ahead of their subscribers.
+// Every drop is journaled (drops.go).
+//
+// The writes wait in a backlog in front of each client's socket
+// (wire.Spooled, and the fault layer's connection), which costs nothing
+// while empty, and mochi's own queue, a channel of pointers made at its
+// full length for every client (8,192 of them are 64 KiB), is
+// mochiQueue long: with writes that never wait on the socket, mochi's
+// writer keeps it nearly empty.
 const DefaultWritesPending = 8192
+
+// mochiQueue is the length of mochi's outbound queue for each client:
+// 8 KiB a client. It still absorbs a publisher running ahead of a
+// subscriber's writer goroutine (a burst the writer cannot keep up with
+// even when the socket takes everything): at 256, a burst of 100,000 QoS 0
+// messages under the race detector lost 4,604 that the full-length queue
+// delivered; at 1024, none.
+const mochiQueue = 1024
 
 // Options configure a broker. The zero value is a broker on two free
 // loopback ports, anonymous access, the default profile and seed 1.
@@ -79,9 +92,9 @@ type Options struct {
 	// JournalBytes bounds the memory the kept records take; 0 means
 	// journal.DefaultMaxBytes, < 0 no bound beyond JournalCap.
 	JournalBytes int64
-	// WritesPending is how many packets mochi queues for one client before
-	// it drops what comes next (a QoS 0 message is then lost, journaled as
-	// a drop); 0 means DefaultWritesPending.
+	// WritesPending is how many writes towards one client may wait for
+	// its socket before the broker drops what comes next (a message is
+	// then lost, journaled as a drop); 0 means DefaultWritesPending.
 	WritesPending int
 
 	// ConnectTimeout closes a DUT connection that has not sent a whole
@@ -209,13 +222,14 @@ func Start(ctx context.Context, opts Options) (*Broker, error) {
 	}
 	dut := wire.NewListener(dutInner, set, j)
 	dut.SetLogger(opts.Logger)
-	dut.SetLimits(wire.Limits{ConnectTimeout: opts.ConnectTimeout, MaxPacket: opts.Profile.MaximumPacketSize, Held: opts.MaxHeldBytes})
+	pending := DefaultWritesPending
+	if opts.WritesPending > 0 {
+		pending = opts.WritesPending
+	}
+	dut.SetLimits(wire.Limits{ConnectTimeout: opts.ConnectTimeout, MaxPacket: opts.Profile.MaximumPacketSize, Held: opts.MaxHeldBytes, Writes: pending})
 
 	caps := mqtt.NewDefaultServerCapabilities()
-	caps.MaximumClientWritesPending = DefaultWritesPending
-	if opts.WritesPending > 0 {
-		caps.MaximumClientWritesPending = int32(opts.WritesPending)
-	}
+	caps.MaximumClientWritesPending = int32(min(pending, mochiQueue))
 	opts.Profile.apply(caps)
 	drops := &dropRecorder{journal: j, listener: DUTListener}
 	server := mqtt.New(&mqtt.Options{
@@ -251,7 +265,7 @@ func Start(ctx context.Context, opts Options) (*Broker, error) {
 	// and journals and logs them: what reaches its mochi listener is the
 	// end, logged already.
 	dutML := newMochiListener(DUTListener, dut, func(string, error, bool) {})
-	ctlML := newMochiListener(ControlListener, ctlInner, func(id string, err error, retrying bool) {
+	ctlML := newMochiListener(ControlListener, spoolingListener{ctlInner, pending, opts.MaxHeldBytes}, func(id string, err error, retrying bool) {
 		switch {
 		case retrying:
 			opts.Logger.Warn("control listener: accepting fails, retrying with backoff", "error", err)
