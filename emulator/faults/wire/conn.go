@@ -5,7 +5,6 @@ package wire
 import (
 	"github.com/mqtthil/mqtthil/emulator/faults"
 
-	"bufio"
 	"bytes"
 	"crypto/tls"
 	"errors"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/mqtthil/mqtthil/emulator/journal"
+	"github.com/mqtthil/mqtthil/internal/sockread"
 )
 
 // Conn is one client connection seen through the fault layer. mochi reads
@@ -54,7 +54,7 @@ type Conn struct {
 
 	// Read side, used by mochi's reading goroutine only, except br, which
 	// belongs to readLoop once async is set.
-	br      *bufio.Reader
+	br      *sockread.Reader // holds no buffer while the client sends nothing
 	async   atomic.Bool
 	scratch []byte // inline reads reuse it: the queue is empty when they read
 	rbuf    []byte
@@ -159,7 +159,7 @@ func newConn(raw net.Conn, l *Listener, id uint64) *Conn {
 	c.out.q = newFifo()
 	c.rtimer = time.NewTimer(time.Hour)
 	c.rtimer.Stop()
-	c.br = bufio.NewReaderSize(raw, 4<<10)
+	c.br = sockread.New(raw)
 	c.bl = newBacklog(raw, l.limits.Writes, l.limits.Held)
 	return c
 }
