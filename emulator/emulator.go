@@ -38,28 +38,26 @@ const (
 // CONNECT when Options.ConnectTimeout is 0.
 const DefaultConnectTimeout = wire.DefaultConnectTimeout
 
-// DefaultWritesPending is how many writes towards one client may wait
-// before the broker drops what comes next, mochi's own default queue
-// length. mochi drops a message for a client whose queue is full, QoS 1
-// and 2 as well as 0; at 1024 the bench's QoS 1 load lost messages that
-// bare mochi delivers, ten publishers running ahead of their subscribers.
-// Every drop is journaled (drops.go).
+// DefaultWritesPending is the length of each client's outbound queue in
+// mochi, mochi's own default. mochi drops a message for a client whose
+// queue is full, QoS 1 and 2 as well as 0; at 1024 the bench's QoS 1 load
+// lost messages that bare mochi delivers, ten publishers running ahead of
+// their subscribers. Every drop is journaled (drops.go).
 //
-// The writes wait in a backlog in front of each client's socket
-// (wire.Spooled, and the fault layer's connection), which costs nothing
-// while empty, and mochi's own queue, a channel of pointers made at its
-// full length for every client (8,192 of them are 64 KiB), is
-// mochiQueue long: with writes that never wait on the socket, mochi's
-// writer keeps it nearly empty.
+// Behind mochi's queue, writes towards a client wait for its socket in a
+// backlog of as many writes (wire.Spooled, and the fault layer's
+// connection), which costs nothing while empty: a slow reader fills that
+// first. mochi's queue itself is a channel of pointers made at its full
+// length for every client, 64 KiB at 8192, and it cannot be shorter
+// without losing messages bare mochi delivers: it is what absorbs a
+// publisher running ahead of the goroutine that writes to a subscriber,
+// which a busy machine holds up for tens of milliseconds at a time. At
+// 1024, with the backlog behind it, a bench run on a loaded machine lost
+// 394 of 128,107 QoS 1 messages, and a burst under the race detector lost
+// QoS 0 messages that 8192 delivered. A harness running thousands of
+// mostly idle clients can trade that for memory with a smaller
+// WritesPending.
 const DefaultWritesPending = 8192
-
-// mochiQueue is the length of mochi's outbound queue for each client:
-// 8 KiB a client. It still absorbs a publisher running ahead of a
-// subscriber's writer goroutine (a burst the writer cannot keep up with
-// even when the socket takes everything): at 256, a burst of 100,000 QoS 0
-// messages under the race detector lost 4,604 that the full-length queue
-// delivered; at 1024, none.
-const mochiQueue = 1024
 
 // Options configure a broker. The zero value is a broker on two free
 // loopback ports, anonymous access, the default profile and seed 1.
@@ -92,9 +90,11 @@ type Options struct {
 	// JournalBytes bounds the memory the kept records take; 0 means
 	// journal.DefaultMaxBytes, < 0 no bound beyond JournalCap.
 	JournalBytes int64
-	// WritesPending is how many writes towards one client may wait for
-	// its socket before the broker drops what comes next (a message is
-	// then lost, journaled as a drop); 0 means DefaultWritesPending.
+	// WritesPending is how many packets mochi queues for one client, and
+	// how many writes towards it may then wait for its socket, before the
+	// broker drops what comes next (a message is then lost, journaled as
+	// a drop); 0 means DefaultWritesPending. Each client costs 8 bytes
+	// of it up front.
 	WritesPending int
 
 	// ConnectTimeout closes a DUT connection that has not sent a whole
@@ -229,7 +229,7 @@ func Start(ctx context.Context, opts Options) (*Broker, error) {
 	dut.SetLimits(wire.Limits{ConnectTimeout: opts.ConnectTimeout, MaxPacket: opts.Profile.MaximumPacketSize, Held: opts.MaxHeldBytes, Writes: pending})
 
 	caps := mqtt.NewDefaultServerCapabilities()
-	caps.MaximumClientWritesPending = int32(min(pending, mochiQueue))
+	caps.MaximumClientWritesPending = int32(pending)
 	opts.Profile.apply(caps)
 	drops := &dropRecorder{journal: j, listener: DUTListener}
 	server := mqtt.New(&mqtt.Options{
