@@ -49,6 +49,8 @@ const (
 	DefaultBacklogWrites = 8192
 	// spareMax is the largest buffer kept for reuse once written.
 	spareMax = 64 << 10
+	// flushPiece is the most the flusher writes at once.
+	flushPiece = 64 << 10
 )
 
 func newBacklog(raw net.Conn, maxWrites, maxBytes int) *backlog {
@@ -131,14 +133,22 @@ func (b *backlog) flush() {
 		b.buf, b.spare = b.spare[:0], nil
 		b.mu.Unlock()
 
-		_, err := b.raw.Write(out)
+		// In pieces, so that drain sees a slow reader's progress.
+		var err error
+		for p := out; len(p) > 0 && err == nil; {
+			k := min(len(p), flushPiece)
+			_, err = b.raw.Write(p[:k])
+			p = p[k:]
+			b.mu.Lock()
+			b.bytes -= k
+			b.mu.Unlock()
+		}
 
 		b.mu.Lock()
 		if err != nil && b.err == nil {
 			b.err = err
 		}
 		b.writes -= writes
-		b.bytes -= len(out)
 		if cap(out) <= spareMax {
 			b.spare = out[:0]
 		}
@@ -151,24 +161,42 @@ func (b *backlog) flush() {
 }
 
 // drain waits until everything queued is written, the socket failed, done
-// closes or the timeout passes; it reports whether the backlog is empty.
+// closes, the timeout passes, or the peer takes nothing for drainStuck; it
+// reports whether the backlog is empty. A peer that reads nothing does not
+// hold a closing connection up for the whole timeout.
 func (b *backlog) drain(done <-chan struct{}, timeout time.Duration) bool {
 	b.mu.Lock()
-	idle := b.idle
+	idle, left := b.idle, b.bytes
 	b.mu.Unlock()
 	if idle == nil {
 		return true
 	}
-	t := time.NewTimer(timeout)
-	defer t.Stop()
-	select {
-	case <-idle:
-		return true
-	case <-done:
-	case <-t.C:
+	end := time.NewTimer(timeout)
+	defer end.Stop()
+	tick := time.NewTicker(drainStuck)
+	defer tick.Stop()
+	for {
+		select {
+		case <-idle:
+			return true
+		case <-done:
+			return false
+		case <-end.C:
+			return false
+		case <-tick.C:
+			b.mu.Lock()
+			now := b.bytes
+			b.mu.Unlock()
+			if now >= left {
+				return false
+			}
+			left = now
+		}
 	}
-	return false
 }
+
+// drainStuck is how long drain waits for a peer that takes nothing.
+const drainStuck = 200 * time.Millisecond
 
 // pending is how many writes wait or are being written.
 func (b *backlog) pending() int {

@@ -136,3 +136,26 @@ func TestSpooledCloseSendsWhatWasQueued(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Draining a backlog whose peer reads nothing gives up once nothing moves,
+// well before its timeout: a closing connection is not held up by it.
+func TestBacklogDrainGivesUpOnAStuckPeer(t *testing.T) {
+	w, _ := tcpPair(t)
+	bl := newBacklog(w, 0, 64<<20)
+	for i := 0; bl.pending() == 0; i++ {
+		if i > 100000 {
+			t.Fatal("the backlog never took anything")
+		}
+		if err := bl.write(chunk(i, 64<<10), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const timeout = time.Minute
+	start := time.Now()
+	if bl.drain(nil, timeout) {
+		t.Fatal("drained a backlog nobody reads")
+	}
+	if took := time.Since(start); took >= timeout {
+		t.Fatalf("drain waited out its whole timeout (%s) for a peer that reads nothing", took)
+	}
+}
