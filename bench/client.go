@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -163,6 +165,7 @@ func Scale(ctx context.Context, newCtl NewController, addr string, count, perSec
 			o.ctl.Close()
 		}
 	}()
+	resetPeakRSS()
 	for i := range count {
 		ctl := newCtl()
 		c, err := connected(ctx, ctl, addr, fmt.Sprintf("scale-%d", i), 20)
@@ -244,6 +247,18 @@ func Scale(ctx context.Context, newCtl NewController, addr string, count, perSec
 		r.P99 = lats[len(lats)*99/100]
 	}
 	return r, nil
+}
+
+// resetPeakRSS starts the peak resident set afresh, so that what the
+// bench ran before in this process (the correlation run, the in-process
+// brokers) does not count in the scale run's peak: the heap they left is
+// collected and returned, and the kernel's high-water mark is reset to the
+// current resident set (Linux: clear_refs, value 5). Where that cannot be
+// done the peak is the process's.
+func resetPeakRSS() {
+	runtime.GC()
+	debug.FreeOSMemory()
+	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) // best effort, see above
 }
 
 // peakRSS reads this process's peak resident set size (Linux).

@@ -100,6 +100,18 @@ func TestSlowSubscriberDropsAreJournaled(t *testing.T) {
 	if r := drops[0]; r.Cause == "" || !r.Dropped || r.QoS != 1 || r.Conn == 0 || r.Dir != "to_client" {
 		t.Errorf("drop record lacks detail: %+v", r)
 	}
+
+	// The subscriber never acknowledged: when its clean session ends,
+	// mochi discards the 8,192 messages in flight, one by one, and each
+	// must be journaled too. Ended here rather than in the broker's Close,
+	// which gives its clients 5 s, and under the race detector mochi can
+	// take longer than that over 8,192 messages.
+	sub.conn.Close()
+	wctx, wcancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer wcancel()
+	if all, err := b.Journal.WaitFor(wctx, dropped, n); err != nil {
+		t.Fatalf("after the subscriber left, %d drop records of %d messages: %v", len(all), n, err)
+	}
 }
 
 // TestOversizeDropIsJournaled has an MQTT 5 subscriber that allows packets

@@ -42,10 +42,21 @@ const DefaultConnectTimeout = wire.DefaultConnectTimeout
 // mochi, mochi's own default. mochi drops a message for a client whose
 // queue is full, QoS 1 and 2 as well as 0; at 1024 the bench's QoS 1 load
 // lost messages that bare mochi delivers, ten publishers running ahead of
-// their subscribers. The queue is a channel of pointers made up front: its
-// 64 KiB a client is barely resident while idle, but counts in the heap
-// the collector paces itself by (1,000 controllers on one emulator peak
-// about 50 MB higher than at 1024). Every drop is journaled (drops.go).
+// their subscribers. Every drop is journaled (drops.go).
+//
+// Behind mochi's queue, writes towards a client wait for its socket in a
+// backlog of as many writes (wire.Spooled, and the fault layer's
+// connection), which costs nothing while empty: a slow reader fills that
+// first. mochi's queue itself is a channel of pointers made at its full
+// length for every client, 64 KiB at 8192, and it cannot be shorter
+// without losing messages bare mochi delivers: it is what absorbs a
+// publisher running ahead of the goroutine that writes to a subscriber,
+// which a busy machine holds up for tens of milliseconds at a time. At
+// 1024, with the backlog behind it, a bench run on a loaded machine lost
+// 394 of 128,107 QoS 1 messages, and a burst under the race detector lost
+// QoS 0 messages that 8192 delivered. A harness running thousands of
+// mostly idle clients can trade that for memory with a smaller
+// WritesPending.
 const DefaultWritesPending = 8192
 
 // Options configure a broker. The zero value is a broker on two free
@@ -79,9 +90,11 @@ type Options struct {
 	// JournalBytes bounds the memory the kept records take; 0 means
 	// journal.DefaultMaxBytes, < 0 no bound beyond JournalCap.
 	JournalBytes int64
-	// WritesPending is how many packets mochi queues for one client before
-	// it drops what comes next (a QoS 0 message is then lost, journaled as
-	// a drop); 0 means DefaultWritesPending.
+	// WritesPending is how many packets mochi queues for one client, and
+	// how many writes towards it may then wait for its socket, before the
+	// broker drops what comes next (a message is then lost, journaled as
+	// a drop); 0 means DefaultWritesPending. Each client costs 8 bytes
+	// of it up front.
 	WritesPending int
 
 	// ConnectTimeout closes a DUT connection that has not sent a whole
@@ -209,13 +222,14 @@ func Start(ctx context.Context, opts Options) (*Broker, error) {
 	}
 	dut := wire.NewListener(dutInner, set, j)
 	dut.SetLogger(opts.Logger)
-	dut.SetLimits(wire.Limits{ConnectTimeout: opts.ConnectTimeout, MaxPacket: opts.Profile.MaximumPacketSize, Held: opts.MaxHeldBytes})
+	pending := DefaultWritesPending
+	if opts.WritesPending > 0 {
+		pending = opts.WritesPending
+	}
+	dut.SetLimits(wire.Limits{ConnectTimeout: opts.ConnectTimeout, MaxPacket: opts.Profile.MaximumPacketSize, Held: opts.MaxHeldBytes, Writes: pending})
 
 	caps := mqtt.NewDefaultServerCapabilities()
-	caps.MaximumClientWritesPending = DefaultWritesPending
-	if opts.WritesPending > 0 {
-		caps.MaximumClientWritesPending = int32(opts.WritesPending)
-	}
+	caps.MaximumClientWritesPending = int32(pending)
 	opts.Profile.apply(caps)
 	drops := &dropRecorder{journal: j, listener: DUTListener}
 	server := mqtt.New(&mqtt.Options{
@@ -251,7 +265,7 @@ func Start(ctx context.Context, opts Options) (*Broker, error) {
 	// and journals and logs them: what reaches its mochi listener is the
 	// end, logged already.
 	dutML := newMochiListener(DUTListener, dut, func(string, error, bool) {})
-	ctlML := newMochiListener(ControlListener, ctlInner, func(id string, err error, retrying bool) {
+	ctlML := newMochiListener(ControlListener, spoolingListener{ctlInner, pending, opts.MaxHeldBytes}, func(id string, err error, retrying bool) {
 		switch {
 		case retrying:
 			opts.Logger.Warn("control listener: accepting fails, retrying with backoff", "error", err)

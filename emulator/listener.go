@@ -137,3 +137,19 @@ func (m *mochiListener) Close(closeClients listeners.CloseFn) {
 	closeClients(m.id)
 	m.inner.Close()
 }
+
+// spoolingListener gives each connection it accepts a backlog in front of
+// its socket (wire.Spooled), as the fault layer gives the DUT listener's:
+// mochi's outbound queue is short for every client.
+type spoolingListener struct {
+	net.Listener
+	writes, bytes int
+}
+
+func (l spoolingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return wire.Spooled(c, l.writes, l.bytes), nil
+}

@@ -81,7 +81,7 @@ func (w *World) clientPublishesFileQoS(name, file, topic string, qos int) error 
 }
 
 func (w *World) clientPublishesBytesQoS(name string, n int, topic string, qos int) error {
-	return w.publish(name, topic, make([]byte, n), qos, false, nil)
+	return w.publish(name, topic, w.zeroPayload(n), qos, false, nil)
 }
 
 func (w *World) clientPublishesEmptyMessageQoS(name, topic string, qos int) error {

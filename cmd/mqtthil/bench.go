@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -414,10 +415,9 @@ func runOn(ctx context.Context, start func(context.Context) (*bench.Broker, erro
 			err = fmt.Errorf("the journal lost %d records", st.Lost)
 		}
 	}
-	if cerr := b.Close(); err == nil {
-		err = cerr
-	}
-	return r, err
+	// The broker's own account (a process's exit says what it lost or
+	// dropped) goes with the load's error: it is often the cause.
+	return r, errors.Join(err, b.Close())
 }
 
 // memory measures each broker's resident set per idle connection, each

@@ -11,6 +11,7 @@ import (
 	"os"
 
 	"github.com/mqtthil/mqtthil/bench"
+	"github.com/mqtthil/mqtthil/emulator/journal"
 )
 
 func init() {
@@ -48,13 +49,23 @@ func runBenchBroker(ctx context.Context, args []string, stdout, stderr io.Writer
 	case <-ctx.Done():
 	}
 	var lost uint64
+	var drops []journal.Record
 	if b.Emulator != nil {
 		lost = b.Emulator.Journal.Stats().Lost
+		drops = b.Emulator.Journal.Records(journal.Filter{Kind: journal.KindDrop})
 	}
 	b.Close()
+	code := exitPassed
 	if lost != 0 {
 		fmt.Fprintf(stderr, "mqtthil %s: the journal lost %d records\n", benchBrokerCommand, lost)
-		return exitFailed
+		code = exitFailed
 	}
-	return exitPassed
+	if len(drops) != 0 {
+		// A load the bench runs must not lose messages: say so, with the
+		// cause, rather than leave only a subscriber that waited in vain.
+		fmt.Fprintf(stderr, "mqtthil %s: the broker dropped %d messages on its own, the first to %s: %s\n",
+			benchBrokerCommand, len(drops), drops[0].Client, drops[0].Cause)
+		code = exitFailed
+	}
+	return code
 }

@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -20,6 +19,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/mqtthil/mqtthil/controller"
+	"github.com/mqtthil/mqtthil/internal/sockread"
 )
 
 // Kinds of queued packets.
@@ -259,11 +259,17 @@ func (cn *conn) run() {
 	now := time.Now().UnixNano()
 	cn.lastIn.Store(now)
 	cn.nextOut.Store(now + cn.kaNanos.Load())
-	c.wg.Add(2)
+	c.wg.Add(3)
 	c.mu.Unlock()
 	go cn.readLoop(nc)
 	go cn.keepaliveLoop()
-	cn.writeLoop(nc)
+	// The writer gets a goroutine of its own rather than this one, whose
+	// stack dialling has grown: a connection keeps its writer for its
+	// whole life, and a thousand of them would keep that stack each.
+	go func() {
+		defer c.wg.Done()
+		cn.writeLoop(nc)
+	}()
 }
 
 // writeLoop writes queued packets one write each, as libmosquitto's
@@ -341,7 +347,9 @@ func (m malformed) Error() string { return "malformed packet: " + m.err.Error() 
 func (cn *conn) readLoop(nc net.Conn) {
 	c := cn.c
 	defer c.wg.Done()
-	br := bufio.NewReaderSize(nc, 4<<10)
+	// Holds no buffer while the broker sends nothing: a thousand idle
+	// clients would otherwise hold a thousand empty buffers.
+	br := sockread.New(nc)
 	for {
 		pk, err := readPacket(br, cn.protocol)
 		if err != nil {
@@ -362,9 +370,15 @@ func (cn *conn) readLoop(nc net.Conn) {
 	}
 }
 
+// byteReader is what packets are read from.
+type byteReader interface {
+	io.Reader
+	io.ByteReader
+}
+
 // readPacket reads one packet and decodes it with mochi's codec. Packet
 // types a client never receives are returned undecoded.
-func readPacket(br *bufio.Reader, protocol byte) (pk *packets.Packet, err error) {
+func readPacket(br byteReader, protocol byte) (pk *packets.Packet, err error) {
 	hb, err := br.ReadByte()
 	if err != nil {
 		return nil, err

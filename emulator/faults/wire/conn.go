@@ -5,7 +5,6 @@ package wire
 import (
 	"github.com/mqtthil/mqtthil/emulator/faults"
 
-	"bufio"
 	"bytes"
 	"crypto/tls"
 	"errors"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/mqtthil/mqtthil/emulator/journal"
+	"github.com/mqtthil/mqtthil/internal/sockread"
 )
 
 // Conn is one client connection seen through the fault layer. mochi reads
@@ -54,7 +54,7 @@ type Conn struct {
 
 	// Read side, used by mochi's reading goroutine only, except br, which
 	// belongs to readLoop once async is set.
-	br      *bufio.Reader
+	br      *sockread.Reader // holds no buffer while the client sends nothing
 	async   atomic.Bool
 	scratch []byte // inline reads reuse it: the queue is empty when they read
 	rbuf    []byte
@@ -65,6 +65,7 @@ type Conn struct {
 	// goes to mochi at once, as nearly every packet does: the queue is for
 	// packets that wait.
 	slot     item
+	rin      item // a packet from the client being routed when slot is taken
 	cur      item // the packet Read is handing over, when it came off the queue
 	slotted  bool
 	rclock   int64        // journal time of the packets this Read hands over, 0 until read
@@ -74,12 +75,12 @@ type Conn struct {
 
 	wmu      sync.Mutex // everything queued towards the client, in order
 	framer   Framer
-	wclock   int64      // journal time of the batch being gathered, 0 until read
-	outTopic string     // the last topic published to the client
-	wout     item       // the packet for the client being routed, see route
-	pend     [][]byte   // packets for the client to write at the end of Write, in order
-	batch    []byte     // pend in one piece, when it holds more than one
-	rawmu    sync.Mutex // writes to the socket
+	wclock   int64    // journal time of the batch being gathered, 0 until read
+	outTopic string   // the last topic published to the client
+	wout     item     // the packet for the client being routed, see route
+	pend     [][]byte // packets for the client to write at the end of Write, in order
+	batch    []byte   // pend in one piece, when it holds more than one
+	bl       *backlog // what the socket has not taken yet
 
 	done      chan struct{}
 	closed    atomic.Bool // done is closed; cheaper to ask for every write
@@ -158,7 +159,8 @@ func newConn(raw net.Conn, l *Listener, id uint64) *Conn {
 	c.out.q = newFifo()
 	c.rtimer = time.NewTimer(time.Hour)
 	c.rtimer.Stop()
-	c.br = bufio.NewReaderSize(raw, 4<<10)
+	c.br = sockread.New(raw)
+	c.bl = newBacklog(raw, l.limits.Writes, l.limits.Held)
 	return c
 }
 
@@ -372,15 +374,12 @@ func (c *Conn) route(raw []byte, dir faults.Direction, inline bool) {
 		*last = p.Topic
 	}
 	if err != nil {
-		// Not ours to judge: pass it on and let the receiver refuse it.
-		c.queue(dir, &item{raw: raw, rec: c.record(&p)}, 0, inline)
+		c.routeUnparsed(raw, dir, inline, &p)
 		return
 	}
 	if dir == faults.ToClient {
 		if !c.correct(&p) {
-			rec := c.record(&p)
-			rec.Action = "not sent: MQTT 3.1.1 has no DISCONNECT from the broker"
-			c.drop(rec)
+			c.dropUncorrectable(&p)
 			return
 		}
 		raw = p.Raw
@@ -391,8 +390,7 @@ func (c *Conn) route(raw []byte, dir faults.Direction, inline bool) {
 	if o.Rule == "" {
 		// Nearly every packet: described in place, in an item of the
 		// connection's own, since queue copies only the few that wait.
-		var local item
-		it := &local
+		it := &c.rin
 		switch {
 		case dir == faults.ToClient:
 			it = &c.wout // under wmu
@@ -404,7 +402,36 @@ func (c *Conn) route(raw []byte, dir faults.Direction, inline bool) {
 		c.queue(dir, it, 0, inline)
 		return
 	}
-	rec := c.record(&p)
+	c.routeRule(raw, dir, inline, &p, &o)
+}
+
+// routeUnparsed passes on a packet the fault layer cannot read: not ours
+// to judge, the receiver refuses it. Apart from route, as routeRule is.
+//
+//go:noinline
+func (c *Conn) routeUnparsed(raw []byte, dir faults.Direction, inline bool, p *faults.Packet) {
+	c.queue(dir, &item{raw: raw, rec: c.record(p)}, 0, inline)
+}
+
+// dropUncorrectable journals a packet for the client that its protocol
+// version cannot carry. Apart from route, as routeRule is.
+//
+//go:noinline
+func (c *Conn) dropUncorrectable(p *faults.Packet) {
+	rec := c.record(p)
+	rec.Action = "not sent: MQTT 3.1.1 has no DISCONNECT from the broker"
+	c.drop(rec)
+}
+
+// routeRule carries out what a rule made of a packet. Apart from route,
+// whose frame is on every connection's reading stack when it parks: the
+// rare path's locals would make that stack twice as large.
+//
+//go:noinline
+func (c *Conn) routeRule(raw []byte, dir faults.Direction, inline bool, pp *faults.Packet, op *faults.Outcome) {
+	p, o := pp, op
+	clientID, version := c.info()
+	rec := c.record(p)
 	rec.Rule, rec.Action = o.Rule, o.Action
 	if o.Stall > 0 {
 		until := time.Now().Add(o.Stall)
@@ -825,11 +852,10 @@ func (c *Conn) writeLoop() {
 	}
 }
 
+// writeRaw hands b to the socket, or to the backlog for what the socket
+// does not take at once; it waits only while the backlog is full.
 func (c *Conn) writeRaw(b []byte) error {
-	c.rawmu.Lock()
-	defer c.rawmu.Unlock()
-	_, err := c.raw.Write(b)
-	return err
+	return c.bl.write(b, c.done)
 }
 
 // doCut ends the connection the way the rule asked.
@@ -848,6 +874,11 @@ func (c *Conn) doCut(k *cut) {
 			// should give the rule as the cause, not the failed write.
 			_ = c.writeRaw(raw)
 		}
+		// What the broker wrote before goes out before the close, as it
+		// would from a socket's send buffer.
+		c.bl.drain(c.done, closeGrace)
+	case "close":
+		c.bl.drain(c.done, closeGrace)
 	case "reset":
 		raw := c.raw
 		if tc, ok := raw.(*tls.Conn); ok {

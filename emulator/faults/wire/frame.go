@@ -36,7 +36,7 @@ func ReadFrame(r *bufio.Reader) ([]byte, error) { return readFrameInto(r, nil, 0
 // A packet's size is measured as mochi measures it against Maximum Packet
 // Size: the remaining length plus one, so that the fault layer refuses
 // exactly what the broker behind it would.
-func readFrameInto(r *bufio.Reader, scratch []byte, limit int) ([]byte, error) {
+func readFrameInto(r byteSource, scratch []byte, limit int) ([]byte, error) {
 	first, err := r.ReadByte()
 	if err != nil {
 		return nil, err
@@ -84,6 +84,13 @@ func readFrameInto(r *bufio.Reader, scratch []byte, limit int) ([]byte, error) {
 		return nil, unexpected(err)
 	}
 	return buf.Bytes(), nil
+}
+
+// byteSource is what frames are read from: a bufio.Reader, or a
+// connection's sockread.Reader.
+type byteSource interface {
+	io.Reader
+	io.ByteReader
 }
 
 func unexpected(err error) error {

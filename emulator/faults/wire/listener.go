@@ -57,8 +57,13 @@ type Limits struct {
 	// Held bounds the bytes of packets the fault layer holds for one
 	// connection at a time: one packet being read, and packets queued
 	// behind a delay or stall (default DefaultHeld). Past it the
-	// connection is closed.
+	// connection is closed. It also bounds the bytes written towards
+	// the client that its socket has not taken yet.
 	Held int
+	// Writes bounds the writes towards the client that its socket has
+	// not taken yet (default DefaultBacklogWrites); past it, or past
+	// Held bytes, the broker's write waits.
+	Writes int
 }
 
 // Defaults of Limits.
