@@ -2,4 +2,4 @@
 
 package steps
 
-func mapZeros(int) ([]byte, func(), bool) { return nil, nil, false }
+func mapZeros(int) ([]byte, bool) { return nil, false }
