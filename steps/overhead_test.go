@@ -23,7 +23,7 @@ func BenchmarkScenarioOverhead(b *testing.B) {
 		fmt.Fprintf(&src, "  Scenario: s%d\n    Given a client \"c\"\n    And client \"c\" is connected\n", i)
 	}
 	var took []time.Duration
-	opts := simOptions()
+	opts := socketOptions()
 	opts.OnScenarioEnd = func(r *record.Scenario) { took = append(took, r.Ended.Sub(r.Started)) }
 	start := time.Now()
 	status := godog.TestSuite{
