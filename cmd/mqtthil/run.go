@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"testing"
 	"sync"
 	"time"
 
@@ -64,6 +65,7 @@ type runConfig struct {
 	paths       []string
 
 	scenarioTimeout time.Duration
+	virtual         *testing.T // tests only: scenarios on virtual time (virtual.go)
 }
 
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -374,6 +376,7 @@ func execute(ctx context.Context, cfg runConfig, stdout io.Writer) (*runResult, 
 			}
 		},
 	}
+	opts = cfg.onVirtualTime(opts)
 	suite := godog.TestSuite{
 		Name:                "mqtthil",
 		ScenarioInitializer: func(sc *godog.ScenarioContext) { steps.Register(sc, opts) },
