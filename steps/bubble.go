@@ -100,17 +100,38 @@ func (b *bubble) do(f func()) error {
 	select {
 	case b.calls <- call:
 	case <-b.ended:
-		return errBubbleEnded
+		return b.endedErr()
 	}
-	if p := <-res; p != nil {
-		panic(p)
+	select {
+	case p := <-res:
+		if p != nil {
+			panic(p)
+		}
+		return nil
+	case <-b.ended:
+		// synctest found every goroutine of the bubble blocked for ever,
+		// f's among them.
+		return b.endedErr()
 	}
-	return nil
+}
+
+// endedErr says why a bubble that has ended takes no more calls.
+func (b *bubble) endedErr() error {
+	if b.err != nil {
+		return fmt.Errorf("%w: %w", errBubbleEnded, b.err)
+	}
+	return errBubbleEnded
 }
 
 // end lets the bubble finish once every goroutine of the scenario has;
 // it reports a bubble that could not.
 func (b *bubble) end() error {
+	select {
+	case <-b.ended:
+		// Ended already, on a deadlock a step reported.
+		return nil
+	default:
+	}
 	close(b.calls)
 	<-b.ended
 	return b.err

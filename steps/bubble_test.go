@@ -89,3 +89,34 @@ func TestBubblesRunConcurrently(t *testing.T) {
 		}
 	}
 }
+
+// stuckController's clients never come: NewClient waits for ever.
+type stuckController struct{ controller.Controller }
+
+func (stuckController) NewClient(string, bool) (controller.Client, error) {
+	<-make(chan struct{})
+	return nil, nil
+}
+
+// A step that waits for ever, with nothing in the bubble left to wake it,
+// fails the scenario as a harness error instead of hanging the suite.
+func TestBubbleReportsADeadlock(t *testing.T) {
+	opts := simOptions(t)
+	sim := opts.NewController
+	opts.NewController = func() (controller.Controller, error) {
+		c, err := sim()
+		return stuckController{c}, err
+	}
+	var out bytes.Buffer
+	status := godog.TestSuite{
+		ScenarioInitializer: func(sc *godog.ScenarioContext) { steps.Register(sc, opts) },
+		Options: &godog.Options{Format: "pretty", NoColors: true, Output: &out, Strict: true,
+			FeatureContents: []godog.Feature{{Name: "stuck.feature", Contents: []byte("Feature: f\n  Scenario: s\n    Given a client \"c\"\n")}}},
+	}.Run()
+	if status == 0 {
+		t.Fatalf("a scenario stuck for ever passed:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "all goroutines in bubble are blocked") {
+		t.Errorf("the failure does not say why:\n%s", out.String())
+	}
+}
