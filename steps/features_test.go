@@ -124,6 +124,9 @@ func TestFeaturesInBubbles(t *testing.T) {
 // real clock (driverOptions).
 func TestDriverFeatures(t *testing.T) {
 	opts := driverOptions()
+	// "Within" waits last at least 3 s: under load a driver's HTTP answer
+	// took past 2 s. Waits for what must not happen take this long too.
+	opts.MinWait = 3 * time.Second
 	suite := godog.TestSuite{
 		Name:                driverFeature,
 		ScenarioInitializer: func(sc *godog.ScenarioContext) { steps.Register(sc, opts) },
