@@ -5,7 +5,9 @@
 package controller
 
 import (
+	"context"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -22,6 +24,18 @@ type Options struct {
 	// (controller.Models); "" is DefaultModel. A controller that is
 	// libmosquitto itself, or real hardware, ignores it.
 	Model string
+	// Network, when set, is the network the controller's clients dial and
+	// look host names up on instead of the host's: an in-memory one
+	// (emulator/memnet) for runs on virtual time. A kind of controller
+	// that cannot use it refuses to start rather than use real sockets.
+	Network Network
+}
+
+// Network is a network other than the host's, as a controller's clients
+// use it: memnet.Network is one.
+type Network interface {
+	DialContext(ctx context.Context, network, address string) (net.Conn, error)
+	LookupHost(ctx context.Context, host string) ([]string, error)
 }
 
 // Factory makes one controller.

@@ -64,6 +64,12 @@ const DefaultWritesPending = 8192
 type Options struct {
 	DUTAddr     string // default 127.0.0.1:0
 	ControlAddr string // default 127.0.0.1:0
+	// Listen binds the DUT and control listeners, and the DUT listener
+	// again after a restart; nil binds real sockets. An in-memory
+	// network's Listen (memnet.Network.Listen) keeps the broker off the
+	// host's network, as a synctest bubble needs; the fault layer and
+	// the journal work the same on it.
+	Listen wire.ListenFunc
 
 	Profile Profile
 
@@ -207,20 +213,33 @@ func Start(ctx context.Context, opts Options) (*Broker, error) {
 		j.SetSink(opts.Sink)
 	}
 
-	var lc net.ListenConfig
-	dutInner, err := lc.Listen(ctx, "tcp", opts.DUTAddr)
+	listen := opts.Listen
+	if listen == nil {
+		listen = new(net.ListenConfig).Listen
+	}
+	// The DUT listener is bound again after each restart: TLS must come
+	// back with it.
+	dutListen := listen
+	if opts.DUTTLS != nil {
+		dutListen = func(ctx context.Context, network, address string) (net.Listener, error) {
+			l, err := listen(ctx, network, address)
+			if err != nil {
+				return nil, err
+			}
+			return tls.NewListener(l, opts.DUTTLS), nil
+		}
+	}
+	dutInner, err := dutListen(ctx, "tcp", opts.DUTAddr)
 	if err != nil {
 		return nil, fmt.Errorf("emulator: DUT listener: %w", err)
 	}
-	ctlInner, err := lc.Listen(ctx, "tcp", opts.ControlAddr)
+	ctlInner, err := listen(ctx, "tcp", opts.ControlAddr)
 	if err != nil {
 		dutInner.Close()
 		return nil, fmt.Errorf("emulator: control listener: %w", err)
 	}
-	if opts.DUTTLS != nil {
-		dutInner = tls.NewListener(dutInner, opts.DUTTLS)
-	}
 	dut := wire.NewListener(dutInner, set, j)
+	dut.SetListen(dutListen)
 	dut.SetLogger(opts.Logger)
 	pending := DefaultWritesPending
 	if opts.WritesPending > 0 {

@@ -257,9 +257,16 @@ func (d stepDef) godogHandler() any {
 		case "table":
 			call = append(call, args[len(args)-1])
 		}
-		res := d.fn.Call(call)
+		var res []reflect.Value
+		var cutShort bool
+		if err := w.inBubble(func() {
+			res = d.fn.Call(call)
+			cutShort = errors.Is(w.ctx.Err(), context.DeadlineExceeded)
+		}); err != nil {
+			return fail(fmt.Errorf("%w: %v", ErrHarness, err))
+		}
 		err, _ := res[0].Interface().(error)
-		if errors.Is(w.ctx.Err(), context.DeadlineExceeded) {
+		if cutShort {
 			// The step's waits were cut short by the scenario's limit: what
 			// it concluded (even "nothing happened") does not count.
 			return fail(fmt.Errorf("%w: cut short by the scenario's time limit", context.DeadlineExceeded))

@@ -89,7 +89,7 @@ func runFeature(t *testing.T, path string) (int, string, map[string]*record.Scen
 	var out bytes.Buffer
 	var mu sync.Mutex
 	recs := map[string]*record.Scenario{}
-	opts := simOptions()
+	opts := simOptions(t)
 	opts.OnScenarioEnd = func(r *record.Scenario) {
 		mu.Lock()
 		recs[r.Name] = r

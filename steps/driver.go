@@ -205,6 +205,10 @@ func (w *World) startDriver(path string, props map[string]string) error {
 	if _, err := os.Stat(w.fixture(path)); err != nil {
 		return fmt.Errorf("%w: the driver: %w", ErrHarness, err)
 	}
+	if w.bubble != nil {
+		w.skip = "a driver runtime cannot run on virtual time: its HTTP stub and network functions use real sockets, and a goroutine waiting on a socket stops a synctest bubble's clock"
+		return fmt.Errorf("%w: %s", godog.ErrSkip, w.skip)
+	}
 	host, port, err := w.dutHostPort()
 	if err != nil {
 		return err

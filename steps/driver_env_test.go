@@ -59,7 +59,7 @@ func TestDriverEnvChecksShowWhatTheDriverDid(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			recs := runSource(t, fmt.Sprintf(src, tc.name, tc.driver, tc.when, tc.then), simOptions())
+			recs := runSource(t, fmt.Sprintf(src, tc.name, tc.driver, tc.when, tc.then), driverOptions())
 			if len(recs) != 1 || recs[0].Status != "failed" {
 				t.Fatalf("records %+v", recs)
 			}

@@ -45,3 +45,34 @@ func TestOwnSuiteWithTheStepLibrary(t *testing.T) {
 		t.Fatal("the suite failed")
 	}
 }
+
+// The same suite on virtual time: each scenario in a synctest bubble of
+// its own, the broker and the simulated controller on an in-memory
+// network. Keep-alives, delays and "within" waits take no real time, and
+// a loaded machine runs it the same way as an idle one.
+func TestOwnSuiteOnVirtualTime(t *testing.T) {
+	opts := steps.InBubbles(t, steps.Options{
+		// NewController left unset: the registered "sim" controller
+		// (imported above), dialling the bubbles' in-memory network.
+		FixtureDir: "../fixtures",
+	})
+	suite := godog.TestSuite{
+		ScenarioInitializer: func(sc *godog.ScenarioContext) { steps.Register(sc, opts) },
+		Options: &godog.Options{
+			Format: "pretty", Strict: true, NoColors: true, TestingT: t,
+			FeatureContents: []godog.Feature{{Name: "own.feature", Contents: []byte(ownFeature + keepAliveScenario)}},
+		},
+	}
+	if suite.Run() != 0 {
+		t.Fatal("the suite failed")
+	}
+}
+
+// keepAliveScenario waits 30 seconds, on the bubble's clock.
+const keepAliveScenario = `
+  Scenario: an idle connection stays up across keep-alives
+    Given a client "sensor"
+    And client "sensor" connects with a keep-alive of 10 seconds
+    Then client "sensor" gets no onDisconnect within 30 seconds
+    And the broker receives at least 2 PINGREQ packets from "sensor"
+`

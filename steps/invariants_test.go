@@ -41,7 +41,7 @@ type twiceClient struct {
 func (c twiceClient) Events() <-chan controller.Event { return c.ev }
 
 func TestInvariantsCatchADoubleOnPublish(t *testing.T) {
-	opts := simOptions()
+	opts := simOptions(t)
 	inner := opts.NewController
 	opts.NewController = func() (controller.Controller, error) {
 		c, err := inner()

@@ -3,10 +3,14 @@
 package steps
 
 import (
+	"context"
 	"errors"
+	"net"
+	"testing"
 	"time"
 
 	"github.com/mqtthil/mqtthil/controller"
+	"github.com/mqtthil/mqtthil/emulator/memnet"
 	"github.com/mqtthil/mqtthil/record"
 )
 
@@ -37,6 +41,15 @@ type Options struct {
 	// DUTHost is the host the controller's clients are told to connect to;
 	// empty means the listener's own address.
 	DUTHost string
+
+	// InMemory, when set, is the network every scenario's broker listens
+	// on instead of real sockets; the controllers must dial it
+	// (controller.Options.Network, or sim.Options Dial and Resolver).
+	// InBubbles sets it, and runs each scenario on virtual time.
+	InMemory *memnet.Network
+	// bubbles is the test whose synctest bubbles the scenarios run in
+	// (InBubbles); nil runs them on the real clock.
+	bubbles *testing.T
 
 	// TimeScale multiplies every time written in a feature (fault delays,
 	// stalls, downtimes, "within", "for"). The controller's keep-alive
@@ -129,3 +142,12 @@ func (o Options) withDefaults() Options {
 // or the broker would not start), not of the controller under test. Such a
 // scenario ends as "error".
 var ErrHarness = errors.New("harness problem")
+
+// listen is how brokers bind their listeners: on InMemory when set, else
+// real sockets (nil).
+func (o Options) listen() func(ctx context.Context, network, address string) (net.Listener, error) {
+	if o.InMemory == nil {
+		return nil
+	}
+	return o.InMemory.Listen
+}

@@ -36,7 +36,7 @@ func TestOutcomes(t *testing.T) {
     Then client "c" gets no onDisconnect within 10 seconds
 `
 	t.Run("a controller that will not start is an error", func(t *testing.T) {
-		opts := simOptions()
+		opts := simOptions(t)
 		opts.NewController = func() (controller.Controller, error) { return nil, errors.New("bench unplugged") }
 		recs := runSource(t, quiet, opts)
 		if len(recs) != 1 || recs[0].Status != "error" || !strings.Contains(recs[0].Error, "bench unplugged") {
@@ -44,7 +44,7 @@ func TestOutcomes(t *testing.T) {
 		}
 	})
 	t.Run("a controller whose bench link broke is an error", func(t *testing.T) {
-		opts := simOptions()
+		opts := simOptions(t)
 		sim := opts.NewController
 		opts.NewController = func() (controller.Controller, error) {
 			c, err := sim()
@@ -56,7 +56,7 @@ func TestOutcomes(t *testing.T) {
 		}
 	})
 	t.Run("a scenario past its limit has timed out", func(t *testing.T) {
-		opts := simOptions()
+		opts := simOptions(t)
 		opts.TimeScale = 1
 		opts.ScenarioTimeout = 300 * time.Millisecond
 		recs := runSource(t, quiet, opts)
@@ -95,7 +95,7 @@ func TestDroppedForThatMessage(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			recs := runSource(t, fmt.Sprintf(src, tc.name, tc.fault), simOptions())
+			recs := runSource(t, fmt.Sprintf(src, tc.name, tc.fault), simOptions(t))
 			if len(recs) != 1 || recs[0].Status != tc.status || !strings.Contains(recs[0].Error, tc.err) {
 				t.Fatalf("record %+v", *recs[0])
 			}

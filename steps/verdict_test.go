@@ -24,7 +24,7 @@ func TestFixtureTroubleIsAnError(t *testing.T) {
 		{"missing driver", `the driver "no-such-driver" is running`, "no-such-driver"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			opts := simOptions()
+			opts := simOptions(t)
 			opts.FixtureDir = dir
 			src := "Feature: f\n  Scenario: s\n    Given a client \"c\"\n    And client \"c\" is connected\n    And " + tc.step + "\n"
 			recs := runSource(t, src, opts)
@@ -53,7 +53,7 @@ func TestFaultsThatNeverFire(t *testing.T) {
 		{"a fault that fires counts", `"sensor" if it comes`, record.Passed, "", 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			recs := runSource(t, strings.Replace(scenario, "%s", tc.target, 1), simOptions())
+			recs := runSource(t, strings.Replace(scenario, "%s", tc.target, 1), simOptions(t))
 			if len(recs) != 1 {
 				t.Fatalf("%d records", len(recs))
 			}

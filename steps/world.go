@@ -50,6 +50,10 @@ type World struct {
 	callLog
 	driverPart
 
+	// bubble is the scenario's synctest bubble, when it runs on virtual
+	// time (InBubbles): hooks and steps run inside it.
+	bubble *bubble
+
 	cleanup []func() // run when the scenario ends
 	// endChecks are further end-of-scenario invariants (a driver's own
 	// calls), run after checkInvariants.
@@ -72,7 +76,17 @@ func (w *World) stepAt() string {
 func Register(sc *godog.ScenarioContext, opts Options) {
 	opts = opts.withDefaults()
 	sc.Before(func(ctx context.Context, s *godog.Scenario) (context.Context, error) {
-		w := newWorld(opts, s)
+		var b *bubble
+		if opts.bubbles != nil {
+			// The scenario's clock, its context and everything it
+			// starts belong to its bubble, from the first step on.
+			b = startBubble(opts.bubbles)
+		}
+		var w *World
+		if err := runIn(b, func() { w = newWorld(opts, s) }); err != nil {
+			return ctx, fmt.Errorf("%w: %v", ErrHarness, err)
+		}
+		w.bubble = b
 		// An outline's rows share its name: each says its values, so that
 		// every report tells them apart.
 		if vals := exampleValues(s); vals != "" {
@@ -85,36 +99,23 @@ func Register(sc *godog.ScenarioContext, opts Options) {
 			w.skip = "not run: the run was interrupted"
 			return ctx, fmt.Errorf("%w: %s", godog.ErrSkip, w.skip)
 		}
-		if opts.NewController == nil {
-			return ctx, fmt.Errorf("%w: Options.NewController is not set", ErrHarness)
+		var err error
+		if berr := w.inBubble(func() { err = w.begin(s) }); berr != nil {
+			return ctx, fmt.Errorf("%w: %v", ErrHarness, berr)
 		}
-		ctl, err := opts.NewController()
-		if err != nil {
-			w.harness = fmt.Errorf("%w: starting the controller: %v", ErrHarness, err)
-			return ctx, w.harness
-		}
-		w.ctl, w.identity = ctl, ctl.Identity()
-		if w.skip = modelSkip(opts.Model, s); w.skip != "" {
-			return ctx, fmt.Errorf("%w: %s", godog.ErrSkip, w.skip)
-		}
-		for _, tag := range s.Tags {
-			need := strings.TrimPrefix(tag.Name, "@")
-			if need != NeedMQTT5 && need != NeedHardware && need != NeedSlow {
-				continue
-			}
-			if !opts.Has(w.identity, need) {
-				w.skip = fmt.Sprintf("needs %s, which the %s controller lacks", need, w.identity.Kind)
-				return ctx, fmt.Errorf("%w: %s", godog.ErrSkip, w.skip)
-			}
-		}
-		return ctx, nil
+		return ctx, err
 	})
 	sc.After(func(ctx context.Context, s *godog.Scenario, err error) (context.Context, error) {
 		w, _ := ctx.Value(worldKey{}).(*World)
 		if w == nil {
 			return ctx, err
 		}
-		return ctx, w.finish(err)
+		var ferr error
+		berr := w.inBubble(func() { ferr = w.finish(err) })
+		if w.bubble != nil {
+			berr = errors.Join(berr, w.bubble.end())
+		}
+		return ctx, errors.Join(ferr, berr)
 	})
 	sc.StepContext().Before(func(ctx context.Context, st *godog.Step) (context.Context, error) {
 		if w, _ := ctx.Value(worldKey{}).(*World); w != nil {
@@ -139,6 +140,44 @@ func Register(sc *godog.ScenarioContext, opts Options) {
 	}
 }
 
+// begin starts the scenario's controller and decides whether the scenario
+// runs: its model and its tags' needs.
+func (w *World) begin(s *godog.Scenario) error {
+	opts := w.opts
+	if opts.NewController == nil {
+		return fmt.Errorf("%w: Options.NewController is not set", ErrHarness)
+	}
+	ctl, err := opts.NewController()
+	if err != nil {
+		w.harness = fmt.Errorf("%w: starting the controller: %v", ErrHarness, err)
+		return w.harness
+	}
+	w.ctl, w.identity = ctl, ctl.Identity()
+	if w.skip = modelSkip(opts.Model, s); w.skip != "" {
+		return fmt.Errorf("%w: %s", godog.ErrSkip, w.skip)
+	}
+	for _, tag := range s.Tags {
+		need := strings.TrimPrefix(tag.Name, "@")
+		if need != NeedMQTT5 && need != NeedHardware && need != NeedSlow {
+			continue
+		}
+		if !opts.Has(w.identity, need) {
+			w.skip = fmt.Sprintf("needs %s, which the %s controller lacks", need, w.identity.Kind)
+			return fmt.Errorf("%w: %s", godog.ErrSkip, w.skip)
+		}
+	}
+	return nil
+}
+
+// runIn runs f in b, or right here when b is nil.
+func runIn(b *bubble, f func()) error {
+	if b == nil {
+		f()
+		return nil
+	}
+	return b.do(f)
+}
+
 // stepRef points at a step of the scenario in its feature file.
 func (w *World) stepRef(st *godog.Step, status string) *record.StepRef {
 	ref := &record.StepRef{File: w.sc.Uri, Text: st.Text, Status: status}
@@ -155,7 +194,7 @@ func newWorld(opts Options, s *godog.Scenario) *World {
 	return &World{
 		opts: opts, sc: s, name: s.Name, started: time.Now(), stepStatus: map[string]string{},
 		timing:      timing{ctx: ctx, cancel: cancel, scale: opts.TimeScale, deadline: opts.Deadline, minWait: opts.MinWait},
-		brokerPart:  brokerPart{bopts: emulator.Options{Seed: opts.Seed, DUTAddr: opts.DUTListen, AllowAnonymous: opts.DUTListen != ""}},
+		brokerPart:  brokerPart{bopts: emulator.Options{Seed: opts.Seed, DUTAddr: opts.DUTListen, AllowAnonymous: opts.DUTListen != "", Listen: opts.listen()}},
 		clientsPart: clientsPart{clients: map[string]*client{}},
 	}
 }

@@ -12,6 +12,7 @@ import (
 // a load, reports its resident set through /proc, and stops cleanly when
 // the bench closes its stdin.
 func TestBenchBrokerProcesses(t *testing.T) {
+	t.Parallel()
 	exe := mqtthilBinary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -33,6 +34,11 @@ func outcomesAt(t *testing.T, ctl, station string, paths []string) map[string]st
 		fixtures:    "../../fixtures",
 		paths:       paths,
 	}
+	if ctl == "sim" || ctl == "lua" {
+		// In-process controllers run each scenario in a bubble: virtual
+		// time, an in-memory network (steps.InBubbles).
+		cfg.virtual, cfg.timeScale = t, 1
+	}
 	start := time.Now()
 	r, err := execute(ctx, cfg, io.Discard)
 	if err != nil {
@@ -57,6 +63,7 @@ func outcomesAt(t *testing.T, ctl, station string, paths []string) map[string]st
 // that a scenario that is merely timing-sensitive on a loaded machine is
 // not mistaken for a difference between the controllers.
 func TestLuaControllerMatchesSim(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("runs the feature suite twice")
 	}
@@ -107,7 +114,8 @@ func requireSameOutcomes(t *testing.T, ctl, station string, paths []string) {
 		}
 		var again []string
 		for f := range files {
-			again = append(again, f)
+			// Keys name features from the run's root, two folders up.
+			again = append(again, filepath.Join("..", "..", f))
 		}
 		sort.Strings(again)
 		t.Logf("outcomes differ in %d scenario(s) %v; running %v again", len(diff), diff, again)

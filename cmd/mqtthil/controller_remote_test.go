@@ -23,6 +23,7 @@ import (
 // bursts of calls. A scenario whose outcomes differ is run again on both,
 // up to three times, and counts as the same once a round agrees.
 func TestRemoteControllerMatchesSim(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("runs the feature suite twice")
 	}
@@ -73,6 +74,7 @@ func TestRemoteNeedsStation(t *testing.T) {
 
 // A run folder carries SHA256SUMS; mqtthil verify finds a changed file.
 func TestVerifyRunFolder(t *testing.T) {
+	t.Parallel()
 	out := t.TempDir()
 	cfg := runConfig{controller: "sim", concurrency: 2, seed: 1, timeScale: 0.05, out: out, format: "progress", fixtures: "../../fixtures", paths: []string{"../../features/faults.feature"}}
 	if _, err := execute(t.Context(), cfg, io.Discard); err != nil {
@@ -103,6 +105,7 @@ func writeStation(t *testing.T, yaml string) string {
 // A station file's expectations are checked before the first scenario: a
 // controller that is not the one expected stops the run with no results.
 func TestStationHealthCheck(t *testing.T) {
+	t.Parallel()
 	run := func(station string, concurrency int) error {
 		out := t.TempDir()
 		cfg := runConfig{controller: "remote", station: station, concurrency: concurrency, seed: 1, timeScale: 0.05, out: out, format: "progress", fixtures: "../../fixtures", paths: []string{"../../features/onpublish_outcomes.feature"}}
@@ -146,6 +149,7 @@ func freeAddr(t *testing.T) string {
 // mqtthil station --virtual as a bench: the probe starts first and waits
 // for the run's control listener; the run gives the same outcomes as sim.
 func TestVirtualBenchStation(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("runs a feature twice")
 	}
@@ -198,6 +202,7 @@ func TestVirtualBenchStation(t *testing.T) {
 // An interrupted run (its context ended, as SIGINT ends it) runs no more
 // scenarios, records them as not run, and still writes its folder.
 func TestInterruptedRun(t *testing.T) {
+	t.Parallel()
 	out := t.TempDir()
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
@@ -220,6 +225,7 @@ func TestInterruptedRun(t *testing.T) {
 }
 
 func TestInterruptedRunExitCode(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	var stdout, stderr strings.Builder

@@ -14,6 +14,7 @@ import (
 )
 
 func TestLuaRunsADriverUnderAFaultPlan(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	plan := filepath.Join(dir, "cut.yaml")
 	os.WriteFile(plan, []byte("rules:\n  - name: cut\n    match: {direction: to_client, packet: PUBACK, nth: 1}\n    disconnect: {mode: close}\n    times: 1\n"), 0o644)
@@ -63,6 +64,7 @@ func TestLuaRunsADriverUnderAFaultPlan(t *testing.T) {
 }
 
 func TestLuaReportsTheBuggyDriversLeak(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	plan := filepath.Join(dir, "cut.yaml")
 	os.WriteFile(plan, []byte("rules:\n  - name: cut\n    match: {direction: to_client, packet: PUBACK, nth: 1}\n    disconnect: {mode: close}\n    times: 1\n"), 0o644)
@@ -121,6 +123,7 @@ func TestLuaUsage(t *testing.T) {
 // passes against the leaky publisher: the msgId check on the driver's own
 // trace fails and names the message.
 func TestDriverChecksCatchTheLeak(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	r, err := execute(ctx, runConfig{controller: "sim", concurrency: 1, seed: 1, out: t.TempDir(), format: "progress",
@@ -141,6 +144,7 @@ func TestDriverChecksCatchTheLeak(t *testing.T) {
 // The README's lua example: the state publisher publishes, the plan loses
 // its PUBACK, and the msgId left unanswered fails the run.
 func TestLuaReadmeExampleShowsALostAck(t *testing.T) {
+	t.Parallel()
 	code, stdout, stderr := runCmd(t, "lua", "../../fixtures/drivers/state-publisher",
 		"--property", "Broker Host={{dut.host}}", "--property", "Broker Port={{dut.port}}",
 		"--command", "Set Temperature:value=21.5",
@@ -160,6 +164,7 @@ func TestLuaReadmeExampleShowsALostAck(t *testing.T) {
 // that keeps its persisted data. The summary names every C4 function it
 // called and how the environment gives it.
 func TestLuaRunsADriverInItsEnvironment(t *testing.T) {
+	t.Parallel()
 	code, stdout, stderr := runCmd(t, "lua", "../../fixtures/drivers/weather-feed",
 		"--property", "Broker Host={{dut.host}}", "--property", "Broker Port={{dut.port}}",
 		"--http", "../../fixtures/http/weather.yaml", "--project", "../../controller/lua/testdata/project.yaml",

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/cucumber/godog"
@@ -78,6 +79,7 @@ type runConfig struct {
 	shard      *shardSpec
 	shardTotal int
 	durations  string
+	virtual    *testing.T // tests only: scenarios on virtual time (virtual.go)
 }
 
 // runFlags is run's flag set, filling cfg; shard receives --shard.
@@ -488,6 +490,7 @@ func execute(ctx context.Context, cfg runConfig, stdout io.Writer) (*runResult, 
 			}
 		},
 	}
+	opts = cfg.onVirtualTime(opts)
 	suite := godog.TestSuite{
 		Name:                "mqtthil",
 		ScenarioInitializer: func(sc *godog.ScenarioContext) { steps.Register(sc, opts) },

@@ -14,6 +14,7 @@ import (
 const exampleStation = "../../fixtures/stations/example.yaml"
 
 func TestExampleStationFile(t *testing.T) {
+	t.Parallel()
 	st, err := remote.LoadStation(exampleStation)
 	if err != nil {
 		t.Fatal(err)

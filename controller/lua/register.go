@@ -13,7 +13,14 @@ func init() {
 		if err != nil {
 			return nil, err
 		}
-		return NewController(Options{Sim: sim.Options{KeepAliveUnit: o.KeepAliveUnit, Model: m}})
+		so := sim.Options{KeepAliveUnit: o.KeepAliveUnit, Model: m}
+		if o.Network != nil {
+			// The MQTT clients dial it; the driver's own network
+			// functions (C4:CreateNetworkConnection, C4:urlGet) still
+			// use real sockets.
+			so.Dial, so.Resolver = o.Network.DialContext, o.Network
+		}
+		return NewController(Options{Sim: so})
 	})
 	controller.RegisterDriver("lua", func(o controller.DriverOptions) (controller.Driver, error) {
 		return NewDriverHost(o)

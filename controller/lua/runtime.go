@@ -122,6 +122,10 @@ type Runtime struct {
 	clock *clock
 	calls callBook
 	proj  *Project
+	// results are Do's reply channels, reused. Per runtime, not global:
+	// inside a synctest bubble a channel belongs to the bubble that made
+	// it, and a runtime lives in one bubble.
+	results sync.Pool
 
 	// Owned by the loop goroutine.
 	L        *glua.LState
@@ -296,19 +300,22 @@ func (r *Runtime) loop() {
 // Do runs fn on the goroutine that owns the Lua state and returns its
 // error. fn may use the state freely; it must not call Do.
 func (r *Runtime) Do(fn func(L *glua.LState) error) error {
-	ch := resultChans.Get().(chan error)
+	ch, _ := r.results.Get().(chan error)
+	if ch == nil {
+		ch = make(chan error, 1)
+	}
 	if !r.post(func() { ch <- fn(r.L) }) {
-		resultChans.Put(ch)
+		r.results.Put(ch)
 		return ErrClosed
 	}
 	select {
 	case err := <-ch:
-		resultChans.Put(ch)
+		r.results.Put(ch)
 		return err
 	case <-r.done:
 		select {
 		case err := <-ch:
-			resultChans.Put(ch)
+			r.results.Put(ch)
 			return err
 		default:
 		}
@@ -316,8 +323,6 @@ func (r *Runtime) Do(fn func(L *glua.LState) error) error {
 		return ErrClosed
 	}
 }
-
-var resultChans = sync.Pool{New: func() any { return make(chan error, 1) }}
 
 // Close calls OnDriverDestroyed("DIT_LOADED") (if the driver defines it), destroys every
 // C4:MQTT object, cancels every timer and ends the loop. It returns the

@@ -11,7 +11,10 @@ import (
 )
 
 func init() {
-	controller.Register("remote", func(controller.Options) (controller.Controller, error) {
+	controller.Register("remote", func(o controller.Options) (controller.Controller, error) {
+		if o.Network != nil {
+			return nil, errors.New("the remote controller cannot use an in-memory network: it talks to hardware over real sockets")
+		}
 		return nil, errors.New("the remote controller needs --station")
 	})
 }

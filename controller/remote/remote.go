@@ -53,6 +53,10 @@ type Config struct {
 	// previous run left on the probe are gone. Its own objects are always
 	// reset when it closes.
 	Reset bool
+
+	// helloWait, when set, bounds the hello instead of Timeout: DialWait
+	// asks again soon while the probe is still coming online.
+	helloWait time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -173,7 +177,11 @@ func Dial(ctx context.Context, cfg Config) (*Controller, error) {
 		return fail(fmt.Errorf("%w: subscribing: %v", ErrBench, err))
 	}
 	var hello helloResult
-	resp, err := c.request(&request{Op: "hello"}, &hello)
+	helloWait := cfg.Timeout
+	if cfg.helloWait > 0 {
+		helloWait = cfg.helloWait
+	}
+	resp, err := c.requestWithin(&request{Op: "hello"}, &hello, helloWait)
 	if err != nil {
 		return fail(err)
 	}
@@ -200,8 +208,15 @@ func Dial(ctx context.Context, cfg Config) (*Controller, error) {
 // DialWait is Dial, tried again while the probe driver does not answer,
 // until ctx ends: a probe still connecting or backing off is waited for.
 func DialWait(ctx context.Context, cfg Config) (*Controller, error) {
+	// A hello sent before the probe has subscribed is lost: the first
+	// ones are given little time, doubling up to the request timeout, so
+	// that a probe that comes online a moment after the run is answered
+	// at once rather than after a whole timeout.
+	cfg = cfg.withDefaults()
+	cfg.helloWait = min(250*time.Millisecond, cfg.Timeout)
 	for {
 		c, err := Dial(ctx, cfg)
+		cfg.helloWait = min(2*cfg.helloWait, cfg.Timeout)
 		if err == nil || !errors.Is(err, ErrNoResponse) {
 			return c, err
 		}
@@ -343,6 +358,11 @@ func (c *Controller) received(pr paho.PublishReceived) (bool, error) {
 // deadline. into, if set, receives the result. Callers hold callMu or are
 // Dial.
 func (c *Controller) request(req *request, into any) (response, error) {
+	return c.requestWithin(req, into, c.cfg.Timeout)
+}
+
+// requestWithin is request with its own time limit.
+func (c *Controller) requestWithin(req *request, into any, timeout time.Duration) (response, error) {
 	c.mu.Lock()
 	if c.err != nil {
 		err := c.err
@@ -367,7 +387,7 @@ func (c *Controller) request(req *request, into any) (response, error) {
 		forget()
 		return response{}, fmt.Errorf("%w: encoding %s: %v", ErrBench, req.Op, err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	if _, err := c.pc.Publish(ctx, &paho.Publish{Topic: reqTopic(c.cfg.Station), QoS: 1, Payload: payload}); err != nil {
 		forget()
@@ -392,7 +412,7 @@ func (c *Controller) request(req *request, into any) (response, error) {
 			return r, nil
 		case <-ctx.Done():
 			forget()
-			err := fmt.Errorf("%w: %w to %s request %s within %v", ErrBench, ErrNoResponse, req.Op, req.ID, c.cfg.Timeout)
+			err := fmt.Errorf("%w: %w to %s request %s within %v", ErrBench, ErrNoResponse, req.Op, req.ID, timeout)
 			c.fail(err)
 			return response{}, err
 		case <-changed:

@@ -217,11 +217,13 @@ func (cn *conn) run() {
 	c := cn.c
 	defer c.wg.Done()
 	timeout := c.ctl.opts.DialTimeout
-	d := net.Dialer{Timeout: timeout}
 	var nc net.Conn
 	var err error
 	for _, addr := range cn.addrs {
-		if nc, err = d.DialContext(cn.ctx, "tcp", addr); err == nil {
+		dctx, cancel := context.WithTimeout(cn.ctx, timeout)
+		nc, err = c.ctl.opts.Dial(dctx, "tcp", addr)
+		cancel()
+		if err == nil {
 			break
 		}
 	}

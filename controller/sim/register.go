@@ -14,6 +14,10 @@ func init() {
 		if err != nil {
 			return nil, fmt.Errorf("sim: %w", err)
 		}
-		return New(Options{KeepAliveUnit: o.KeepAliveUnit, Model: m}), nil
+		so := Options{KeepAliveUnit: o.KeepAliveUnit, Model: m}
+		if o.Network != nil {
+			so.Dial, so.Resolver = o.Network.DialContext, o.Network
+		}
+		return New(so), nil
 	})
 }

@@ -54,6 +54,11 @@ type Options struct {
 	Resolver interface {
 		LookupHost(ctx context.Context, host string) ([]string, error)
 	}
+	// Dial opens the connection to one of the host's addresses, bounded
+	// by ctx (DialTimeout); nil dials TCP. With an in-memory network's
+	// DialContext and its resolver (memnet.Network serves both), the
+	// client stays off the host's network, as a synctest bubble needs.
+	Dial func(ctx context.Context, network, address string) (net.Conn, error)
 }
 
 // Controller is the simulated controller.
@@ -79,6 +84,9 @@ func New(opts ...Options) *Controller {
 	}
 	if o.Resolver == nil {
 		o.Resolver = net.DefaultResolver
+	}
+	if o.Dial == nil {
+		o.Dial = new(net.Dialer).DialContext
 	}
 	return &Controller{opts: o}
 }

@@ -884,7 +884,8 @@ func (c *Conn) doCut(k *cut) {
 		if tc, ok := raw.(*tls.Conn); ok {
 			raw = tc.NetConn()
 		}
-		if tc, ok := raw.(*net.TCPConn); ok {
+		// A TCP socket, or an in-memory connection that resets alike.
+		if tc, ok := raw.(interface{ SetLinger(sec int) error }); ok {
 			// Best effort: if the linger cannot be set, the close below
 			// sends FIN instead of RST, and the connection still ends.
 			_ = tc.SetLinger(0)

@@ -4,6 +4,7 @@ package wire
 import (
 	"github.com/mqtthil/mqtthil/emulator/faults"
 
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -40,6 +41,21 @@ type Listener struct {
 	stopErr error
 	log     *slog.Logger // accept trouble, besides the journal; nil: none
 	limits  Limits
+	// listen binds the address again after a bounce: the network the
+	// first listener came from (real sockets unless SetListen says).
+	listen ListenFunc
+}
+
+// ListenFunc binds a listener, as net.ListenConfig.Listen does; an
+// in-memory network offers one of the same shape.
+type ListenFunc func(ctx context.Context, network, address string) (net.Listener, error)
+
+// SetListen sets how the listener binds its address again after a bounce;
+// by default a real socket. Call it before serving.
+func (l *Listener) SetListen(f ListenFunc) {
+	if f != nil {
+		l.listen = f
+	}
 }
 
 // Limits bound what one connection may cost before and after it logs in.
@@ -104,6 +120,7 @@ func NewListener(inner net.Listener, set *faults.Set, j *journal.Journal) *Liste
 		done:    make(chan struct{}),
 		stopped: make(chan struct{}),
 		limits:  Limits{}.withDefaults(),
+		listen:  new(net.ListenConfig).Listen,
 	}
 }
 
@@ -277,7 +294,7 @@ func (l *Listener) reopen(downFor time.Duration, up chan struct{}) {
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		nl, err := net.Listen(l.addr.Network(), l.addr.String())
+		nl, err := l.listen(context.Background(), l.addr.Network(), l.addr.String())
 		if err == nil {
 			l.mu.Lock()
 			if l.closed {
