@@ -95,7 +95,10 @@ func TestJournalReadDoesNotStallPublishing(t *testing.T) {
 		worst := lat[len(lat)-1]
 		t.Logf("GET %s of %d records: %s; %d publishes meanwhile (%.0f/s), p50 %s, max %s; heap peak +%.0f MiB",
 			path, n, readTook, len(lat), float64(len(lat))/readTook.Seconds(), lat[len(lat)/2], worst, float64(grew)/(1<<20))
-		if worst > readTook/4 {
+		// A publish stuck behind the reader waits about as long as the
+		// read; half of it leaves room for a loaded machine's scheduling
+		// hiccups, which are not stalls.
+		if worst > readTook/2 {
 			t.Errorf("GET %s: publishing stalled behind the reader: longest PUBACK %s of a %s read (%d publishes)", path, worst, readTook, len(lat))
 		}
 	}
