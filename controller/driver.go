@@ -56,9 +56,11 @@ type Driver interface {
 	ReceivedFromProxy(binding int, cmd string, params map[string]string) error
 	// AwaitValue waits until the driver's property or variable has the
 	// value want, looking again after each callback and timer of the
-	// driver, or until ctx ends. It returns the last value it saw ("" and
-	// ok false while the variable does not exist).
-	AwaitValue(ctx context.Context, kind ValueKind, name, want string) (got string, ok bool, err error)
+	// driver, or until ctx ends. A value the driver gave it at or after
+	// since counts even if it has changed again: a brief state is not
+	// missed by looking a moment late. It returns the last value it saw
+	// ("" and ok false while the variable does not exist).
+	AwaitValue(ctx context.Context, kind ValueKind, name, want string, since time.Time) (got string, ok bool, err error)
 	// Events names the driver's events by id: those of its driver.xml and
 	// those it added itself.
 	Events() map[int]string

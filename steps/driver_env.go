@@ -42,10 +42,10 @@ func init() {
 		"Restarts the driver as a controller reboot does: OnDriverDestroyed, a fresh Lua state with the property values and persisted data kept, OnDriverInit and OnDriverLateInit with DIT_STARTUP.",
 		`the driver restarts`, "", (*World).driverRestarts)
 	def("drivers", "the driver's property {name} is {text} within {duration}",
-		"Waits until the property has this value (set by the driver with C4:UpdateProperty, or by a step), checking again after every callback and timer of the driver.",
+		"Waits until the property has this value (set by the driver with C4:UpdateProperty, or by a step), checking again after every callback and timer of the driver. A value taken since the last When step began (before any When, since the previous step began) counts even if it has changed again, so a brief state is not missed.",
 		`the driver's property "Connection" is "online" within 2 seconds`, "", (*World).driverPropertyIs)
 	def("drivers", "the driver's variable {name} is {text} within {duration}",
-		"Waits until the driver's own variable (C4:AddVariable) has this value.",
+		"Waits until the driver's own variable (C4:AddVariable) has this value; a value taken since the last When step began counts, as for properties.",
 		`the driver's variable "CONNECTED" is "1" within 2 seconds`, "", (*World).driverVariableIs)
 	def("drivers", "the driver fires the event {name} within {duration}",
 		"Waits for C4:FireEvent or C4:FireEventByID of the event with this name (from driver.xml or added by the driver).",
@@ -198,7 +198,7 @@ func (w *World) awaitDriverValue(kind controller.ValueKind, name, want string, w
 	return w.withDriver(func(d *driverRun) error {
 		ctx, cancel := context.WithTimeout(w.ctx, w.within(within))
 		defer cancel()
-		got, ok, err := d.rt.AwaitValue(ctx, kind, name, want)
+		got, ok, err := d.rt.AwaitValue(ctx, kind, name, want, w.valuesSince())
 		if err == nil {
 			return nil
 		}

@@ -71,3 +71,41 @@ func TestDriverEnvChecksShowWhatTheDriverDid(t *testing.T) {
 		})
 	}
 }
+
+// A property or variable the driver held only for a moment after the
+// When step passes "is ... within" though it has changed again by the
+// time the check looks; a value it held only before the When does not.
+func TestDriverValueHeldBriefly(t *testing.T) {
+	const src = `Feature: brief values
+  Scenario: %s
+    Given the driver "drivers/zone-bridge" is running with the properties:
+      | property    | value        |
+      | Broker Host | {{dut.host}} |
+      | Broker Port | {{dut.port}} |
+    And the driver runs the Lua code:
+      """
+      C4:UpdateProperty("Connection", "before the When")
+      """
+    When the driver runs the Lua code:
+      """
+      C4:UpdateProperty("Connection", "for a moment")
+      C4:UpdateProperty("Connection", "afterwards")
+      """
+    Then the driver's property "Connection" is "%s" within 100 milliseconds
+`
+	for _, tc := range []struct {
+		value, status string
+	}{
+		{"for a moment", "passed"},
+		{"afterwards", "passed"},
+		{"before the When", "failed"},
+	} {
+		t.Run(tc.value, func(t *testing.T) {
+			t.Parallel()
+			recs := runSource(t, fmt.Sprintf(src, tc.value, tc.value), driverOptions())
+			if len(recs) != 1 || recs[0].Status != tc.status {
+				t.Fatalf("records %+v, want one %s", recs, tc.status)
+			}
+		})
+	}
+}

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/cucumber/godog"
+	messages "github.com/cucumber/messages/go/v34"
 
 	"github.com/mqtthil/mqtthil/controller"
 	"github.com/mqtthil/mqtthil/emulator"
@@ -60,8 +61,24 @@ type World struct {
 	endChecks []func() error
 	failed    *record.StepRef // the first step that did not pass
 	step      *record.StepRef // the step running now
+	// When the running step, the one before it and the last When step
+	// began: valuesSince.
+	stepAt0, prevStepAt, actionAt time.Time
 	// stepStatus is each step's status by its id, as godog reported it.
 	stepStatus map[string]string
+}
+
+// valuesSince is when the values a check may count began: the start of
+// the last When step (what the Then steps check is its effect), or before
+// any When, of the step before the running one. A driver's property or
+// variable that took the value since then passes "is ... within" even if
+// it has changed again: a state held briefly (offline between two
+// reconnects) is not missed by a check that looks a moment late.
+func (w *World) valuesSince() time.Time {
+	if !w.actionAt.IsZero() {
+		return w.actionAt
+	}
+	return w.prevStepAt
 }
 
 // stepAt is where the running step is, as failure messages quote it.
@@ -120,6 +137,10 @@ func Register(sc *godog.ScenarioContext, opts Options) {
 	sc.StepContext().Before(func(ctx context.Context, st *godog.Step) (context.Context, error) {
 		if w, _ := ctx.Value(worldKey{}).(*World); w != nil {
 			w.step = w.stepRef(st, "")
+			w.prevStepAt, w.stepAt0 = w.stepAt0, time.Now()
+			if st.Type == messages.PickleStepType_ACTION {
+				w.actionAt = w.stepAt0
+			}
 		}
 		return ctx, nil
 	})

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	glua "github.com/yuin/gopher-lua"
+
+	"github.com/mqtthil/mqtthil/controller"
 )
 
 func (r *Runtime) identityFunctions() map[string]glua.LGFunction {
@@ -66,6 +68,7 @@ func (r *Runtime) c4UpdateProperty(L *glua.LState) int {
 	r.propMu.Lock()
 	r.updated[name] = value
 	r.propMu.Unlock()
+	r.noteValue(controller.PropertyValue, name, value)
 	return 0
 }
 

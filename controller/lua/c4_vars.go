@@ -9,6 +9,8 @@ import (
 	"strconv"
 
 	glua "github.com/yuin/gopher-lua"
+
+	"github.com/mqtthil/mqtthil/controller"
 )
 
 // userVariablesDevice holds the project's user variables.
@@ -135,6 +137,7 @@ func (r *Runtime) c4SetVariable(L *glua.LState) int {
 	}
 	r.setVariablesGlobal(L, v)
 	r.notifyVariable(r.proj.DeviceID, v.id, v.value)
+	r.noteValue(controller.VariableValue, v.name, v.value)
 	return 0
 }
 

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	glua "github.com/yuin/gopher-lua"
 
@@ -132,10 +133,17 @@ func (h *DriverHost) ReceivedFromProxy(binding int, cmd string, params map[strin
 	return h.rt.ReceivedFromProxy(binding, cmd, params)
 }
 
-func (h *DriverHost) AwaitValue(ctx context.Context, kind controller.ValueKind, name, want string) (string, bool, error) {
+func (h *DriverHost) AwaitValue(ctx context.Context, kind controller.ValueKind, name, want string, since time.Time) (string, bool, error) {
+	if h.rt.HadValue(kind, name, want, since) {
+		return want, true, nil
+	}
 	var got string
 	var ok bool
 	err := h.rt.Await(ctx, func(L *glua.LState) (bool, error) {
+		if h.rt.HadValue(kind, name, want, since) {
+			got, ok = want, true
+			return true, nil
+		}
 		switch kind {
 		case controller.PropertyValue:
 			props, isTable := L.GetGlobal("Properties").(*glua.LTable)

@@ -61,7 +61,7 @@ func TestDriverHostPlaysTheProject(t *testing.T) {
 	if err := h.ExecuteAction("Do It", nil); err != nil {
 		t.Fatal(err)
 	}
-	if got, ok, err := h.AwaitValue(ctx, controller.PropertyValue, "State", "done"); err != nil || !ok {
+	if got, ok, err := h.AwaitValue(ctx, controller.PropertyValue, "State", "done", time.Time{}); err != nil || !ok {
 		t.Fatalf("State %q %v: %v", got, ok, err)
 	}
 	if err := h.ReceivedFromProxy(5001, "SET_LEVEL", map[string]string{"LEVEL": "40"}); err != nil {
@@ -74,7 +74,7 @@ func TestDriverHostPlaysTheProject(t *testing.T) {
 		{controller.VariableValue, "LEVEL", "40"},
 		{controller.PropertyValue, "State", "http 42"},
 	} {
-		if got, ok, err := h.AwaitValue(ctx, c.kind, c.name, c.want); err != nil || !ok {
+		if got, ok, err := h.AwaitValue(ctx, c.kind, c.name, c.want, time.Time{}); err != nil || !ok {
 			t.Errorf("%s %s: %q %v: %v", c.kind, c.name, got, ok, err)
 		}
 	}
@@ -87,10 +87,10 @@ func TestDriverHostPlaysTheProject(t *testing.T) {
 
 	short, stop := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer stop()
-	if _, ok, err := h.AwaitValue(short, controller.VariableValue, "NOPE", "1"); ok || !errors.Is(err, context.DeadlineExceeded) {
+	if _, ok, err := h.AwaitValue(short, controller.VariableValue, "NOPE", "1", time.Time{}); ok || !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("a missing variable: ok %v, err %v", ok, err)
 	}
-	if _, _, err := h.AwaitValue(ctx, controller.PropertyValue, "Nope", "1"); err == nil {
+	if _, _, err := h.AwaitValue(ctx, controller.PropertyValue, "Nope", "1", time.Time{}); err == nil {
 		t.Error("a missing property is no error")
 	}
 

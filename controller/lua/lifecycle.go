@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	glua "github.com/yuin/gopher-lua"
+
+	"github.com/mqtthil/mqtthil/controller"
 )
 
 // Lifecycle phases, as recorded in the trace.
@@ -104,7 +106,9 @@ func (r *Runtime) propertyNames() []string {
 func (r *Runtime) SetProperty(name, value string) error {
 	return r.Do(func(L *glua.LState) error {
 		props := L.GetGlobal("Properties").(*glua.LTable)
-		props.RawSetString(name, propertyValue(value))
+		pv := propertyValue(value)
+		props.RawSetString(name, pv)
+		r.noteValue(controller.PropertyValue, name, pv.String())
 		return r.callEntry("OnPropertyChanged", glua.LString(name))
 	})
 }

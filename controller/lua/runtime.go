@@ -161,6 +161,7 @@ type Runtime struct {
 
 	propMu  sync.Mutex
 	updated map[string]string // C4:UpdateProperty values
+	history []valueChange     // values.go
 
 	// io is the state of the networking, file and crypto areas (c4_io.go).
 	io *ioState
