@@ -311,7 +311,7 @@ func (cl *Client) Disconnect(p controller.Props) controller.Ret {
 func (cl *Client) Reconnect() controller.Ret { return cl.invokeWith("Reconnect", false) }
 
 func (cl *Client) Publish(topic string, payload []byte, qos int, retain bool, p controller.Props) controller.Ret {
-	return cl.invokeWith("Publish", true, str(topic), str(string(payload)), num(qos), boolean(retain), props(p))
+	return cl.invokeWith("Publish", true, str(topic), str(stringOf(payload)), num(qos), boolean(retain), props(p))
 }
 
 func (cl *Client) Subscribe(sub string, qos int, p controller.Props) controller.Ret {

@@ -285,7 +285,7 @@ func (r *Runtime) mqttMethods() map[string]glua.LGFunction {
 		"Disconnect": a("Disconnect", func(L *glua.LState, c *sim.Client) controller.Ret { return c.Disconnect(optProps(L, 2)) }),
 		"Reconnect":  a("Reconnect", func(L *glua.LState, c *sim.Client) controller.Ret { return c.Reconnect() }),
 		"Publish": b("Publish", func(L *glua.LState, c *sim.Client) controller.Ret {
-			return c.Publish(optString(L, 2, "Publish"), []byte(optString(L, 3, "Publish")), optInt(L, 4, 0), optBool(L, 5, false), optProps(L, 6))
+			return c.Publish(optString(L, 2, "Publish"), bytesOf(optString(L, 3, "Publish")), optInt(L, 4, 0), optBool(L, 5, false), optProps(L, 6))
 		}),
 		"Subscribe": b("Subscribe", func(L *glua.LState, c *sim.Client) controller.Ret {
 			return c.Subscribe(optString(L, 2, "Subscribe"), optInt(L, 3, 0), optProps(L, 4))
