@@ -2,8 +2,6 @@ package emulator_test
 
 import (
 	"bufio"
-	"bytes"
-	"fmt"
 	"net"
 	"testing"
 	"time"
@@ -12,6 +10,7 @@ import (
 
 	"github.com/mqtthil/mqtthil/emulator/faults"
 	faultwire "github.com/mqtthil/mqtthil/emulator/faults/wire"
+	"github.com/mqtthil/mqtthil/internal/mqtttest"
 )
 
 // wire is a bare MQTT client for tests: it writes packets built with
@@ -37,42 +36,13 @@ func dial(t testing.TB, addr string, version byte) *wire {
 func (w *wire) send(pk packets.Packet) {
 	w.t.Helper()
 	pk.ProtocolVersion = w.version
-	raw, err := encodePacket(pk)
+	raw, err := mqtttest.Encode(pk)
 	if err != nil {
 		w.t.Fatalf("encode: %v", err)
 	}
 	if _, err := w.conn.Write(raw); err != nil {
 		w.t.Fatalf("write: %v", err)
 	}
-}
-
-// encodePacket encodes the packets a test client sends with mochi's codec.
-func encodePacket(pk packets.Packet) ([]byte, error) {
-	var buf bytes.Buffer
-	var err error
-	switch pk.FixedHeader.Type {
-	case packets.Connect:
-		err = pk.ConnectEncode(&buf)
-	case packets.Publish:
-		err = pk.PublishEncode(&buf)
-	case packets.Puback:
-		err = pk.PubackEncode(&buf)
-	case packets.Pubrec:
-		err = pk.PubrecEncode(&buf)
-	case packets.Pubrel:
-		err = pk.PubrelEncode(&buf)
-	case packets.Pubcomp:
-		err = pk.PubcompEncode(&buf)
-	case packets.Subscribe:
-		err = pk.SubscribeEncode(&buf)
-	case packets.Pingreq:
-		err = pk.PingreqEncode(&buf)
-	case packets.Disconnect:
-		err = pk.DisconnectEncode(&buf)
-	default:
-		err = fmt.Errorf("cannot send packet type %d", pk.FixedHeader.Type)
-	}
-	return buf.Bytes(), err
 }
 
 // next reads one frame within d; ok is false on timeout or close.

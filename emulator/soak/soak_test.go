@@ -33,6 +33,7 @@ import (
 	"github.com/mqtthil/mqtthil/emulator"
 	faultwire "github.com/mqtthil/mqtthil/emulator/faults/wire"
 	"github.com/mqtthil/mqtthil/emulator/journal"
+	"github.com/mqtthil/mqtthil/internal/mqtttest"
 )
 
 // Allowed growth from the baseline taken after warm-up to the end, as
@@ -50,35 +51,6 @@ func apiBroker(t *testing.T, opts emulator.Options) (*emulator.Broker, *httptest
 	srv := httptest.NewServer(b.Handler())
 	t.Cleanup(srv.Close)
 	return b, srv
-}
-
-// encodePacket encodes the packets a test client sends with mochi's codec.
-func encodePacket(pk packets.Packet) ([]byte, error) {
-	var buf bytes.Buffer
-	var err error
-	switch pk.FixedHeader.Type {
-	case packets.Connect:
-		err = pk.ConnectEncode(&buf)
-	case packets.Publish:
-		err = pk.PublishEncode(&buf)
-	case packets.Puback:
-		err = pk.PubackEncode(&buf)
-	case packets.Pubrec:
-		err = pk.PubrecEncode(&buf)
-	case packets.Pubrel:
-		err = pk.PubrelEncode(&buf)
-	case packets.Pubcomp:
-		err = pk.PubcompEncode(&buf)
-	case packets.Subscribe:
-		err = pk.SubscribeEncode(&buf)
-	case packets.Pingreq:
-		err = pk.PingreqEncode(&buf)
-	case packets.Disconnect:
-		err = pk.DisconnectEncode(&buf)
-	default:
-		err = fmt.Errorf("cannot send packet type %d", pk.FixedHeader.Type)
-	}
-	return buf.Bytes(), err
 }
 
 // TestSoak runs mixed traffic against one broker: QoS 0, 1 and 2
@@ -508,7 +480,7 @@ func soakDial(addr, id string, clean bool) (*soakClient, error) {
 // send writes pk and reports whether the connection took it.
 func (c *soakClient) send(pk packets.Packet) bool {
 	pk.ProtocolVersion = 4
-	raw, err := encodePacket(pk)
+	raw, err := mqtttest.Encode(pk)
 	if err != nil {
 		return false
 	}

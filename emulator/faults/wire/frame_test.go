@@ -1,37 +1,26 @@
 package wire
 
 import (
-	"github.com/mqtthil/mqtthil/emulator/faults"
-
 	"bufio"
 	"bytes"
 	"errors"
 	"io"
 	"slices"
-
 	"testing"
 
 	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/mqtthil/mqtthil/emulator/faults"
+	"github.com/mqtthil/mqtthil/internal/mqtttest"
 )
 
 func encode(t testing.TB, pk packets.Packet) []byte {
 	t.Helper()
-	var buf bytes.Buffer
-	var err error
-	switch pk.FixedHeader.Type {
-	case packets.Connect:
-		err = pk.ConnectEncode(&buf)
-	case packets.Publish:
-		err = pk.PublishEncode(&buf)
-	case packets.Puback:
-		err = pk.PubackEncode(&buf)
-	case packets.Suback:
-		err = pk.SubackEncode(&buf)
-	}
+	b, err := mqtttest.Encode(pk)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return buf.Bytes()
+	return b
 }
 
 func samplePackets(t testing.TB) [][]byte {
