@@ -12,7 +12,7 @@ import (
 	"github.com/mqtthil/mqtthil/emulator"
 	faultwire "github.com/mqtthil/mqtthil/emulator/faults/wire"
 	"github.com/mqtthil/mqtthil/emulator/journal"
-	"github.com/mqtthil/mqtthil/internal/mqtttest"
+	"github.com/mqtthil/mqtthil/internal/mqttcodec"
 )
 
 // TestQoS0BurstLosesNothingUnrecorded bursts QoS 0 messages from one
@@ -46,12 +46,12 @@ func TestQoS0BurstLosesNothingUnrecorded(t *testing.T) {
 			pub := dial(t, b.DUTAddr, 4)
 			pub.connect("burst-pub")
 
-			frame, err := mqtttest.Encode(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish},
+			frame, err := mqttcodec.Encode(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish},
 				ProtocolVersion: 4, TopicName: "burst/x", Payload: make([]byte, 64)})
 			if err != nil {
 				t.Fatal(err)
 			}
-			ping, _ := mqtttest.Encode(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Pingreq}, ProtocolVersion: 4})
+			ping, _ := mqttcodec.Encode(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Pingreq}, ProtocolVersion: 4})
 			sent := make(chan error, 1)
 			go func() {
 				bw := bufio.NewWriterSize(pub.conn, 64<<10)

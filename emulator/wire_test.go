@@ -10,7 +10,7 @@ import (
 
 	"github.com/mqtthil/mqtthil/emulator/faults"
 	faultwire "github.com/mqtthil/mqtthil/emulator/faults/wire"
-	"github.com/mqtthil/mqtthil/internal/mqtttest"
+	"github.com/mqtthil/mqtthil/internal/mqttcodec"
 )
 
 // wire is a bare MQTT client for tests: it writes packets built with
@@ -36,7 +36,7 @@ func dial(t testing.TB, addr string, version byte) *wire {
 func (w *wire) send(pk packets.Packet) {
 	w.t.Helper()
 	pk.ProtocolVersion = w.version
-	raw, err := mqtttest.Encode(pk)
+	raw, err := mqttcodec.Encode(pk)
 	if err != nil {
 		w.t.Fatalf("encode: %v", err)
 	}

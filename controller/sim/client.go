@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"bytes"
 	"crypto/rand"
 	"fmt"
 	"sync"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/mqtthil/mqtthil/controller"
 	"github.com/mqtthil/mqtthil/controller/internal/eventloop"
+	"github.com/mqtthil/mqtthil/internal/mqttcodec"
 )
 
 // Protocol versions on the wire.
@@ -743,36 +743,13 @@ func (c *Client) sendAck(typ byte, mid uint16) {
 // encode writes a packet with mochi's codec.
 func (c *Client) encode(pk *packets.Packet) []byte {
 	pk.Mods.AllowResponseInfo = true
-	var buf bytes.Buffer
-	var err error
-	switch pk.FixedHeader.Type {
-	case packets.Connect:
-		err = pk.ConnectEncode(&buf)
-	case packets.Publish:
-		err = pk.PublishEncode(&buf)
-	case packets.Puback:
-		err = pk.PubackEncode(&buf)
-	case packets.Pubrec:
-		err = pk.PubrecEncode(&buf)
-	case packets.Pubrel:
-		err = pk.PubrelEncode(&buf)
-	case packets.Pubcomp:
-		err = pk.PubcompEncode(&buf)
-	case packets.Subscribe:
-		err = pk.SubscribeEncode(&buf)
-	case packets.Unsubscribe:
-		err = pk.UnsubscribeEncode(&buf)
-	case packets.Pingreq:
-		err = pk.PingreqEncode(&buf)
-	case packets.Disconnect:
-		err = pk.DisconnectEncode(&buf)
-	}
+	b, err := mqttcodec.Encode(*pk)
 	if err != nil {
 		// The codec refuses only a QoS>0 PUBLISH, SUBSCRIBE or UNSUBSCRIBE
 		// without a packet id, and nextMid never hands out 0: a model bug.
 		panic(fmt.Sprintf("sim: encoding packet type %d: %v", pk.FixedHeader.Type, err))
 	}
-	return buf.Bytes()
+	return b
 }
 
 func (c *Client) connectPacket() []byte {

@@ -33,7 +33,7 @@ import (
 	"github.com/mqtthil/mqtthil/emulator"
 	faultwire "github.com/mqtthil/mqtthil/emulator/faults/wire"
 	"github.com/mqtthil/mqtthil/emulator/journal"
-	"github.com/mqtthil/mqtthil/internal/mqtttest"
+	"github.com/mqtthil/mqtthil/internal/mqttcodec"
 )
 
 // Allowed growth from the baseline taken after warm-up to the end, as
@@ -480,7 +480,7 @@ func soakDial(addr, id string, clean bool) (*soakClient, error) {
 // send writes pk and reports whether the connection took it.
 func (c *soakClient) send(pk packets.Packet) bool {
 	pk.ProtocolVersion = 4
-	raw, err := mqtttest.Encode(pk)
+	raw, err := mqttcodec.Encode(pk)
 	if err != nil {
 		return false
 	}

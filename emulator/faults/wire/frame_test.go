@@ -11,12 +11,12 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/mqtthil/mqtthil/emulator/faults"
-	"github.com/mqtthil/mqtthil/internal/mqtttest"
+	"github.com/mqtthil/mqtthil/internal/mqttcodec"
 )
 
 func encode(t testing.TB, pk packets.Packet) []byte {
 	t.Helper()
-	b, err := mqtttest.Encode(pk)
+	b, err := mqttcodec.Encode(pk)
 	if err != nil {
 		t.Fatal(err)
 	}

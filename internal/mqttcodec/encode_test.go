@@ -1,4 +1,4 @@
-package mqtttest
+package mqttcodec
 
 import (
 	"bytes"

@@ -1,6 +1,7 @@
-// Package mqtttest is what tests that speak raw MQTT share: encoding a
-// packet with mochi's codec, as a hand-driven test client sends it.
-package mqtttest
+// Package mqttcodec encodes any MQTT packet with mochi's codec by its
+// type: the simulated controller's client writes its packets with it, and
+// so do the tests that drive MQTT by hand.
+package mqttcodec
 
 import (
 	"bytes"
