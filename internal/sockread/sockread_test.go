@@ -8,37 +8,9 @@ import (
 	"os"
 	"testing"
 	"time"
-)
 
-// pair is a connected loopback TCP pair: the reader's end and the peer's.
-func pair(t *testing.T) (net.Conn, net.Conn) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	acc := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		acc <- c
-	}()
-	peer, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var c net.Conn
-	select {
-	case c = <-acc:
-	case <-time.After(10 * time.Second):
-		t.Fatal("no connection accepted in 10s")
-	}
-	if c == nil {
-		t.Fatal("accept failed")
-	}
-	t.Cleanup(func() { c.Close(); peer.Close() })
-	return c, peer
-}
+	"github.com/mqtthil/mqtthil/internal/tcptest"
+)
 
 // pipe is a connection with no raw socket: the reader keeps a buffer.
 func pipe(t *testing.T) (net.Conn, net.Conn) {
@@ -48,7 +20,7 @@ func pipe(t *testing.T) (net.Conn, net.Conn) {
 }
 
 func TestReaderReadsWhatWasSentInOrder(t *testing.T) {
-	for name, mk := range map[string]func(*testing.T) (net.Conn, net.Conn){"tcp": pair, "pipe": pipe} {
+	for name, mk := range map[string]func(*testing.T) (net.Conn, net.Conn){"tcp": func(t *testing.T) (net.Conn, net.Conn) { return tcptest.Pair(t) }, "pipe": pipe} {
 		t.Run(name, func(t *testing.T) {
 			c, peer := mk(t)
 			want := make([]byte, 100<<10)
@@ -116,7 +88,7 @@ func TestReaderReadsWhatWasSentInOrder(t *testing.T) {
 
 // While it waits for the peer, a reader of a raw socket holds no buffer.
 func TestReaderHoldsNoBufferWhileWaiting(t *testing.T) {
-	c, peer := pair(t)
+	c, peer := tcptest.Pair(t)
 	r := New(c)
 	if r.rc == nil {
 		t.Skip("no raw socket here: the reader keeps its buffer")
@@ -147,7 +119,7 @@ func TestReaderHoldsNoBufferWhileWaiting(t *testing.T) {
 }
 
 func TestReaderDeadlineIsATimeout(t *testing.T) {
-	for name, mk := range map[string]func(*testing.T) (net.Conn, net.Conn){"tcp": pair, "pipe": pipe} {
+	for name, mk := range map[string]func(*testing.T) (net.Conn, net.Conn){"tcp": func(t *testing.T) (net.Conn, net.Conn) { return tcptest.Pair(t) }, "pipe": pipe} {
 		t.Run(name, func(t *testing.T) {
 			c, _ := mk(t)
 			r := New(c)
@@ -162,7 +134,7 @@ func TestReaderDeadlineIsATimeout(t *testing.T) {
 }
 
 func TestReaderClosedConnection(t *testing.T) {
-	c, _ := pair(t)
+	c, _ := tcptest.Pair(t)
 	r := New(c)
 	c.Close()
 	if _, err := r.ReadByte(); !errors.Is(err, net.ErrClosed) {
@@ -171,7 +143,7 @@ func TestReaderClosedConnection(t *testing.T) {
 }
 
 func TestPeekBeyondTheBuffer(t *testing.T) {
-	c, _ := pair(t)
+	c, _ := tcptest.Pair(t)
 	if _, err := New(c).Peek(Size + 1); !errors.Is(err, ErrBufferFull) {
 		t.Fatalf("Peek(Size+1): %v", err)
 	}

@@ -8,36 +8,9 @@ import (
 	"net"
 	"testing"
 	"time"
-)
 
-// tcpPair is a connected loopback pair: the writer's end and the peer's.
-func tcpPair(t *testing.T) (w, peer net.Conn) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	acc := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		acc <- c
-	}()
-	peer, err = net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case w = <-acc:
-	case <-time.After(10 * time.Second):
-		t.Fatal("no connection accepted in 10s")
-	}
-	if w == nil {
-		t.Fatal("accept failed")
-	}
-	t.Cleanup(func() { w.Close(); peer.Close() })
-	return w, peer
-}
+	"github.com/mqtthil/mqtthil/internal/tcptest"
+)
 
 // chunk is the i-th write: its number, then filler.
 func chunk(i, size int) []byte {
@@ -49,7 +22,7 @@ func chunk(i, size int) []byte {
 // A peer that reads nothing must not hold up writes while the backlog has
 // room, and what was written must arrive whole and in order.
 func TestBacklogTakesWritesAPeerDoesNotRead(t *testing.T) {
-	w, peer := tcpPair(t)
+	w, peer := tcptest.Pair(t)
 	const n, size = 2000, 4096 // 8 MiB: far more than the sockets buffer
 	bl := newBacklog(w, n, 64<<20)
 	done := make(chan struct{})
@@ -92,7 +65,7 @@ func TestBacklogTakesWritesAPeerDoesNotRead(t *testing.T) {
 
 // A full backlog makes the write wait, until the connection ends.
 func TestBacklogFullWaits(t *testing.T) {
-	w, _ := tcpPair(t)
+	w, _ := tcptest.Pair(t)
 	const max = 4
 	bl := newBacklog(w, max, 64<<20)
 	done := make(chan struct{})
@@ -114,7 +87,7 @@ func TestBacklogFullWaits(t *testing.T) {
 
 // Closing a spooled connection lets what it queued go out first.
 func TestSpooledCloseSendsWhatWasQueued(t *testing.T) {
-	w, peer := tcpPair(t)
+	w, peer := tcptest.Pair(t)
 	s := Spooled(w, 0, 0)
 	const n, size = 500, 4096
 	for i := range n {
@@ -140,7 +113,7 @@ func TestSpooledCloseSendsWhatWasQueued(t *testing.T) {
 // Draining a backlog whose peer reads nothing gives up once nothing moves,
 // well before its timeout: a closing connection is not held up by it.
 func TestBacklogDrainGivesUpOnAStuckPeer(t *testing.T) {
-	w, _ := tcpPair(t)
+	w, _ := tcptest.Pair(t)
 	bl := newBacklog(w, 0, 64<<20)
 	for i := 0; bl.pending() == 0; i++ {
 		if i > 100000 {
