@@ -215,17 +215,8 @@ func checkDocRun(t *testing.T, c docCommand, env map[string]string, copies int) 
 // station files makes a pool, and the virtual stations beside it serve
 // those files.
 func TestComposePoolRunner(t *testing.T) {
-	data, err := os.ReadFile("../../docker-compose.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var compose struct {
-		Services map[string]composeService `yaml:"services"`
-	}
-	if err := yaml.Unmarshal(data, &compose); err != nil {
-		t.Fatal(err)
-	}
-	runner, ok := compose.Services["runner-pool"]
+	services := composeServices(t, "../..")
+	runner, ok := services["runner-pool"]
 	if !ok {
 		t.Fatal("docker-compose.yml has no runner-pool service")
 	}
@@ -248,7 +239,7 @@ func TestComposePoolRunner(t *testing.T) {
 	}
 	for _, s := range pool {
 		found := false
-		for name, svc := range compose.Services {
+		for name, svc := range services {
 			if slices.Contains(svc.Command, "--control="+s.st.Control.Listen) && slices.Contains(svc.Command, "--station-id="+s.st.StationID) {
 				found = strings.HasPrefix(name, "station-")
 			}

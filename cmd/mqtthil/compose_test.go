@@ -75,11 +75,9 @@ func interpolate(t *testing.T, s string, env map[string]string) string {
 	})
 }
 
-func TestComposeBrokerStarts(t *testing.T) {
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
+// composeServices reads the services of docker-compose.yml in root.
+func composeServices(t *testing.T, root string) map[string]composeService {
+	t.Helper()
 	data, err := os.ReadFile(filepath.Join(root, "docker-compose.yml"))
 	if err != nil {
 		t.Fatal(err)
@@ -90,14 +88,23 @@ func TestComposeBrokerStarts(t *testing.T) {
 	if err := yaml.Unmarshal(data, &compose); err != nil {
 		t.Fatal(err)
 	}
-	broker, ok := compose.Services["broker"]
+	return compose.Services
+}
+
+func TestComposeBrokerStarts(t *testing.T) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	services := composeServices(t, root)
+	broker, ok := services["broker"]
 	if !ok || len(broker.Command) == 0 {
 		t.Fatal("docker-compose.yml has no broker service with a command")
 	}
 	env := readEnvFile(t, filepath.Join(root, "bench.env.example"))
 	// The runner reads its station from the repository's example station
 	// folder (the file itself belongs to the station fixtures).
-	runner := compose.Services["runner"]
+	runner := services["runner"]
 	if !slices.Contains(runner.Volumes, "./fixtures/stations:/stations:ro") || !slices.Contains(runner.Command, "--station=/stations/${MQTTHIL_STATION:-example.yaml}") {
 		t.Errorf("runner: volumes %q, command %q: want ./fixtures/stations mounted and example.yaml by default", runner.Volumes, runner.Command)
 	}
