@@ -134,7 +134,7 @@ func TestStationPool(t *testing.T) {
 	out := filepath.Join(dir, "run")
 	// The folder of station files is the pool; --concurrency is left to
 	// the number of stations.
-	args := []string{"run", "--controller", "remote", "--station", dir, "--out", out, "--fixtures", "../../fixtures", "--time-scale", "0.5"}
+	args := []string{"run", "--fingerprint", "warn", "--controller", "remote", "--station", dir, "--out", out, "--fixtures", "../../fixtures", "--time-scale", "0.5"}
 	code, stdout, stderr := runCmd(t, append(args, messageIDs...)...)
 	if code != exitPassed {
 		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)

@@ -109,7 +109,7 @@ func TestRunOutlineNames(t *testing.T) {
 // The console prints each scenario whole when it ends: a line (progress) or
 // a block with its steps and their lines (pretty), never interleaved.
 func TestRunConsole(t *testing.T) {
-	code, stdout, _ := runCmd(t, "run", "--out", t.TempDir(), "--format", "pretty", "--concurrency", "2", "testdata/fails")
+	code, stdout, _ := runCmd(t, "run", "--fingerprint", "warn", "--out", t.TempDir(), "--format", "pretty", "--concurrency", "2", "testdata/fails")
 	if code != exitFailed {
 		t.Fatalf("exit %d\n%s", code, stdout)
 	}
