@@ -37,9 +37,11 @@ func TestKeepAliveOnVirtualTime(t *testing.T) {
 }
 
 // A goroutine a scenario leaves blocked for ever fails the scenario: the
-// bubble cannot end.
+// bubble cannot end. Its record says error, never passed.
 func TestBubbleReportsALeak(t *testing.T) {
 	opts := simOptions(t)
+	var recs []*record.Scenario
+	opts.OnScenarioEnd = func(r *record.Scenario) { recs = append(recs, r) }
 	sim := opts.NewController
 	opts.NewController = func() (controller.Controller, error) {
 		stuck := make(chan struct{})
@@ -57,6 +59,9 @@ func TestBubbleReportsALeak(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "blocked goroutines remain") {
 		t.Errorf("the failure does not say why:\n%s", out.String())
+	}
+	if len(recs) != 1 || recs[0].Status != record.Error || !strings.Contains(recs[0].Error, "blocked goroutines remain") {
+		t.Errorf("records %+v, want one error that says why", recs)
 	}
 }
 

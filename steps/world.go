@@ -64,8 +64,31 @@ type World struct {
 	// When the running step, the one before it and the last When step
 	// began: valuesSince.
 	stepAt0, prevStepAt, actionAt time.Time
+	// ended is the record finish took, until endRecord hands it on.
+	ended *record.Scenario
 	// stepStatus is each step's status by its id, as godog reported it.
 	stepStatus map[string]string
+}
+
+// endRecord hands the scenario's record to OnScenarioEnd once its
+// bubble, if it had one, has ended. A bubble that could not end (a
+// goroutine left blocked, a deadlock) makes the scenario an error: its
+// verdict cannot be trusted, and the record must not say passed while
+// the test fails.
+func (w *World) endRecord(bubbleErr error) {
+	r := w.ended
+	if r == nil {
+		return
+	}
+	w.ended = nil
+	if bubbleErr != nil && r.Status != record.Skipped {
+		msg := "the scenario's bubble: " + bubbleErr.Error()
+		if r.Error != "" {
+			msg = r.Error + "; " + msg
+		}
+		r.Status, r.Error = record.Error, msg
+	}
+	w.opts.OnScenarioEnd(r)
 }
 
 // valuesSince is when the values a check may count began: the start of
@@ -132,6 +155,7 @@ func Register(sc *godog.ScenarioContext, opts Options) {
 		if w.bubble != nil {
 			berr = errors.Join(berr, w.bubble.end())
 		}
+		w.endRecord(berr)
 		return ctx, errors.Join(ferr, berr)
 	})
 	sc.StepContext().Before(func(ctx context.Context, st *godog.Step) (context.Context, error) {
@@ -257,7 +281,9 @@ func (w *World) finish(stepErr error) error {
 				rerr = fmt.Errorf("%v; %v", err, stepErr)
 			}
 		}
-		w.opts.OnScenarioEnd(w.record(rerr))
+		// Taken now, while the broker and clients are still there; told
+		// once the scenario's goroutines have ended (endRecord).
+		w.ended = w.record(rerr)
 	}
 	for _, cl := range w.order {
 		if !cl.destroyed {
