@@ -70,6 +70,7 @@ Feature: A driver's own Lua code against a misbehaving broker
       | Reconnect Delay (s) | 20           |
     And the driver's client "zone-bridge-1" is connected
     And the driver's property "Connection" is "online" within 2 seconds
+    And the driver's property "Published" is "1" within 2 seconds
     When the broker restarts and stays down for 500 milliseconds
     Then the driver's property "Connection" is "waiting to reconnect" within 1 second
     And the driver's variable "CONNECTED" is "0" within 1 second

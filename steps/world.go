@@ -281,9 +281,15 @@ func (w *World) finish(stepErr error) error {
 				rerr = fmt.Errorf("%v; %v", err, stepErr)
 			}
 		}
-		// Taken now, while the broker and clients are still there; told
-		// once the scenario's goroutines have ended (endRecord).
-		w.ended = w.record(rerr)
+		// Taken and handed on while the broker and clients are still
+		// there (a caller may wait for the broker to journal a client's
+		// last packet). In a bubble it waits until the bubble has ended
+		// (endRecord): a bubble that cannot end changes the verdict.
+		if r := w.record(rerr); w.bubble == nil {
+			w.opts.OnScenarioEnd(r)
+		} else {
+			w.ended = r
+		}
 	}
 	for _, cl := range w.order {
 		if !cl.destroyed {
