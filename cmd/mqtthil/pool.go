@@ -251,6 +251,14 @@ func (s *poolStation) start() error {
 	return err
 }
 
+// dial reaches the station's probe over its control channel, waiting as
+// long as the station file allows.
+func (s *poolStation) dial() (*remote.Controller, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.connect)
+	defer cancel()
+	return remote.DialWait(ctx, s.rc)
+}
+
 func (p *stationPool) event(format string, a ...any) {
 	msg := fmt.Sprintf(format, a...)
 	p.mu.Lock()
@@ -280,9 +288,7 @@ func (p *stationPool) lease() (controller.Controller, error) {
 	case <-timer.C:
 		return nil, fmt.Errorf("no station of the pool was free within %s", p.wait)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.connect)
-	defer cancel()
-	c, err := remote.DialWait(ctx, s.rc)
+	c, err := s.dial()
 	if err != nil {
 		p.drop(s, err)
 		return nil, fmt.Errorf("station %s: %w", s.st.Name, err)
@@ -308,9 +314,7 @@ func (p *stationPool) eachStation(f func(station string, newController func() (c
 	}
 	for _, s := range held {
 		f(s.st.Name, func() (controller.Controller, error) {
-			ctx, cancel := context.WithTimeout(context.Background(), s.connect)
-			defer cancel()
-			c, err := remote.DialWait(ctx, s.rc)
+			c, err := s.dial()
 			if err != nil {
 				return nil, fmt.Errorf("station %s: %w", s.st.Name, err)
 			}
