@@ -11,7 +11,9 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 type sockConn struct {
@@ -30,6 +32,38 @@ type sockConn struct {
 	stopped  bool
 	sig      chan struct{}
 	unhook   func()
+
+	// written counts writes that completed but whose onWritten has not run
+	// yet. The writer's own post can reach the loop after the reader's
+	// (the peer's answer to those bytes, or the end of the stream), so
+	// every loop callback reports finished writes first: a driver sees
+	// OnWrite before the reply it caused, and never loses one to a close.
+	written  atomic.Int64
+	inflight chan struct{} // under mu; closed when the write in progress returns
+}
+
+// writeSettle bounds how long the reader holds what it read while a write
+// is in progress. The peer's answer can wake the reader before the writer
+// goroutine is scheduled again after its write returned; waiting for the
+// writer keeps OnWrite ahead of that answer, as on a controller whose one
+// event loop does both. A write that blocks (a peer that is not reading)
+// must not hold incoming data back, hence the bound.
+const writeSettle = 100 * time.Millisecond
+
+// awaitWrite waits, up to writeSettle, for a write in progress to return.
+func (s *sockConn) awaitWrite() {
+	s.mu.Lock()
+	done := s.inflight
+	s.mu.Unlock()
+	if done == nil {
+		return
+	}
+	t := time.NewTimer(writeSettle)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
 }
 
 func newSockConn(r *Runtime, c net.Conn) *sockConn {
@@ -55,9 +89,11 @@ func (s *sockConn) readLoop() {
 	buf := make([]byte, 64<<10)
 	for {
 		n, err := s.c.Read(buf)
+		s.awaitWrite()
 		if n > 0 {
 			data := append([]byte(nil), buf[:n]...)
 			s.r.post(func() {
+				s.reportWritten()
 				if !s.gone && s.onData != nil {
 					s.onData(data)
 				}
@@ -66,6 +102,7 @@ func (s *sockConn) readLoop() {
 		if err != nil {
 			s.stop()
 			s.r.post(func() {
+				s.reportWritten()
 				if !s.gone && s.onClosed != nil {
 					s.gone = true
 					s.onClosed(err)
@@ -95,17 +132,34 @@ func (s *sockConn) writeLoop() {
 			}
 			b := s.queue[0]
 			s.queue = s.queue[1:]
+			done := make(chan struct{})
+			s.inflight = done
 			s.mu.Unlock()
-			if _, err := s.c.Write(b); err != nil {
+			_, err := s.c.Write(b)
+			if err == nil {
+				s.written.Add(1)
+				s.r.post(s.reportWritten)
+			}
+			s.mu.Lock()
+			s.inflight = nil
+			s.mu.Unlock()
+			close(done)
+			if err != nil {
 				s.stop()
 				return
 			}
-			s.r.post(func() {
-				if !s.gone && s.onWritten != nil {
-					s.onWritten()
-				}
-			})
 		}
+	}
+}
+
+// reportWritten runs onWritten once for every write finished so far; on
+// the loop.
+func (s *sockConn) reportWritten() {
+	for n := s.written.Swap(0); n > 0; n-- {
+		if s.gone || s.onWritten == nil {
+			return
+		}
+		s.onWritten()
 	}
 }
 
