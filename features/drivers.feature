@@ -79,6 +79,23 @@ Feature: A driver's own Lua code against a misbehaving broker
     And the driver's variable "CONNECTED" is "1" within 1 second
     And the driver has raised no Lua errors
 
+  Scenario: broker steps reach a driver's own client by its client id
+    The driver makes its client itself, so no step names it; the broker's
+    steps take its MQTT client id instead.
+    Given the driver's clock runs 10 times faster
+    And the driver "drivers/zone-bridge" is running with the properties:
+      | property            | value        |
+      | Broker Host         | {{dut.host}} |
+      | Broker Port         | {{dut.port}} |
+      | Reconnect Delay (s) | 5            |
+    And the driver's client "zone-bridge-1" is connected
+    And the driver's property "Published" is "1" within 2 seconds
+    When the broker closes the connection to client "zone-bridge-1" now
+    Then the driver's property "Connection" is "waiting to reconnect" within 1 second
+    And the driver's client "zone-bridge-1" connects again
+    And the broker receives 2 CONNECT packets from "zone-bridge-1"
+    And the driver has raised no Lua errors
+
   Scenario: the zone bridge shows its connection in a property and reconnects on its action
     Given the driver "drivers/zone-bridge" is running with the properties:
       | property    | value        |

@@ -142,11 +142,11 @@ func (w *World) brokerRestartsNow(d time.Duration) error {
 }
 
 func (w *World) brokerClosesConnectionToNow(name string) error {
-	cl, mc, err := w.connectedOnBroker(name)
+	mc, err := w.connectedOnBroker(name)
 	if err != nil {
 		return err
 	}
-	mc.Stop(fmt.Errorf("the scenario closed client %q's connection", cl.name))
+	mc.Stop(fmt.Errorf("the scenario closed client %q's connection", name))
 	return nil
 }
 
@@ -154,33 +154,33 @@ func (w *World) brokerDisconnectsClientNow(name string, reason int) error {
 	if reason < 0 || reason > 255 {
 		return fmt.Errorf("reason %d is out of range: expected 0 to 255 (0x00 to 0xFF)", reason)
 	}
-	cl, mc, err := w.connectedOnBroker(name)
+	mc, err := w.connectedOnBroker(name)
 	if err != nil {
 		return err
 	}
 	if mc.Properties.ProtocolVersion != 5 {
-		return fmt.Errorf("client %q speaks MQTT %d, which has no DISCONNECT from the broker: use \"the broker closes the connection to client %q now\"", cl.name, mc.Properties.ProtocolVersion, cl.name)
+		return fmt.Errorf("client %q speaks MQTT %d, which has no DISCONNECT from the broker: use \"the broker closes the connection to client %q now\"", name, mc.Properties.ProtocolVersion, name)
 	}
 	err = w.b.Server().DisconnectClient(mc, packets.Code{Code: byte(reason), Reason: controller.ReasonString(reason)})
 	// mochi returns the reason it sent as the error of the connection it
 	// ended.
 	if c := (packets.Code{}); err != nil && !errors.As(err, &c) {
-		return fmt.Errorf("disconnecting client %q: %w", cl.name, err)
+		return fmt.Errorf("disconnecting client %q: %w", name, err)
 	}
 	return nil
 }
 
 // connectedOnBroker is the broker's side of a connected client.
-func (w *World) connectedOnBroker(name string) (*client, *mqtt.Client, error) {
-	cl, b, err := w.clientOnBroker(name)
+func (w *World) connectedOnBroker(name string) (*mqtt.Client, error) {
+	id, b, err := w.clientOnBroker(name)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	mc, ok := b.Server().Clients.Get(cl.id)
+	mc, ok := b.Server().Clients.Get(id)
 	if !ok || mc.Closed() {
-		return nil, nil, fmt.Errorf("client %q is not connected to the broker", name)
+		return nil, fmt.Errorf("client %q is not connected to the broker", name)
 	}
-	return cl, mc, nil
+	return mc, nil
 }
 
 func (w *World) brokerIsBack() error {

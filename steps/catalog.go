@@ -70,7 +70,7 @@ var (
 var paramOrder = []string{"name", "text", "words", "int", "count", "qos", "duration", "packet", "version", "packets"}
 
 var params = map[string]param{
-	"name": {`"([^"]*)"`, `a name in double quotes: a client, a file, a user`, tString, func(s string) (any, error) {
+	"name": {`"([^"]*)"`, `a name in double quotes: a client, a file, a user; where the broker checks or acts on a client, a client the scenario did not make (a driver's) by its MQTT client id`, tString, func(s string) (any, error) {
 		if s == "" {
 			return nil, errors.New(`a name cannot be empty: expected something between the quotes, like "sensor"`)
 		}

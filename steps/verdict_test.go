@@ -35,6 +35,25 @@ func TestFixtureTroubleIsAnError(t *testing.T) {
 	}
 }
 
+// A step that names a client the scenario never made is a mistake in the
+// feature, not something the controller did.
+func TestUnknownClientIsAnError(t *testing.T) {
+	for _, step := range []string{
+		`client "sensr" publishes "x" to "home/t" with QoS 1`,
+		`the broker closes the connection to client "sensr" now`,
+		`the broker receives 1 PUBLISH packet from "sensr"`,
+		`nothing goes from "sensr" to the broker within 10 milliseconds`,
+	} {
+		t.Run(step, func(t *testing.T) {
+			src := "Feature: f\n  Scenario: s\n    Given a client \"sensor\"\n    And client \"sensor\" is connected\n    When " + step + "\n"
+			recs := runSource(t, src, simOptions(t))
+			if len(recs) != 1 || recs[0].Status != record.Error || !strings.Contains(recs[0].Error, `there is no client "sensr"`) {
+				t.Fatalf("want an error naming the client; record %+v", recs)
+			}
+		})
+	}
+}
+
 func TestFaultsThatNeverFire(t *testing.T) {
 	const scenario = `Feature: f
   Scenario: s

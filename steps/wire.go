@@ -179,22 +179,22 @@ func (w *World) brokerDropsPacketForThatMessage(typ string, n int) error {
 }
 
 func (w *World) brokerReceivesPacketsFrom(n int, typ, name string) error {
-	cl, err := w.client(name)
+	id, _, err := w.clientOnBroker(name)
 	if err != nil {
 		return err
 	}
-	f := journal.Filter{Kind: journal.KindPacket, Dir: "to_broker", Type: typ, Client: cl.id, Dropped: "no"}
+	f := journal.Filter{Kind: journal.KindPacket, Dir: "to_broker", Type: typ, Client: id, Dropped: "no"}
 	return w.expectExactly(f, n, fmt.Sprintf("%s from %q", typ, name))
 }
 
 func (w *World) brokerReceivesLeastPacketsFrom(n int, typ, name string) error {
-	cl, err := w.client(name)
+	id, _, err := w.clientOnBroker(name)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := w.waitCtx(0)
 	defer cancel()
-	f := journal.Filter{Kind: journal.KindPacket, Dir: "to_broker", Type: typ, Client: cl.id, Dropped: "no"}
+	f := journal.Filter{Kind: journal.KindPacket, Dir: "to_broker", Type: typ, Client: id, Dropped: "no"}
 	if recs, err := w.waitWire(ctx, f, nil, n); err != nil {
 		return fmt.Errorf("%s from %q: %v\n%s", typ, name, err, describeRecords(recs, w))
 	}
@@ -210,11 +210,11 @@ func (w *World) nothingGoesFromBrokerWithin(name string, d time.Duration) error 
 }
 
 func (w *World) atMostInFlight(n int, name string) error {
-	cl, b, err := w.clientOnBroker(name)
+	id, b, err := w.clientOnBroker(name)
 	if err != nil {
 		return err
 	}
-	peak := maxInFlight(b.Journal.Records(journal.Filter{Kind: journal.KindPacket, Client: cl.id, Dropped: "no"}))
+	peak := maxInFlight(b.Journal.Records(journal.Filter{Kind: journal.KindPacket, Client: id, Dropped: "no"}))
 	if peak > n {
 		return fmt.Errorf("client %q had %d messages in flight at once, expected at most %d", name, peak, n)
 	}
@@ -222,11 +222,11 @@ func (w *World) atMostInFlight(n int, name string) error {
 }
 
 func (w *World) atLeastInFlight(n int, name string) error {
-	cl, b, err := w.clientOnBroker(name)
+	id, b, err := w.clientOnBroker(name)
 	if err != nil {
 		return err
 	}
-	peak := maxInFlight(b.Journal.Records(journal.Filter{Kind: journal.KindPacket, Client: cl.id, Dropped: "no"}))
+	peak := maxInFlight(b.Journal.Records(journal.Filter{Kind: journal.KindPacket, Client: id, Dropped: "no"}))
 	if peak < n {
 		return fmt.Errorf("client %q had at most %d messages in flight at once, expected at least %d", name, peak, n)
 	}
@@ -498,11 +498,11 @@ func (w *World) expectExactly(f journal.Filter, n int, what string) error {
 }
 
 func (w *World) expectQuiet(name, typ string, d time.Duration) error {
-	cl, b, err := w.clientOnBroker(name)
+	id, b, err := w.clientOnBroker(name)
 	if err != nil {
 		return err
 	}
-	f := journal.Filter{Kind: journal.KindPacket, Dir: "to_broker", Type: typ, Client: cl.id, Dropped: "no"}
+	f := journal.Filter{Kind: journal.KindPacket, Dir: "to_broker", Type: typ, Client: id, Dropped: "no"}
 	before := len(b.Journal.Records(f))
 	ctx, cancel := context.WithTimeout(w.ctx, w.scaled(d))
 	defer cancel()

@@ -86,9 +86,9 @@ func (p *clientsPart) client(name string) (*client, error) {
 			known = append(known, strconv.Quote(c.name))
 		}
 		if len(known) == 0 {
-			return nil, fmt.Errorf("there is no client %q: create it first, with a step like `a client %q`", name, name)
+			return nil, fmt.Errorf("%w: there is no client %q: create it first, with a step like `a client %q`", ErrHarness, name, name)
 		}
-		return nil, fmt.Errorf("there is no client %q: the clients are %s", name, strings.Join(known, ", "))
+		return nil, fmt.Errorf("%w: there is no client %q: the clients are %s", ErrHarness, name, strings.Join(known, ", "))
 	}
 	return cl, nil
 }
