@@ -112,6 +112,8 @@ func TestBubbleReportsADeadlock(t *testing.T) {
 		c, err := sim()
 		return stuckController{c}, err
 	}
+	var recs []*record.Scenario
+	opts.OnScenarioEnd = func(r *record.Scenario) { recs = append(recs, r) }
 	var out bytes.Buffer
 	status := godog.TestSuite{
 		ScenarioInitializer: func(sc *godog.ScenarioContext) { steps.Register(sc, opts) },
@@ -123,5 +125,8 @@ func TestBubbleReportsADeadlock(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "all goroutines in bubble are blocked") {
 		t.Errorf("the failure does not say why:\n%s", out.String())
+	}
+	if len(recs) != 1 || recs[0].Status != record.Error || !strings.Contains(recs[0].Error, "all goroutines in bubble are blocked") {
+		t.Errorf("want one record, an error saying why; got %+v", recs)
 	}
 }

@@ -152,6 +152,11 @@ func Register(sc *godog.ScenarioContext, opts Options) {
 		}
 		var ferr error
 		berr := w.inBubble(func() { ferr = w.finish(err) })
+		if berr != nil && w.ended == nil && w.opts.OnScenarioEnd != nil {
+			// The bubble ended before finish could run in it: the
+			// scenario still gets its record, an error saying why.
+			w.ended = w.bareRecord(errors.Join(err, berr))
+		}
 		if w.bubble != nil {
 			berr = errors.Join(berr, w.bubble.end())
 		}
@@ -316,6 +321,32 @@ func (w *World) finish(stepErr error) error {
 }
 
 func (w *World) record(err error) *record.Scenario {
+	r := w.bareRecord(err)
+	r.Calls = w.callLog.snapshot()
+	for _, cl := range w.order {
+		r.Events = append(r.Events, cl.rec.Events()...)
+		if r.Clients == nil {
+			r.Clients = map[string]string{}
+		}
+		r.Clients[cl.name] = cl.id
+	}
+	if w.observer != nil {
+		r.Observer = w.observer.rec.Events()
+	}
+	slices.SortStableFunc(r.Events, func(a, b controller.Event) int { return a.At.Compare(b.At) })
+	if w.b != nil {
+		r.Journal = w.b.Journal
+	}
+	for _, a := range w.armed {
+		r.Faults = append(r.Faults, a.FaultRule)
+	}
+	return r
+}
+
+// bareRecord is the scenario's record without what its controller, clients
+// and broker recorded: all that can be had of a scenario whose bubble
+// ended in a deadlock, where those parts stay blocked for ever.
+func (w *World) bareRecord(err error) *record.Scenario {
 	r := &record.Scenario{
 		Name: w.sc.Name, URI: w.sc.Uri, Seed: w.opts.Seed, Identity: w.identity,
 		Started: w.started, Ended: time.Now(), Status: record.Passed,
@@ -347,24 +378,6 @@ func (w *World) record(err error) *record.Scenario {
 			r.Status = record.TimedOut
 			r.Error = fmt.Sprintf("the scenario ran past its limit of %s: %s", w.opts.ScenarioTimeout, r.Error)
 		}
-	}
-	r.Calls = w.callLog.snapshot()
-	for _, cl := range w.order {
-		r.Events = append(r.Events, cl.rec.Events()...)
-		if r.Clients == nil {
-			r.Clients = map[string]string{}
-		}
-		r.Clients[cl.name] = cl.id
-	}
-	if w.observer != nil {
-		r.Observer = w.observer.rec.Events()
-	}
-	slices.SortStableFunc(r.Events, func(a, b controller.Event) int { return a.At.Compare(b.At) })
-	if w.b != nil {
-		r.Journal = w.b.Journal
-	}
-	for _, a := range w.armed {
-		r.Faults = append(r.Faults, a.FaultRule)
 	}
 	return r
 }
