@@ -286,17 +286,18 @@ var (
 // step texts of sc (godog's ids are not reproducible).
 func locate(sc *messages.Pickle, name string) (*located, *messages.Pickle) {
 	locMu.Lock()
-	loc, ok := locCache[sc.Uri]
+	uri := FeatureFile(sc.Uri)
+	loc, ok := locCache[uri]
 	if !ok {
-		if data, err := os.ReadFile(sc.Uri); err == nil {
+		if data, err := os.ReadFile(uri); err == nil {
 			ids := (&messages.Incrementing{}).NewId
 			if doc, err := gherkin.ParseGherkinDocument(bytes.NewReader(data), ids); err == nil {
-				loc = &located{pickles: gherkin.Pickles(*doc, sc.Uri, ids), lines: map[string]int{}, rows: map[string]string{}, rowAt: map[int]string{}}
+				loc = &located{pickles: gherkin.Pickles(*doc, uri, ids), lines: map[string]int{}, rows: map[string]string{}, rowAt: map[int]string{}}
 				collectLines(doc, loc.lines)
 				collectRows(doc, loc)
 			}
 		}
-		locCache[sc.Uri] = loc
+		locCache[uri] = loc
 	}
 	locMu.Unlock()
 	if loc == nil {

@@ -230,7 +230,7 @@ func runIn(b *bubble, f func()) error {
 
 // stepRef points at a step of the scenario in its feature file.
 func (w *World) stepRef(st *godog.Step, status string) *record.StepRef {
-	ref := &record.StepRef{File: w.sc.Uri, Text: st.Text, Status: status}
+	ref := &record.StepRef{File: FeatureFile(w.sc.Uri), Text: st.Text, Status: status}
 	for i, s := range w.sc.Steps {
 		if s.Id == st.Id {
 			ref.Line = stepLine(w.sc, w.name, i)
@@ -348,7 +348,7 @@ func (w *World) record(err error) *record.Scenario {
 // ended in a deadlock, where those parts stay blocked for ever.
 func (w *World) bareRecord(err error) *record.Scenario {
 	r := &record.Scenario{
-		Name: w.sc.Name, URI: w.sc.Uri, Seed: w.opts.Seed, Identity: w.identity,
+		Name: w.sc.Name, URI: FeatureFile(w.sc.Uri), Seed: w.opts.Seed, Identity: w.identity,
 		Started: w.started, Ended: time.Now(), Status: record.Passed,
 	}
 	for _, t := range w.sc.Tags {
@@ -359,7 +359,7 @@ func (w *World) bareRecord(err error) *record.Scenario {
 		if !ok {
 			status = "skipped"
 		}
-		r.Steps = append(r.Steps, record.StepRef{File: w.sc.Uri, Line: stepLine(w.sc, w.name, i), Text: st.Text, Status: status})
+		r.Steps = append(r.Steps, record.StepRef{File: FeatureFile(w.sc.Uri), Line: stepLine(w.sc, w.name, i), Text: st.Text, Status: status})
 	}
 	switch {
 	case w.skip != "":
@@ -380,6 +380,19 @@ func (w *World) bareRecord(err error) *record.Scenario {
 		}
 	}
 	return r
+}
+
+// FeatureFile is the file of a feature path, which may name scenarios by
+// line (features/x.feature:12); godog keeps the suffix in a scenario's
+// URI, records and messages must not: a scenario is the same one however
+// the run was asked for.
+func FeatureFile(p string) string {
+	if i := strings.LastIndexByte(p, ':'); i > 0 {
+		if _, err := strconv.Atoi(p[i+1:]); err == nil {
+			return p[:i]
+		}
+	}
+	return p
 }
 
 // fixture is a file under the fixture directory.

@@ -15,7 +15,6 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -595,6 +594,7 @@ func nameOutlineRows(path, root string) error {
 	}
 	for _, f := range feats {
 		uri, _ := f["uri"].(string)
+		uri = featureFile(uri)
 		if uri != "" {
 			f["uri"] = relativeTo(root, uri)
 		}
@@ -712,11 +712,4 @@ func firstLineOf(s string) string {
 
 // featureFile is the file of a feature path, which may name one scenario by
 // its line: features/x.feature:12.
-func featureFile(p string) string {
-	if i := strings.LastIndexByte(p, ':'); i > 0 {
-		if _, err := strconv.Atoi(p[i+1:]); err == nil {
-			return p[:i]
-		}
-	}
-	return p
-}
+func featureFile(p string) string { return steps.FeatureFile(p) }

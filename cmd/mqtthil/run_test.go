@@ -179,10 +179,28 @@ func TestRunReusesItsFolder(t *testing.T) {
 }
 
 // A feature path may name one scenario by its line.
+// A scenario asked for by its line is the same scenario as in a whole run:
+// its records, the manifest and cucumber.json name the feature file
+// without the line.
 func TestRunOneScenarioByLine(t *testing.T) {
-	code, stdout, stderr := runCmd(t, "run", "--out", t.TempDir(), "--fixtures", "../../fixtures", "testdata/fails/fails.feature:9")
+	out := t.TempDir()
+	code, stdout, stderr := runCmd(t, "run", "--out", out, "--fixtures", "../../fixtures", "testdata/fails/fails.feature:9")
 	if code != 0 || !strings.Contains(stdout, "1 scenario(s)") || !strings.Contains(stdout, "1 passed") {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	run, err := report.LoadRun(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(run.Scenarios) != 1 || !strings.HasSuffix(run.Scenarios[0].URI, "fails.feature") {
+		t.Errorf("the record's feature: %+v", run.Scenarios)
+	}
+	if m := run.Manifest.Scenarios; len(m) != 1 || !strings.HasSuffix(m[0].Feature, "fails.feature") {
+		t.Errorf("the manifest's feature: %+v", m)
+	}
+	cj, err := os.ReadFile(filepath.Join(out, report.CucumberFile))
+	if err != nil || !strings.Contains(string(cj), `fails.feature"`) || strings.Contains(string(cj), "fails.feature:9") {
+		t.Errorf("cucumber.json names the feature with its line (%v):\n%s", err, cj)
 	}
 }
 
