@@ -21,6 +21,17 @@ type DriverOptions struct {
 	// timers, its idea of now): 0.1 makes a 30 s timer fire after 3 s.
 	// 0 means 1.
 	TimeScale float64
+	// ProjectFile is the project the driver runs in (a YAML file): its
+	// ids, the other devices and bindings, and the other drivers the
+	// project runs beside it. "" is a project of the driver alone.
+	ProjectFile string
+}
+
+// ProjectDriver is a Driver whose project runs other drivers beside it.
+type ProjectDriver interface {
+	// Device is the driver of another device of the project; an error
+	// says which devices run one.
+	Device(id int) (Driver, error)
 }
 
 // DriverFactory starts one driver runtime, with no driver loaded yet.

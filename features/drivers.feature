@@ -178,3 +178,37 @@ Feature: A driver's own Lua code against a misbehaving broker
     And the driver's property "Published" is "3" within 2 seconds
     And the driver's Lua expression "C4:PersistGetValue('published')" gives "3" within 1 second
     And the driver has raised no Lua errors
+
+  Scenario: a hub driver and its child share one connection through a binding
+    The hub (the driver under test) owns the MQTT client; its child, another
+    driver of the project bound to the hub's connection 5001, asks it for a
+    topic and gets what arrives there as a command. Both are the drivers'
+    own code, talking through the controller's SendToProxy and SendToDevice.
+    Given the driver's clock runs 10 times faster
+    And the driver runs in the project "projects/hub.yaml"
+    And the driver "drivers/mqtt-hub" is running with the properties:
+      | property            | value        |
+      | Broker Host         | {{dut.host}} |
+      | Broker Port         | {{dut.port}} |
+      | Reconnect Delay (s) | 5            |
+    And the driver's client "mqtt-hub-1001" is connected
+    And device 1002's property "Hub" is "online" within 2 seconds
+    And the broker receives at least 1 SUBSCRIBE packets from "mqtt-hub-1001"
+    And a client "hall-switch"
+    And client "hall-switch" is connected
+    When client "hall-switch" publishes "on" to "home/hall/light" with QoS 1
+    Then device 1002's property "Last Message" is "on" within 2 seconds
+    When device 1002 runs the command "Set" with:
+      | parameter | value |
+      | value     | off   |
+    Then the driver publishes to "home/hall/light/set" within 2 seconds
+    And every Publish of the driver gets its onPublish within 2 seconds
+    When the broker restarts and stays down for 300 milliseconds
+    Then device 1002's property "Hub" is "offline" within 1 second
+    And the driver's client "mqtt-hub-1001" connects again
+    And device 1002's property "Hub" is "online" within 2 seconds
+    And the broker receives at least 2 SUBSCRIBE packets from "mqtt-hub-1001"
+    And client "hall-switch" reconnects once the broker is back
+    When client "hall-switch" publishes "dim" to "home/hall/light" with QoS 1
+    Then device 1002's Lua expression "Properties['Last Message']" gives "dim" within 2 seconds
+    And the driver has raised no Lua errors

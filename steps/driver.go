@@ -217,6 +217,7 @@ func (w *World) startDriver(path string, props map[string]string) error {
 		KeepAliveUnit: w.scaled(time.Second),
 		Deadline:      max(w.opts.Deadline/2, time.Second),
 		TimeScale:     w.driverScale(),
+		ProjectFile:   w.driverProject,
 	})
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrHarness, err)

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,6 +24,18 @@ func init() {
 	def("drivers", "the driver's clock runs {int} times faster",
 		"Before the driver starts: its timers and its idea of the time run this many times faster than the run's clock, so a 30 second reconnect timer fires after 3 seconds at 10.",
 		`the driver's clock runs 10 times faster`, "", (*World).driverClockFaster)
+	def("drivers", "the driver runs in the project {name}",
+		"Before the driver starts: the project around it, a YAML file under the fixtures folder (the driver's ids and room, the other devices, rooms and bindings). A device with a driver: runs that driver too (its path relative to the project file, its properties: set before its init), after the driver starts; C4:SendToDevice reaches another driver's ExecuteCommand and C4:SendToProxy the ReceivedFromProxy at the other end of each of the binding's connections.",
+		`the driver runs in the project "projects/hub.yaml"`, "", (*World).driverInProject)
+	def("drivers", "device {int}'s Lua expression {text} gives {text} within {duration}",
+		"Waits until an expression in the state of the driver that another device of the project runs has this value, checking again after every callback and timer of that driver.",
+		`device 1002's Lua expression "Properties['Last Message']" gives "on" within 2 seconds`, "", (*World).deviceExpressionGivesWithin)
+	def("drivers", "device {int}'s property {name} is {text} within {duration}",
+		"As the driver's property step, for the driver that another device of the project runs: a value taken since the last When step began counts.",
+		`device 1002's property "Last Message" is "on" within 2 seconds`, "", (*World).devicePropertyIs)
+	def("drivers", "device {int} runs the command {name} with:",
+		"Runs a command of the driver that another device of the project runs (its ExecuteCommand), with parameters (a table of name and value).",
+		`device 1002 runs the command "Set" with:`, "table", (*World).deviceRunsCommandWith)
 	def("drivers", "the driver's HTTP requests are answered with:",
 		"Declares answers to the driver's C4:url and C4:urlGet... requests: a table with the columns url and any of method, status, body, times (how often the answer is given, then later answers match). A url ending in * matches any rest; the first answer that matches and is not used up answers. Requests to hosts no answer names fail as an unknown host.",
 		`the driver's HTTP requests are answered with:`, "table", (*World).driverHTTPAnswers)
@@ -65,6 +78,96 @@ func init() {
 	def("drivers", "the driver publishes to {text} within {duration}",
 		"Waits for a Publish of the driver on a topic matching this filter (+ and # are wildcards).",
 		`the driver publishes to "home/zones/+/state" within 2 seconds`, "", (*World).driverPublishesTo)
+}
+
+func (w *World) driverInProject(file string) error {
+	if w.driver != nil {
+		return errors.New("the driver is already running: its project is set before it starts")
+	}
+	path := w.fixture(file)
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("%w: the project: %w", ErrHarness, err)
+	}
+	w.driverProject = path
+	return nil
+}
+
+// projectDevice is the driver another device of the driver's project runs.
+func projectDevice(dr *driverRun, dev int) (controller.Driver, error) {
+	pd, ok := dr.rt.(controller.ProjectDriver)
+	if !ok {
+		return nil, fmt.Errorf("%w: the driver runtime runs no other drivers of a project", ErrHarness)
+	}
+	other, err := pd.Device(dev)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrHarness, err)
+	}
+	return other, nil
+}
+
+func (w *World) devicePropertyIs(dev int, name, want string, within time.Duration) error {
+	return w.withDriver(func(dr *driverRun) error {
+		other, err := projectDevice(dr, dev)
+		if err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(w.ctx, w.within(within))
+		defer cancel()
+		got, ok, err := other.AwaitValue(ctx, controller.PropertyValue, name, want, w.valuesSince())
+		switch {
+		case err == nil:
+			return nil
+		case !errors.Is(err, context.DeadlineExceeded):
+			return fmt.Errorf("device %d's property %q: %w", dev, name, err)
+		case !ok:
+			return fmt.Errorf("device %d's driver has no property %q", dev, name)
+		}
+		return fmt.Errorf("device %d's property %q is %q after %v, expected %q\nits log:\n%s", dev, name, got, w.within(within), want, lastLines(other.Logs(), 20))
+	})
+}
+
+func (w *World) deviceRunsCommandWith(dev int, name string, t *godog.Table) error {
+	params, err := pairsFromTable(t, "parameter")
+	if err != nil {
+		return err
+	}
+	return w.withDriver(func(dr *driverRun) error {
+		other, err := projectDevice(dr, dev)
+		if err != nil {
+			return err
+		}
+		if err := other.ExecuteCommand(name, params); err != nil {
+			return fmt.Errorf("device %d: %w", dev, err)
+		}
+		return nil
+	})
+}
+
+func (w *World) deviceExpressionGivesWithin(dev int, expr, want string, d time.Duration) error {
+	return w.withDriver(func(dr *driverRun) error {
+		other, err := projectDevice(dr, dev)
+		if err != nil {
+			return err
+		}
+		within := w.within(d)
+		ctx, cancel := context.WithTimeout(w.ctx, within)
+		defer cancel()
+		if got, err := other.AwaitEval(ctx, expr, want); err != nil {
+			if errors.Is(err, context.DeadlineExceeded) {
+				return fmt.Errorf("device %d's Lua expression %s still gives %q after %v, expected %q\nits log:\n%s", dev, expr, got, within, want, lastLines(other.Logs(), 20))
+			}
+			return fmt.Errorf("device %d: %w", dev, err)
+		}
+		return nil
+	})
+}
+
+// lastLines are the last n of lines, one per line.
+func lastLines(lines []string, n int) string {
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }
 
 func (w *World) driverClockFaster(n int) error {

@@ -12,4 +12,6 @@ type driverPart struct {
 	// driverSetup is what steps asked of the driver before it started
 	// (declared HTTP answers), done when it starts.
 	driverSetup []func(controller.Driver) error
+	// driverProject is the project file the driver runs in; "" alone.
+	driverProject string
 }

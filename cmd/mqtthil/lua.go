@@ -66,7 +66,7 @@ func runLua(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fl.DurationVar(&cfg.deadline, "deadline", 2*time.Second, "longest one entry into Lua may run before it is stopped as a runaway")
 	fl.Var(&cfg.luaPath, "lua-path", "`DIR` require may load modules from, besides the driver's own folder (repeatable)")
 	fl.Float64Var(&cfg.timeScale, "time-scale", 1, "wall time per unit of the driver's clock (timers, os.time, C4:GetTime): 0.1 runs it ten times faster")
-	fl.StringVar(&cfg.project, "project", "", "project `file` (YAML): the driver's ids, room, other devices and bindings")
+	fl.StringVar(&cfg.project, "project", "", "project `file` (YAML): the driver's ids, room, other devices and bindings, and the other drivers it runs")
 	fl.StringVar(&cfg.http, "http", "", "`file` (YAML or JSON) of declared answers to the driver's HTTP requests")
 	fl.BoolVar(&cfg.allowNetwork, "allow-network", false, "let HTTP requests to hosts --http does not declare go out to the network")
 	fl.DurationVar(&cfg.reloadAfter, "reload-after", 0, "restart the driver once after this long (properties and persisted data kept), within --for")
@@ -283,6 +283,7 @@ func luaSession(ctx context.Context, cfg luaConfig, env luaEnv, opts emulator.Op
 		}
 		fail(rt.SetProperties(props))
 		fail(rt.Init())
+		fail(rt.StartProjectDrivers())
 		for _, c := range cmds {
 			fail(rt.ExecuteCommand(c.name, c.params))
 		}
@@ -321,7 +322,7 @@ func luaSession(ctx context.Context, cfg luaConfig, env luaEnv, opts emulator.Op
 		}
 	}
 	fail(rt.Close())
-	for _, err := range rt.Errors() {
+	for _, err := range rt.ProjectErrors() {
 		luaErrs = append(luaErrs, err)
 		fmt.Fprintf(stderr, "Lua error: %v\n", err)
 	}

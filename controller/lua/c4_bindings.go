@@ -14,9 +14,7 @@ import (
 
 func (r *Runtime) bindingFunctions() map[string]glua.LGFunction {
 	return map[string]glua.LGFunction{
-		// What a proxy does with the message lies outside the driver: the
-		// call and its arguments are in the trace.
-		"SendToProxy":  func(L *glua.LState) int { L.CheckAny(2); L.CheckString(3); return 0 },
+		"SendToProxy":  r.c4SendToProxy,
 		"SendToDevice": r.c4SendToDevice,
 		"SendUIRequest": func(L *glua.LState) int {
 			dev := L.CheckInt(2)
@@ -92,13 +90,25 @@ func (r *Runtime) selfOr(dev int) int {
 	return dev
 }
 
-// c4SendToDevice delivers a command to this driver's own device as
+// c4SendToDevice delivers a command to this driver's own device, or to
+// the driver of another device of the project (peers.go), as
 // ExecuteCommand(cmd, params) with string values, after the running
 // handler; commands to other devices are recorded only.
 func (r *Runtime) c4SendToDevice(L *glua.LState) int {
 	dev := L.CheckInt(2)
 	cmd := L.CheckString(3)
 	if dev != r.proj.DeviceID {
+		if r.peers != nil {
+			params := paramsOf(L, L.Get(4))
+			if !L.ToBool(5) {
+				for k, v := range params {
+					if v == "" {
+						delete(params, k)
+					}
+				}
+			}
+			r.deliverTo(r.protocolOf(dev), "ExecuteCommand", []glua.LValue{glua.LString(cmd)}, params)
+		}
 		return 0
 	}
 	params := L.NewTable()

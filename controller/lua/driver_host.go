@@ -19,6 +19,9 @@ import (
 type DriverHost struct {
 	rt   *Runtime
 	http *HTTPStub
+	// view is a host of another driver of the project, which the main
+	// host closes (Device).
+	view bool
 }
 
 var _ controller.Driver = (*DriverHost)(nil)
@@ -30,10 +33,11 @@ func NewDriverHost(opts controller.DriverOptions) (*DriverHost, error) {
 		return nil, fmt.Errorf("driver runtime: %w", err)
 	}
 	rt, err := New(Options{
-		Sim:       sim.Options{KeepAliveUnit: opts.KeepAliveUnit},
-		Deadline:  opts.Deadline,
-		TimeScale: opts.TimeScale,
-		HTTP:      stub,
+		Sim:         sim.Options{KeepAliveUnit: opts.KeepAliveUnit},
+		Deadline:    opts.Deadline,
+		TimeScale:   opts.TimeScale,
+		HTTP:        stub,
+		ProjectFile: opts.ProjectFile,
 	})
 	if err != nil {
 		stub.Close()
@@ -55,7 +59,24 @@ func (h *DriverHost) Start(path string, props map[string]string) error {
 	if err := h.rt.Init(); err != nil {
 		return err
 	}
+	if err := h.rt.StartProjectDrivers(); err != nil {
+		return err
+	}
 	return h.rt.NewErrors()
+}
+
+// Device is the driver of another device of the project, to steer and
+// check as this one; it closes with this host.
+func (h *DriverHost) Device(id int) (controller.Driver, error) {
+	p := h.rt.Peer(id)
+	if p == nil {
+		others := h.rt.PeerDevices()
+		if len(others) == 0 {
+			return nil, fmt.Errorf("device %d runs no driver: the driver's project runs no other driver", id)
+		}
+		return nil, fmt.Errorf("device %d runs no driver: the project's other drivers are on devices %v", id, others)
+	}
+	return &DriverHost{rt: p, http: h.http, view: true}, nil
 }
 
 func (h *DriverHost) SetProperty(name, value string) error { return h.rt.SetProperty(name, value) }
@@ -109,10 +130,13 @@ func (h *DriverHost) WaitTrace(ctx context.Context, cond func(controller.DriverT
 }
 
 func (h *DriverHost) Logs() []string   { return h.rt.Logs() }
-func (h *DriverHost) Errors() []error  { return h.rt.Errors() }
+func (h *DriverHost) Errors() []error  { return h.rt.ProjectErrors() }
 func (h *DriverHost) NewErrors() error { return h.rt.NewErrors() }
 
 func (h *DriverHost) Close() error {
+	if h.view {
+		return nil
+	}
 	err := h.rt.Close()
 	return errors.Join(err, h.http.Close())
 }

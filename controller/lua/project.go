@@ -7,8 +7,12 @@
 package lua
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -69,6 +73,12 @@ type Device struct {
 	Variables []Variable `yaml:"variables"`
 	// DeviceData is the device's driver.xml, for GetDeviceData.
 	DeviceData string `yaml:"device_data"`
+	// Driver is the driver the device runs (its folder, driver.lua or a
+	// .c4z; in a project file, relative to the file's folder), started
+	// after this runtime's own driver by StartProjectDrivers, with
+	// Properties set before its init (peers.go). "" runs nothing.
+	Driver     string            `yaml:"driver"`
+	Properties map[string]string `yaml:"properties"`
 }
 
 // Variable is a variable of another device.
@@ -94,9 +104,14 @@ func LoadProject(path string) (*Project, error) {
 		return nil, fmt.Errorf("project: %w", err)
 	}
 	var p Project
-	if err := yaml.Unmarshal(b, &p); err != nil {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	// A misspelt key would otherwise be dropped without a word, and the
+	// driver would see a project other than the one written.
+	dec.KnownFields(true)
+	if err := dec.Decode(&p); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("project %s: %w", path, err)
 	}
+	p.resolveDrivers(filepath.Dir(path))
 	return &p, nil
 }
 
@@ -107,6 +122,7 @@ func loadProject(opts Options) (*Project, error) {
 		p = *opts.Project
 		p.Devices = append([]Device(nil), p.Devices...)
 		p.Bindings = append([]Binding(nil), p.Bindings...)
+		p.resolveDrivers("")
 	case opts.ProjectFile != "":
 		lp, err := LoadProject(opts.ProjectFile)
 		if err != nil {

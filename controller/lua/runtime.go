@@ -165,6 +165,11 @@ type Runtime struct {
 
 	// io is the state of the networking, file and crypto areas (c4_io.go).
 	io *ioState
+
+	// peers are the runtimes of the project's drivers, this one's among
+	// them (peers.go); owned those this runtime started and closes.
+	peers *peerSet
+	owned []*Runtime // under peers.mu
 }
 
 // New starts a runtime with the C4 shim and no driver loaded.
@@ -329,6 +334,9 @@ func (r *Runtime) Do(fn func(L *glua.LState) error) error {
 // C4:MQTT object, cancels every timer and ends the loop. It returns the
 // error of OnDriverDestroyed, if any.
 func (r *Runtime) Close() error {
+	// The project's other drivers go first: a message one sends while it
+	// is destroyed must not reach this driver after its own teardown.
+	perr := r.closePeers()
 	var err error
 	derr := r.Do(func(L *glua.LState) error {
 		if r.driver != nil {
@@ -341,6 +349,7 @@ func (r *Runtime) Close() error {
 	if derr != nil && !errors.Is(derr, ErrClosed) {
 		err = derr
 	}
+	err = errors.Join(err, perr)
 	r.mu.Lock()
 	already := r.closed
 	r.closed = true
