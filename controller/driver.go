@@ -25,6 +25,9 @@ type DriverOptions struct {
 	// ids, the other devices and bindings, and the other drivers the
 	// project runs beside it. "" is a project of the driver alone.
 	ProjectFile string
+	// PropertyVars stand in the property values of the project's other
+	// drivers, as {{name}} (dut.host, dut.port).
+	PropertyVars map[string]string
 }
 
 // ProjectDriver is a Driver whose project runs other drivers beside it.
@@ -32,6 +35,9 @@ type ProjectDriver interface {
 	// Device is the driver of another device of the project; an error
 	// says which devices run one.
 	Device(id int) (Driver, error)
+	// Devices are the ids of the devices that run the project's other
+	// drivers.
+	Devices() []int
 }
 
 // DriverFactory starts one driver runtime, with no driver loaded yet.

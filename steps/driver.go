@@ -218,6 +218,7 @@ func (w *World) startDriver(path string, props map[string]string) error {
 		Deadline:      max(w.opts.Deadline/2, time.Second),
 		TimeScale:     w.driverScale(),
 		ProjectFile:   w.driverProject,
+		PropertyVars:  map[string]string{"dut.host": host, "dut.port": strconv.Itoa(port)},
 	})
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrHarness, err)
@@ -368,8 +369,46 @@ func (d *driverRun) endCheck(w *World) func() error {
 				errs = append(errs, fmt.Errorf("%s: onPublish for id %d came more often than Publish returned it", u.Client, u.MsgID))
 			}
 		}
-		return errors.Join(errs...)
+		return errors.Join(append(errs, d.projectEndCheck(w.opts.Deadline))...)
 	}
+}
+
+// projectEndCheck holds the project's other drivers to the same promises:
+// no Lua error unreported, every Publish that returned 0 answered.
+func (d *driverRun) projectEndCheck(within time.Duration) error {
+	pd, ok := d.rt.(controller.ProjectDriver)
+	if !ok {
+		return nil
+	}
+	var errs []error
+	for _, id := range pd.Devices() {
+		other, err := pd.Device(id)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if err := other.NewErrors(); err != nil {
+			errs = append(errs, fmt.Errorf("device %d's driver raised a Lua error: %w", id, err))
+		}
+		pending := func(t controller.DriverTrace) []controller.Pending {
+			var out []controller.Pending
+			for _, p := range t.Pending {
+				if p.Call == "Publish" {
+					out = append(out, p)
+				}
+			}
+			return out
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), within)
+		err = other.WaitTrace(ctx, func(t controller.DriverTrace) bool { return len(pending(t)) == 0 })
+		cancel()
+		if err != nil {
+			for _, p := range pending(other.Trace()) {
+				errs = append(errs, fmt.Errorf("device %d's driver: %s: Publish id %d has had no onPublish after %v", id, p.Client, p.MsgID, within))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // describe is the driver's trace and log, for failure messages.

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mqtthil/mqtthil/record"
 	"github.com/mqtthil/mqtthil/steps"
@@ -110,5 +111,44 @@ func TestCheckArgumentsAndFixtures(t *testing.T) {
 	}
 	if p := problems[1]; p.Line != 7 || p.Fixture || !strings.Contains(p.Message, "QoS 3") {
 		t.Errorf("the bad QoS: %+v", p)
+	}
+}
+
+// The project's other drivers are held to the driver's promises: a
+// Publish of theirs that returned 0 and never got its onPublish fails the
+// scenario, naming the device.
+func TestProjectDriverUnansweredPublishFails(t *testing.T) {
+	publisher, err := filepath.Abs("../fixtures/drivers/state-publisher")
+	if err != nil {
+		t.Fatal(err)
+	}
+	project := filepath.Join(t.TempDir(), "project.yaml")
+	os.WriteFile(project, []byte(`devices:
+  - id: 1002
+    driver: `+publisher+`
+    properties:
+      Broker Host: "{{dut.host}}"
+      Broker Port: "{{dut.port}}"
+      Client ID: peer-1
+`), 0o644)
+	src := `Feature: f
+  Scenario: s
+    Given the driver runs in the project "` + project + `"
+    And the broker drops the next PUBACK to "peer-1"
+    And the driver "drivers/mqtt-hub" is running with the properties:
+      | property    | value        |
+      | Broker Host | {{dut.host}} |
+      | Broker Port | {{dut.port}} |
+    And the driver's client "mqtt-hub-1001" is connected
+    When device 1002 runs the command "Publish State" with:
+      | parameter | value |
+      | why       | test  |
+    Then device 1002's Lua expression "PendingCount() > 0" gives "true" within 2 seconds
+`
+	opts := driverOptions()
+	opts.Deadline = time.Second
+	recs := runSource(t, src, opts)
+	if len(recs) != 1 || recs[0].Status != record.Failed || !strings.Contains(recs[0].Error, "device 1002's driver: peer-1: Publish id") {
+		t.Fatalf("want a failure naming device 1002's unanswered Publish; got %+v", recs)
 	}
 }

@@ -252,6 +252,7 @@ func luaSession(ctx context.Context, cfg luaConfig, env luaEnv, opts emulator.Op
 		Log: prefixWriter{out, "driver: "}, TraceSink: sink, Deadline: cfg.deadline,
 		LuaPath: cfg.luaPath, TimeScale: cfg.timeScale, Project: env.project,
 		HTTP: stub, AllowNetwork: cfg.allowNetwork,
+		PropertyVars: map[string]string{"dut.host": host, "dut.port": port},
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "mqtthil lua: %v\n", err)

@@ -33,11 +33,12 @@ func NewDriverHost(opts controller.DriverOptions) (*DriverHost, error) {
 		return nil, fmt.Errorf("driver runtime: %w", err)
 	}
 	rt, err := New(Options{
-		Sim:         sim.Options{KeepAliveUnit: opts.KeepAliveUnit},
-		Deadline:    opts.Deadline,
-		TimeScale:   opts.TimeScale,
-		HTTP:        stub,
-		ProjectFile: opts.ProjectFile,
+		Sim:          sim.Options{KeepAliveUnit: opts.KeepAliveUnit},
+		Deadline:     opts.Deadline,
+		TimeScale:    opts.TimeScale,
+		HTTP:         stub,
+		ProjectFile:  opts.ProjectFile,
+		PropertyVars: opts.PropertyVars,
 	})
 	if err != nil {
 		stub.Close()
@@ -64,6 +65,9 @@ func (h *DriverHost) Start(path string, props map[string]string) error {
 	}
 	return h.rt.NewErrors()
 }
+
+// Devices are the devices of the project that run the other drivers.
+func (h *DriverHost) Devices() []int { return h.rt.PeerDevices() }
 
 // Device is the driver of another device of the project, to steer and
 // check as this one; it closes with this host.

@@ -94,7 +94,14 @@ func (r *Runtime) startPeer(d Device) error {
 	if err := p.Load(d.Driver); err != nil {
 		return err
 	}
-	if err := p.SetProperties(d.Properties); err != nil {
+	props := make(map[string]string, len(d.Properties))
+	for k, v := range d.Properties {
+		for name, val := range r.opts.PropertyVars {
+			v = strings.ReplaceAll(v, "{{"+name+"}}", val)
+		}
+		props[k] = v
+	}
+	if err := p.SetProperties(props); err != nil {
 		return err
 	}
 	return p.Init()

@@ -86,6 +86,10 @@ type Options struct {
 	// FilesDir is the driver's SANDBOX folder for C4:File*; "" makes a
 	// temporary one, removed on Close.
 	FilesDir string
+	// PropertyVars stand in the property values of the project's other
+	// drivers: {{name}} is replaced by the value of name (the harness
+	// gives dut.host and dut.port, the broker's address).
+	PropertyVars map[string]string
 }
 
 func (o Options) withDefaults() Options {
