@@ -322,6 +322,16 @@ func luaSession(ctx context.Context, cfg luaConfig, env luaEnv, opts emulator.Op
 			unanswered = append(unanswered, o)
 		}
 	}
+	// The project's other drivers are held to the same promise.
+	var peerLines, peerUnanswered []string
+	for _, id := range rt.PeerDevices() {
+		es := rt.Peer(id).Trace().Entries()
+		out := lua.Correlate(es).Outstanding
+		peerLines = append(peerLines, fmt.Sprintf("  device %d: %d trace entries, %d msgId(s) unanswered", id, len(es), len(out)))
+		for _, o := range out {
+			peerUnanswered = append(peerUnanswered, fmt.Sprintf("device %d: %s %s id %d", id, o.Client, o.Call, o.MsgID))
+		}
+	}
 	fail(rt.Close())
 	for _, err := range rt.ProjectErrors() {
 		luaErrs = append(luaErrs, err)
@@ -342,6 +352,9 @@ func luaSession(ctx context.Context, cfg luaConfig, env luaEnv, opts emulator.Op
 			fmt.Fprintf(stdout, "  %s %s (%s)\n", r.Method, r.URL, r.Outcome)
 		}
 	}
+	if len(peerLines) > 0 {
+		fmt.Fprintf(stdout, "the project's other drivers: %d\n%s\n", len(peerLines), strings.Join(peerLines, "\n"))
+	}
 	fmt.Fprintf(stdout, "Lua errors: %d\n", len(luaErrs))
 	if traceFile != nil {
 		if err := traceFile.Close(); err != nil {
@@ -352,7 +365,10 @@ func luaSession(ctx context.Context, cfg luaConfig, env luaEnv, opts emulator.Op
 	for _, o := range unanswered {
 		fmt.Fprintf(stderr, "unanswered: %s %s id %d got no callback by the end of the run\n", o.Client, o.Call, o.MsgID)
 	}
-	if len(luaErrs) > 0 || len(unanswered) > 0 {
+	for _, u := range peerUnanswered {
+		fmt.Fprintf(stderr, "unanswered: %s got no callback by the end of the run\n", u)
+	}
+	if len(luaErrs) > 0 || len(unanswered) > 0 || len(peerUnanswered) > 0 {
 		return exitFailed
 	}
 	return exitPassed

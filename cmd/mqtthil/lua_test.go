@@ -227,3 +227,30 @@ func TestLuaPathReachesSharedModules(t *testing.T) {
 		t.Errorf("with --lua-path: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
 }
+
+// With a project, the project's other drivers run too, and a msgId one of
+// them never had answered fails the run as the driver's own would.
+func TestLuaHoldsTheProjectsDriversToThePromise(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	peer := filepath.Join(dir, "peer")
+	os.MkdirAll(peer, 0o755)
+	os.WriteFile(filepath.Join(peer, "driver.lua"), []byte(`
+		function OnDriverLateInit()
+			m = C4:MQTT("peer-1")
+			m:OnConnect(function(_, rc) if rc == 0 then m:Publish("home/peer", "hi", 1, false) end end)
+			m:Connect(Properties["Host"], tonumber(Properties["Port"]), 30)
+		end`), 0o644)
+	project := filepath.Join(dir, "project.yaml")
+	os.WriteFile(project, []byte("devices:\n  - id: 1002\n    driver: peer\n    properties: {Host: '{{dut.host}}', Port: '{{dut.port}}'}\n"), 0o644)
+	plan := filepath.Join(dir, "lose.yaml")
+	os.WriteFile(plan, []byte("rules:\n  - name: lose\n    match: {direction: to_client, packet: PUBACK, client: peer-1}\n    drop: {}\n"), 0o644)
+	code, stdout, stderr := runCmd(t, "lua", "../../fixtures/drivers/mqtt-hub", "--project", project, "--plan", plan,
+		"--property", "Broker Host={{dut.host}}", "--property", "Broker Port={{dut.port}}", "--for", "500ms")
+	if code != exitFailed {
+		t.Fatalf("exit %d, want %d for the other driver's unanswered message\nstdout:\n%s\nstderr:\n%s", code, exitFailed, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "device 1002: ") || !strings.Contains(stderr, "unanswered: device 1002: peer-1 Publish id 1") {
+		t.Errorf("the other driver's message is not reported:\nstdout:\n%s\nstderr:\n%s", stdout, stderr)
+	}
+}
