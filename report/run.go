@@ -295,6 +295,11 @@ func loadScenario(path string) (*ScenarioFile, error) {
 	if sf.JournalFile == "" {
 		return sf, nil
 	}
+	// A run folder may come from anywhere (a CI artifact, a shard to
+	// merge): its records name files beside them, nothing else.
+	if filepath.Base(sf.JournalFile) != sf.JournalFile || sf.JournalFile == ".." || strings.ContainsAny(sf.JournalFile, `/\`) {
+		return nil, fmt.Errorf("%s: journal %q: expected a file name in the same folder", path, sf.JournalFile)
+	}
 	f, err := os.Open(filepath.Join(filepath.Dir(path), sf.JournalFile))
 	if err != nil {
 		return nil, fmt.Errorf("scenario %s: %w", sf.File, err)
