@@ -149,6 +149,7 @@ func TestPartition(t *testing.T) {
 // the part's scenarios, on the lines of the real files; the parts together
 // have each selected scenario once.
 func TestShardContentsKeepLines(t *testing.T) {
+	t.Parallel()
 	root := runRoot("../../fixtures")
 	refs, srcs, err := selectScenarios([]string{"../../features"}, "", root)
 	if err != nil {
@@ -288,6 +289,7 @@ func folderOutcomes(t *testing.T, dir string) map[string]string {
 // merged folder verifies; so do three shards balanced by the whole run's
 // durations.
 func TestThreeShardsMergedEqualOneRun(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	whole := filepath.Join(dir, "whole")
 	wholeCode, _, want := runOutcomes(t, whole)
@@ -473,6 +475,7 @@ func TestShardUsageErrors(t *testing.T) {
 // A shard with no scenarios (more parts than scenarios) passes with a
 // note, and its folder merges with the others.
 func TestEmptyShard(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	var folders []string
 	for k := 1; k <= 3; k++ {
