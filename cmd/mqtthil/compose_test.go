@@ -92,6 +92,7 @@ func composeServices(t *testing.T, root string) map[string]composeService {
 }
 
 func TestComposeBrokerStarts(t *testing.T) {
+	t.Parallel()
 	root, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)

@@ -35,6 +35,7 @@ func TestRemoteControllerMatchesSim(t *testing.T) {
 }
 
 func TestProbeBuild(t *testing.T) {
+	t.Parallel()
 	out := filepath.Join(t.TempDir(), "probe.c4z")
 	var stdout, stderr strings.Builder
 	if code := runProbe(t.Context(), []string{"build", "--out", out}, &stdout, &stderr); code != 0 {

@@ -80,6 +80,7 @@ func TestLuaReportsTheBuggyDriversLeak(t *testing.T) {
 }
 
 func TestLuaErrorExitsNonZero(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "driver.lua")
 	os.WriteFile(path, []byte("function OnDriverInit()\n  C4:MQTT('x'):OnPublish(function() end)\n  C4:SetTimer(1, function() local t = nil; return t.x end)\nend\n"), 0o644)

@@ -61,6 +61,7 @@ func editManifest(t *testing.T, dir string, edit func(m *report.Manifest)) {
 // parts of one run, a scenario two folders hold, an incomplete set of
 // shards.
 func TestMergeRefusals(t *testing.T) {
+	t.Parallel()
 	base := t.TempDir()
 	for _, k := range []string{"1", "2"} {
 		code, _, stderr := runCmd(t, "run", "--out", filepath.Join(base, k), "--fixtures", "../../fixtures", "--time-scale", "0.05", "--shard", k+"/2", "testdata/fails")

@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mqtthil/mqtthil/controller"
@@ -105,8 +106,10 @@ type stationPool struct {
 	onLease func(station string)
 }
 
-// poolHook is set by tests to watch stations being handed out.
-var poolHook func(station string)
+// poolHook is set by tests to watch stations being handed out; a pool
+// takes the hook set when it starts. It is atomic so that one test may set
+// it while others start pools of their own.
+var poolHook atomic.Pointer[func(station string)]
 
 // loadPool reads the station files of a pool and checks they can share
 // one run.
@@ -171,7 +174,10 @@ func poolController(cfg runConfig, note func(format string, a ...any)) (configur
 	}
 	wg.Wait()
 	p := &stationPool{free: make(chan *poolStation, len(stations)), gone: make(chan struct{}), wait: cfg.scenarioTimeout,
-		note: note, identity: map[string]controller.Identity{}, onLease: poolHook}
+		note: note, identity: map[string]controller.Identity{}}
+	if h := poolHook.Load(); h != nil {
+		p.onLease = *h
+	}
 	var missing []string
 	for i, s := range stations {
 		if errs[i] != nil {

@@ -197,29 +197,35 @@ func TestStationLostMidRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs stations in processes of their own")
 	}
+	// In parallel with the other pool tests: the stations have names of
+	// their own, which the hook looks for.
+	t.Parallel()
 	dir := t.TempDir()
 	addrA, addrB := freeAddr(t), freeAddr(t)
-	startStation(t, addrA, "pool-a")
-	b := startStation(t, addrB, "pool-b")
-	fa := poolStationFile(t, dir, "pool-a", addrA, "30s")
-	// pool-b's lost request is noticed after 5s.
-	fb := poolStationFileRequest(t, dir, "pool-b", addrB, "30s", "5s")
-	// The first scenario pool-b takes (the run's second: stations are
+	startStation(t, addrA, "lost-a")
+	b := startStation(t, addrB, "lost-b")
+	fa := poolStationFile(t, dir, "lost-a", addrA, "30s")
+	// lost-b's lost request is noticed after 5s.
+	fb := poolStationFileRequest(t, dir, "lost-b", addrB, "30s", "5s")
+	// The first scenario lost-b takes (the run's second: stations are
 	// handed out in turn) has its probe killed before its first step,
-	// while pool-a runs the first.
+	// while lost-a runs the first.
 	killed := false
-	poolHook = func(station string) {
-		if station == "pool-b" && !killed {
+	hook := func(station string) {
+		if station == "lost-b" && !killed {
 			b.stop(syscall.SIGKILL)
 			killed = true
 		}
 	}
-	defer func() { poolHook = nil }()
+	if !poolHook.CompareAndSwap(nil, &hook) {
+		t.Fatal("another test set the pool hook")
+	}
+	defer poolHook.Store(nil)
 	out := filepath.Join(dir, "run")
 	args := []string{"run", "--controller", "remote", "--station", fa, "--station", fb, "--out", out, "--fixtures", "../../fixtures", "--time-scale", "0.5"}
 	code, stdout, stderr := runCmd(t, append(args, messageIDs...)...)
 	if !killed {
-		t.Fatalf("pool-b ran no scenario:\n%s", stdout)
+		t.Fatalf("lost-b ran no scenario:\n%s", stdout)
 	}
 	if code != exitHarness {
 		t.Errorf("exit %d, want 3 (an error)\n%s%s", code, stdout, stderr)
@@ -229,19 +235,19 @@ func TestStationLostMidRun(t *testing.T) {
 	if counts[report.Error] != 1 || counts[report.Passed] != len(run.Scenarios)-1 {
 		t.Errorf("counts %v, want one error and the rest passed:\n%v", counts, stations)
 	}
-	// pool-b lost its one scenario, which was not run again; pool-a ran
+	// lost-b lost its one scenario, which was not run again; lost-a ran
 	// every other.
-	if bs := stations["pool-b"]; len(bs) != 1 || !strings.HasPrefix(bs[0], report.Error+" ") || !strings.Contains(bs[0], "control channel") {
-		t.Errorf("pool-b's scenarios: %q, want one error of the control channel", bs)
+	if bs := stations["lost-b"]; len(bs) != 1 || !strings.HasPrefix(bs[0], report.Error+" ") || !strings.Contains(bs[0], "control channel") {
+		t.Errorf("lost-b's scenarios: %q, want one error of the control channel", bs)
 	}
-	if len(stations["pool-a"]) != len(run.Scenarios)-1 || len(run.Scenarios) != len(messageIDs) {
-		t.Errorf("pool-a ran %d of %d scenarios", len(stations["pool-a"]), len(run.Scenarios))
+	if len(stations["lost-a"]) != len(run.Scenarios)-1 || len(run.Scenarios) != len(messageIDs) {
+		t.Errorf("lost-a ran %d of %d scenarios", len(stations["lost-a"]), len(run.Scenarios))
 	}
-	if ev := run.Manifest.StationEvents; len(ev) != 1 || !strings.Contains(ev[0], "station pool-b left the pool during the run") {
+	if ev := run.Manifest.StationEvents; len(ev) != 1 || !strings.Contains(ev[0], "station lost-b left the pool during the run") {
 		t.Errorf("manifest station events %q", ev)
 	}
-	if !strings.Contains(stdout, "mqtthil: warning: station pool-b left the pool during the run") {
-		t.Errorf("the console does not say pool-b left:\n%s", stdout)
+	if !strings.Contains(stdout, "mqtthil: warning: station lost-b left the pool during the run") {
+		t.Errorf("the console does not say lost-b left:\n%s", stdout)
 	}
 }
 

@@ -229,6 +229,7 @@ func (p *brokerProc) stderrText() string {
 // The subprocess prints its addresses, serves the API, stops on SIGTERM,
 // and leaves the journal flushed in its file.
 func TestBrokerProcess(t *testing.T) {
+	t.Parallel()
 	p := startBroker(t, "seed: 5\nrules:\n  - {name: noop, match: {packet: AUTH}, drop: {}}\n")
 	if !strings.HasPrefix(p.addrs["seed"], "5 ") {
 		t.Errorf("seed line %q", p.addrs["seed"])

@@ -35,6 +35,7 @@ func runWithFailure(t *testing.T) string {
 }
 
 func TestReportRegenerates(t *testing.T) {
+	t.Parallel()
 	out := runWithFailure(t)
 	html := filepath.Join(out, report.HTMLFile)
 	first, err := os.ReadFile(html)
@@ -151,8 +152,8 @@ type probed struct {
 
 var probeAttr = regexp.MustCompile(`data-probe="([^"]*)"`)
 
-// load opens a copy of a run folder's report with the probe in it.
-func load(t *testing.T, bin, dir string) probed {
+// probedPage writes a copy of a run folder's report with the probe in it.
+func probedPage(t *testing.T, dir string) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(dir, report.HTMLFile))
 	if err != nil {
@@ -162,6 +163,13 @@ func load(t *testing.T, bin, dir string) probed {
 	if err := os.WriteFile(page, bytes.Replace(b, []byte("</body>"), []byte(probe+"</body>"), 1), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return page
+}
+
+// load opens a copy of a run folder's report with the probe in it.
+func load(t *testing.T, bin, dir string) probed {
+	t.Helper()
+	page := probedPage(t, dir)
 	dom := chromium(t, bin, page, "--dump-dom")
 	m := probeAttr.FindStringSubmatch(dom)
 	if m == nil {
@@ -175,6 +183,7 @@ func load(t *testing.T, bin, dir string) probed {
 }
 
 func TestReportInChromium(t *testing.T) {
+	t.Parallel()
 	bin := needChromium(t)
 	out := runWithFailure(t)
 
@@ -243,8 +252,11 @@ func count(img image.Image, f func(r, g, b uint32) bool) int {
 // 1-scenario one in the same browser on the same machine: the browser's
 // own clock from navigation to the load event with layout done. The
 // absolute time is logged; the test checks the ratio, which a loaded
-// machine does not change much.
+// machine does not change much. One browser loads all six pages, each in
+// a browser context of its own (a cold cache, a new renderer), as six
+// browser starts did at three times the cost.
 func TestLargeReportLoadTime(t *testing.T) {
+	t.Parallel()
 	bin := needChromium(t)
 	src := runWithFailure(t)
 	one := synthRun(t, src, 1)
@@ -252,10 +264,11 @@ func TestLargeReportLoadTime(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(big, report.HTMLFile)); err == nil {
 		t.Logf("500-scenario report.html: %d KiB", len(b)>>10)
 	}
+	br := startBrowser(t, bin)
 	var small, large []float64
 	for range 3 {
-		small = append(small, load(t, bin, one).LoadMs)
-		p := load(t, bin, big)
+		small = append(small, br.load(one).LoadMs)
+		p := br.load(big)
 		if p.Scenarios != 500 {
 			t.Fatalf("the large report shows %d scenarios, want 500", p.Scenarios)
 		}

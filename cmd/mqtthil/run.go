@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -170,6 +171,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mqtthil run: error: %d problem(s) in %s; nothing was run\n", len(problems), what)
 		return code
 	}
+	cfg.virtual = virtualRunOf(ctx)
 	r, err := execute(ctx, cfg, stdout)
 	if ue := (usageError{}); errors.As(err, &ue) {
 		fmt.Fprintf(stderr, "mqtthil run: %v\n", err)
@@ -490,14 +492,21 @@ func execute(ctx context.Context, cfg runConfig, stdout io.Writer) (*runResult, 
 		},
 	}
 	opts = cfg.onVirtualTime(opts)
+	// godog writes the Cucumber JSON a few bytes at a time: through a
+	// buffer, not a system call each (a second of a short run's time).
+	cj, err := os.Create(filepath.Join(cfg.out, report.CucumberFile))
+	if err != nil {
+		return nil, errors.Join(writeErr, err)
+	}
+	cjw := bufio.NewWriterSize(cj, 64<<10)
 	suite := godog.TestSuite{
 		Name:                "mqtthil",
 		ScenarioInitializer: func(sc *godog.ScenarioContext) { steps.Register(sc, opts) },
 		Options: &godog.Options{
 			// The console is ours (console.go); godog writes only the
 			// Cucumber JSON.
-			Format:          "cucumber:" + filepath.Join(cfg.out, report.CucumberFile),
-			Output:          io.Discard,
+			Format:          "cucumber",
+			Output:          cjw,
 			Paths:           paths,
 			FeatureContents: contents,
 			Tags:            cfg.tags,
@@ -509,6 +518,9 @@ func execute(ctx context.Context, cfg runConfig, stdout io.Writer) (*runResult, 
 	}
 	suite.Run()
 	res.ended = time.Now()
+	if err := errors.Join(cjw.Flush(), cj.Close()); err != nil {
+		return res, errors.Join(writeErr, fmt.Errorf("cucumber.json: %w", err))
+	}
 	if err := res.writeReports(); err != nil {
 		writeErr = errors.Join(writeErr, err)
 	}

@@ -34,6 +34,7 @@ func runCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
 }
 
 func TestRunLintsBeforeRunning(t *testing.T) {
+	t.Parallel()
 	out := t.TempDir()
 	code, _, stderr := runCmd(t, "run", "--out", out, "--fixtures", "../../fixtures", "testdata/lint")
 	if code != 2 {
@@ -55,6 +56,7 @@ func TestRunLintsBeforeRunning(t *testing.T) {
 }
 
 func TestRunWritesReports(t *testing.T) {
+	t.Parallel()
 	out := t.TempDir()
 	code, stdout, stderr := runCmd(t, "run", "--out", out, "--fixtures", "../../fixtures", "--seed", "42", "testdata/fails")
 	if code != 1 {
@@ -143,6 +145,7 @@ func TestRunFlagErrors(t *testing.T) {
 }
 
 func TestStepsCatalog(t *testing.T) {
+	t.Parallel()
 	code, md, _ := runCmd(t, "steps")
 	if code != 0 {
 		t.Fatalf("exit %d", code)
@@ -163,6 +166,7 @@ func TestStepsCatalog(t *testing.T) {
 
 // A second run into the same folder reports only itself.
 func TestRunReusesItsFolder(t *testing.T) {
+	t.Parallel()
 	out := t.TempDir()
 	if code, stdout, _ := runCmd(t, "run", "--out", out, "--fixtures", "../../fixtures", "testdata/fails"); code != 1 || !strings.Contains(stdout, "2 scenario(s)") {
 		t.Fatalf("first run: exit %d\n%s", code, stdout)
@@ -178,11 +182,11 @@ func TestRunReusesItsFolder(t *testing.T) {
 	}
 }
 
-// A feature path may name one scenario by its line.
 // A scenario asked for by its line is the same scenario as in a whole run:
 // its records, the manifest and cucumber.json name the feature file
 // without the line.
 func TestRunOneScenarioByLine(t *testing.T) {
+	t.Parallel()
 	out := t.TempDir()
 	code, stdout, stderr := runCmd(t, "run", "--out", out, "--fixtures", "../../fixtures", "testdata/fails/fails.feature:9")
 	if code != 0 || !strings.Contains(stdout, "1 scenario(s)") || !strings.Contains(stdout, "1 passed") {
@@ -210,6 +214,7 @@ var registerFixedModelSim sync.Once
 // it in the manifest and the report's header, and warns when it is not
 // the run's --model; --fingerprint strict makes that a failure.
 func TestRunRecordsFingerprint(t *testing.T) {
+	t.Parallel()
 	registerFixedModelSim.Do(func() {
 		controller.Register("sim-2.0.11", func(o controller.Options) (controller.Controller, error) {
 			return sim.New(sim.Options{KeepAliveUnit: o.KeepAliveUnit}), nil

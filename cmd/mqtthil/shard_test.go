@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -149,6 +150,7 @@ func TestPartition(t *testing.T) {
 // the part's scenarios, on the lines of the real files; the parts together
 // have each selected scenario once.
 func TestShardContentsKeepLines(t *testing.T) {
+	t.Parallel()
 	root := runRoot("../../fixtures")
 	refs, srcs, err := selectScenarios([]string{"../../features"}, "", root)
 	if err != nil {
@@ -257,8 +259,12 @@ var shardPaths = []string{"../../features/onpublish_outcomes.feature", "../../fe
 // folder back: each scenario's outcome and account, by feature and name.
 func runOutcomes(t *testing.T, out string, args ...string) (code int, stdout string, outcomes map[string]string) {
 	t.Helper()
-	args = append([]string{"run", "--out", out, "--fixtures", "../../fixtures", "--time-scale", "0.05", "--concurrency", "4"}, args...)
-	code, stdout, stderr := runCmd(t, append(args, shardPaths...)...)
+	args = append([]string{"run", "--out", out, "--fixtures", "../../fixtures", "--concurrency", "4"}, args...)
+	// On virtual time: the same outcomes in every run however loaded the
+	// machine, which a comparison of runs needs, at a fraction of the cost.
+	var o, e bytes.Buffer
+	code = dispatch(withVirtualRun(context.Background(), t), append(append([]string{"run", "--fingerprint", "off"}, args[1:]...), shardPaths...), &o, &e)
+	stdout, stderr := o.String(), e.String()
 	if code == exitUsage || code == exitHarness {
 		t.Fatalf("%v: exit %d\n%s%s", args, code, stdout, stderr)
 	}
@@ -288,6 +294,7 @@ func folderOutcomes(t *testing.T, dir string) map[string]string {
 // merged folder verifies; so do three shards balanced by the whole run's
 // durations.
 func TestThreeShardsMergedEqualOneRun(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	whole := filepath.Join(dir, "whole")
 	wholeCode, _, want := runOutcomes(t, whole)
@@ -473,6 +480,7 @@ func TestShardUsageErrors(t *testing.T) {
 // A shard with no scenarios (more parts than scenarios) passes with a
 // note, and its folder merges with the others.
 func TestEmptyShard(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	var folders []string
 	for k := 1; k <= 3; k++ {

@@ -27,6 +27,7 @@ func writeFeature(t *testing.T, steps ...string) string {
 }
 
 func TestRunExitCodes(t *testing.T) {
+	t.Parallel()
 	fixtures, _ := filepath.Abs("../../fixtures")
 	typo := t.TempDir()
 	os.WriteFile(filepath.Join(typo, "typo.yaml"), []byte("rules:\n  - name: x\n    match: {packet: PUBAK}\n    drop: {}\n"), 0o644)
@@ -60,14 +61,21 @@ func TestRunExitCodes(t *testing.T) {
 // Fixtures are found beside the features, not in the folder the run starts
 // in.
 func TestRunFromAnotherFolder(t *testing.T) {
-	feature, _ := filepath.Abs("../../features/faults.feature")
+	// The scenario that follows a fault plan from the fixtures, which a
+	// run from elsewhere must still find.
+	abs, _ := filepath.Abs("../../features/faults.feature")
+	feature := abs + ":64"
+	if b, err := os.ReadFile(abs); err != nil || !strings.Contains(strings.Split(string(b), "\n")[63], "Scenario: slow acks from a fault plan") {
+		t.Fatalf("faults.feature line 64 is no longer the fault plan scenario (%v)", err)
+	}
 	out := t.TempDir()
 	t.Chdir(t.TempDir())
 	code, stdout, stderr := runCmd(t, "run", "--out", out, "--time-scale", "0.2", feature)
 	if code != exitPassed {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
-	// JUnit names the feature from the run's root, not from where it began.
+	// JUnit names the feature from the run's root, not from where it began,
+	// and without the line it was asked for by.
 	if b, _ := os.ReadFile(filepath.Join(out, "junit.xml")); !strings.Contains(string(b), `classname="features/faults.feature"`) {
 		t.Errorf("junit.xml class names:\n%s", b)
 	}
@@ -79,6 +87,7 @@ func TestRunFromAnotherFolder(t *testing.T) {
 
 // Every outline row has a name of its own that says its values.
 func TestRunOutlineNames(t *testing.T) {
+	t.Parallel()
 	f := filepath.Join(t.TempDir(), "o.feature")
 	os.WriteFile(f, []byte(`Feature: o
   Scenario Outline: publish at every QoS
@@ -109,6 +118,7 @@ func TestRunOutlineNames(t *testing.T) {
 // The console prints each scenario whole when it ends: a line (progress) or
 // a block with its steps and their lines (pretty), never interleaved.
 func TestRunConsole(t *testing.T) {
+	t.Parallel()
 	code, stdout, _ := runCmd(t, "run", "--fingerprint", "warn", "--out", t.TempDir(), "--format", "pretty", "--concurrency", "2", "testdata/fails")
 	if code != exitFailed {
 		t.Fatalf("exit %d\n%s", code, stdout)

@@ -4,6 +4,9 @@
 package main
 
 import (
+	"context"
+	"testing"
+
 	"github.com/mqtthil/mqtthil/controller"
 	"github.com/mqtthil/mqtthil/emulator/memnet"
 	"github.com/mqtthil/mqtthil/steps"
@@ -24,4 +27,20 @@ func (cfg runConfig) onVirtualTime(opts steps.Options) steps.Options {
 	}
 	opts.ObserverController = nil
 	return steps.InBubbles(cfg.virtual, opts)
+}
+
+// virtualRunKey is the context key under which a test hands its
+// *testing.T to `mqtthil run` as dispatch starts it, so that a test of the
+// command line runs its scenarios on virtual time (sim and lua only).
+type virtualRunKey struct{}
+
+// withVirtualRun is ctx for a run whose scenarios go in bubbles under t.
+func withVirtualRun(ctx context.Context, t *testing.T) context.Context {
+	return context.WithValue(ctx, virtualRunKey{}, t)
+}
+
+// virtualRunOf is the test a run's context names, or nil.
+func virtualRunOf(ctx context.Context) *testing.T {
+	t, _ := ctx.Value(virtualRunKey{}).(*testing.T)
+	return t
 }

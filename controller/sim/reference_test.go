@@ -14,22 +14,39 @@ import (
 // maxOutstanding walks the journal in order and returns the largest number
 // of PUBLISHes to the broker not yet answered by a completing ack.
 func maxOutstanding(recs []journal.Record, done string) int {
-	out, peak := map[int]bool{}, 0
+	o := newOutstanding(done)
 	for _, r := range recs {
-		if r.Kind != journal.KindPacket {
-			continue
-		}
-		switch {
-		case r.Dir == "to_broker" && r.Type == "PUBLISH" && r.QoS > 0:
-			out[r.PacketID] = true
-		case r.Dir == "to_client" && r.Type == done:
-			delete(out, r.PacketID)
-		case r.Dir == "to_client" && r.Type == "PUBREC" && r.Reason != nil && *r.Reason >= 128:
-			delete(out, r.PacketID)
-		}
-		peak = max(peak, len(out))
+		o.add(r)
 	}
-	return peak
+	return o.peak
+}
+
+// outstanding counts QoS 1 and 2 publishes to the broker not yet answered
+// with done (or refused with a PUBREC), one record at a time, so that a
+// long journal can be scanned rather than copied.
+type outstanding struct {
+	done string
+	out  map[int]bool
+	peak int
+}
+
+func newOutstanding(done string) *outstanding {
+	return &outstanding{done: done, out: map[int]bool{}}
+}
+
+func (o *outstanding) add(r journal.Record) {
+	if r.Kind != journal.KindPacket {
+		return
+	}
+	switch {
+	case r.Dir == "to_broker" && r.Type == "PUBLISH" && r.QoS > 0:
+		o.out[r.PacketID] = true
+	case r.Dir == "to_client" && r.Type == o.done:
+		delete(o.out, r.PacketID)
+	case r.Dir == "to_client" && r.Type == "PUBREC" && r.Reason != nil && *r.Reason >= 128:
+		delete(o.out, r.PacketID)
+	}
+	o.peak = max(o.peak, len(o.out))
 }
 
 // TestReferenceCases expresses each reference case of publish-semantics.md
