@@ -12,10 +12,11 @@
 package lua
 
 import (
+	"crypto/sha256"
 	"fmt"
-	"io"
 	"reflect"
 	"strings"
+	"sync"
 
 	glua "github.com/yuin/gopher-lua"
 	"github.com/yuin/gopher-lua/ast"
@@ -25,8 +26,12 @@ import (
 // compileChunk parses and compiles Lua source the way LState.Load does,
 // with multiple assignments rewritten. Errors are the *glua.ApiError Load
 // would return.
-func compileChunk(L *glua.LState, src io.Reader, name string) (*glua.LFunction, error) {
-	chunk, err := parse.Parse(src, name)
+func compileChunk(L *glua.LState, src, name string) (*glua.LFunction, error) {
+	key := protoKey{name: name, sum: sha256.Sum256([]byte(src))}
+	if proto := protos.get(key); proto != nil {
+		return L.NewFunctionFromProto(proto), nil
+	}
+	chunk, err := parse.Parse(strings.NewReader(src), name)
 	if err != nil {
 		return nil, &glua.ApiError{Type: glua.ApiErrorSyntax, Object: glua.LString(err.Error()), Cause: err}
 	}
@@ -36,7 +41,49 @@ func compileChunk(L *glua.LState, src io.Reader, name string) (*glua.LFunction, 
 	if err != nil {
 		return nil, &glua.ApiError{Type: glua.ApiErrorSyntax, Object: glua.LString(err.Error()), Cause: err}
 	}
+	protos.put(key, proto, len(src))
 	return L.NewFunctionFromProto(proto), nil
+}
+
+// protos keeps compiled chunks by name and source. The same code is
+// compiled again and again otherwise: a driver (the probe driver above
+// all) for every scenario, and a scenario's awaited expression after every
+// callback of the driver. A compiled proto is never changed, and
+// gopher-lua runs one proto in many states. Bounded by the source it
+// holds: past protoCacheMax bytes, or entries, it starts again empty.
+var protos = protoCache{m: map[protoKey]*glua.FunctionProto{}}
+
+const protoCacheMax = 32 << 20
+
+type protoKey struct {
+	name string
+	sum  [sha256.Size]byte
+}
+
+type protoCache struct {
+	mu    sync.Mutex
+	m     map[protoKey]*glua.FunctionProto
+	bytes int
+}
+
+func (c *protoCache) get(k protoKey) *glua.FunctionProto {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[k]
+}
+
+func (c *protoCache) put(k protoKey, p *glua.FunctionProto, size int) {
+	if size > protoCacheMax/4 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.bytes+size > protoCacheMax || len(c.m) >= 4096 {
+		clear(c.m)
+		c.bytes = 0
+	}
+	c.m[k] = p
+	c.bytes += size
 }
 
 var stmtsType = reflect.TypeFor[[]ast.Stmt]()
@@ -132,7 +179,7 @@ func (rw *assignRewriter) rewrite(a *ast.AssignStmt) ast.Stmt {
 func installLoadstring(L *glua.LState) {
 	L.SetGlobal("loadstring", L.NewFunction(func(L *glua.LState) int {
 		src := L.CheckString(1)
-		fn, err := compileChunk(L, strings.NewReader(src), L.OptString(2, "<string>"))
+		fn, err := compileChunk(L, src, L.OptString(2, "<string>"))
 		if err != nil {
 			L.Push(glua.LNil)
 			L.Push(err.(*glua.ApiError).Object)

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 
 	glua "github.com/yuin/gopher-lua"
 
@@ -266,7 +265,7 @@ func (r *Runtime) Exec(name, code string) ([]any, error) {
 // an Await condition. It runs under the runaway deadline.
 func (r *Runtime) Run(name, code string) ([]any, error) {
 	L := r.L
-	fn, err := compileChunk(L, strings.NewReader(code), name)
+	fn, err := compileChunk(L, code, name)
 	if err != nil {
 		return nil, luaError(name, err)
 	}

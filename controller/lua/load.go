@@ -173,7 +173,7 @@ func (r *Runtime) runChunk(saved map[string]string) error {
 // loadChunk compiles Lua source; a syntax error at the end of the file
 // (gopher-lua says "at EOF" without a line) is given the last line.
 func loadChunk(L *glua.LState, src []byte, name string) (*glua.LFunction, error) {
-	fn, err := compileChunk(L, bytes.NewReader(src), name)
+	fn, err := compileChunk(L, string(src), name)
 	if err != nil && strings.Contains(err.Error(), name+" at EOF:") {
 		line := bytes.Count(src, []byte("\n")) + 1
 		return nil, fmt.Errorf("%s line:%d(column:0) near <end of file>: syntax error: unexpected end of file", name, line)
