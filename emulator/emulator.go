@@ -57,6 +57,9 @@ const DefaultConnectTimeout = wire.DefaultConnectTimeout
 // a loaded machine, messages bare mochi delivered.
 const DefaultWritesPending = 256
 
+// readBuffer is the size of mochi's read buffer for each client.
+const readBuffer = 512
+
 // Options configure a broker. The zero value is a broker on two free
 // loopback ports, anonymous access, the default profile and seed 1.
 type Options struct {
@@ -266,7 +269,12 @@ func Start(ctx context.Context, opts Options) (*Broker, error) {
 	server := mqtt.New(&mqtt.Options{
 		InlineClient: true,
 		Capabilities: caps,
-		Logger:       slog.New(&dropLog{next: opts.Logger.Handler(), rec: drops}),
+		// mochi's read buffer per client, made when the client connects
+		// (2 KiB by default). On the DUT listener it reads from the fault
+		// layer, which holds whole packets already; a read larger than
+		// the buffer bypasses it.
+		ClientNetReadBufferSize: readBuffer,
+		Logger:                  slog.New(&dropLog{next: opts.Logger.Handler(), rec: drops}),
 	})
 	drops.server = server
 	if err := server.AddHook(&dropHook{rec: drops}, nil); err != nil {

@@ -42,7 +42,9 @@ func New(gate sync.Locker) *Loop {
 		gate: gate,
 		wake: make(chan struct{}, 1),
 		stop: make(chan struct{}),
-		out:  make(chan controller.Event, 16),
+		// One event in hand is enough: the queue is q. An event is some
+		// 200 bytes, and a thousand clients each kept sixteen of them.
+		out:  make(chan controller.Event, 1),
 		done: make(chan struct{}),
 	}
 	l.room = sync.NewCond(&l.mu)
