@@ -54,8 +54,13 @@ type conn struct {
 	pingOut bool
 	ka      time.Duration
 
+	// kaTimer checks the keep-alive when it may be due; nil until the
+	// socket is connected. A timer rather than a goroutine of its own:
+	// a thousand idle clients would otherwise keep a thousand stacks
+	// waiting for it.
+	kaTimer *time.Timer
+
 	wake   chan struct{}
-	kick   chan struct{}
 	done   chan struct{}
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -120,7 +125,6 @@ func (c *Client) reconnectLocked() int {
 		protocol: c.protocol,
 		unit:     c.ctl.opts.KeepAliveUnit,
 		wake:     make(chan struct{}, 1),
-		kick:     make(chan struct{}, 1),
 		done:     make(chan struct{}),
 	}
 	cn.ctx, cn.cancel = context.WithCancel(context.Background())
@@ -156,13 +160,34 @@ func (c *Client) resolveLocked() ([]string, int) {
 	return addrs, 0
 }
 
+// setKeepalive changes the keep-alive interval. Caller holds c.mu.
 func (cn *conn) setKeepalive(seconds int) {
 	cn.ka = time.Duration(seconds) * cn.unit
 	cn.kaNanos.Store(int64(cn.ka))
-	select {
-	case cn.kick <- struct{}{}:
-	default:
+	cn.armKeepaliveLocked()
+}
+
+// armKeepaliveLocked sets the keep-alive timer for when the next PINGREQ
+// or the keep-alive's end may be due, or stops it when there is no
+// keep-alive. Caller holds c.mu.
+func (cn *conn) armKeepaliveLocked() {
+	if cn.closed || cn.nc == nil {
+		return
 	}
+	ka := cn.kaNanos.Load()
+	if ka <= 0 {
+		if cn.kaTimer != nil {
+			cn.kaTimer.Stop()
+		}
+		return
+	}
+	due := min(cn.nextOut.Load(), cn.lastIn.Load()+ka)
+	d := time.Duration(due - time.Now().UnixNano())
+	if cn.kaTimer == nil {
+		cn.kaTimer = time.AfterFunc(d, cn.keepaliveDue)
+		return
+	}
+	cn.kaTimer.Reset(d)
 }
 
 // enqueue adds a packet to the write queue. Caller holds c.mu.
@@ -185,6 +210,9 @@ func (c *Client) closeConnLocked(cn *conn) {
 	}
 	cn.closed = true
 	close(cn.done)
+	if cn.kaTimer != nil {
+		cn.kaTimer.Stop()
+	}
 	cn.cancel()
 	if cn.nc != nil {
 		// Closing is how the connection ends; what the socket says about
@@ -261,10 +289,10 @@ func (cn *conn) run() {
 	now := time.Now().UnixNano()
 	cn.lastIn.Store(now)
 	cn.nextOut.Store(now + cn.kaNanos.Load())
-	c.wg.Add(3)
+	cn.armKeepaliveLocked()
+	c.wg.Add(2)
 	c.mu.Unlock()
 	go cn.readLoop(nc)
-	go cn.keepaliveLoop()
 	// The writer gets a goroutine of its own rather than this one, whose
 	// stack dialling has grown: a connection keeps its writer for its
 	// whole life, and a thousand of them would keep that stack each.
@@ -448,58 +476,40 @@ func decodePacket(fh packets.FixedHeader, buf []byte, protocol byte) (pk *packet
 	return pk, nil
 }
 
-func (cn *conn) keepaliveLoop() {
+// keepaliveDue runs on the keep-alive timer: it sends PINGREQ when
+// nothing was written for a keep-alive interval, ends the connection when
+// nothing came back for one after that, and otherwise sets the timer for
+// when one of those may be due.
+func (cn *conn) keepaliveDue() {
 	c := cn.c
-	defer c.wg.Done()
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	for {
-		ka := cn.kaNanos.Load()
-		if ka <= 0 {
-			select {
-			case <-cn.done:
-				return
-			case <-cn.kick:
-				continue
-			}
-		}
-		now := time.Now().UnixNano()
-		due := min(cn.nextOut.Load(), cn.lastIn.Load()+ka)
-		if now < due {
-			timer.Reset(time.Duration(due - now))
-			select {
-			case <-cn.done:
-				return
-			case <-cn.kick:
-				if !timer.Stop() {
-					<-timer.C
-				}
-			case <-timer.C:
-			}
-			continue
-		}
-		c.mu.Lock()
-		if cn.closed {
-			c.mu.Unlock()
-			return
-		}
-		if c.state == csActive && !cn.pingOut {
-			cn.enqueue([]byte{packets.Pingreq << 4, 0}, wpOther, 0)
-			cn.pingOut = true
-			cn.lastIn.Store(now)
-			cn.nextOut.Store(now + ka)
-			c.mu.Unlock()
-			continue
-		}
-		code := errKeepalive
-		if c.state == csDisconnecting {
-			code = 0
-		}
-		c.closeConnLocked(cn)
-		c.emit(controller.Event{Kind: controller.OnDisconnect, Reason: code, Message: controller.ErrorString(code)})
-		c.mu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cn.closed {
 		return
 	}
+	ka := cn.kaNanos.Load()
+	if ka <= 0 {
+		return
+	}
+	now := time.Now().UnixNano()
+	if now < min(cn.nextOut.Load(), cn.lastIn.Load()+ka) {
+		cn.armKeepaliveLocked()
+		return
+	}
+	if c.state == csActive && !cn.pingOut {
+		cn.enqueue([]byte{packets.Pingreq << 4, 0}, wpOther, 0)
+		cn.pingOut = true
+		cn.lastIn.Store(now)
+		cn.nextOut.Store(now + ka)
+		cn.armKeepaliveLocked()
+		return
+	}
+	code := errKeepalive
+	if c.state == csDisconnecting {
+		code = 0
+	}
+	c.closeConnLocked(cn)
+	c.emit(controller.Event{Kind: controller.OnDisconnect, Reason: code, Message: controller.ErrorString(code)})
 }
 
 func dialCode(err error) int {
