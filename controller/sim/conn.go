@@ -50,6 +50,7 @@ type conn struct {
 	discOut bool // the driver's DISCONNECT is queued on this connection
 	spare   []wpacket
 	closed  bool
+	writing bool // a writer goroutine runs: started by what is queued, it ends when the queue is empty
 	nc      net.Conn
 	pingOut bool
 	ka      time.Duration
@@ -60,7 +61,6 @@ type conn struct {
 	// waiting for it.
 	kaTimer *time.Timer
 
-	wake   chan struct{}
 	done   chan struct{}
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -124,7 +124,6 @@ func (c *Client) reconnectLocked() int {
 		tlsCfg:   cfg,
 		protocol: c.protocol,
 		unit:     c.ctl.opts.KeepAliveUnit,
-		wake:     make(chan struct{}, 1),
 		done:     make(chan struct{}),
 	}
 	cn.ctx, cn.cancel = context.WithCancel(context.Background())
@@ -196,10 +195,24 @@ func (cn *conn) enqueue(b []byte, kind uint8, mid uint16) {
 		return
 	}
 	cn.wq = append(cn.wq, wpacket{b: b, kind: kind, mid: mid})
-	select {
-	case cn.wake <- struct{}{}:
-	default:
+	cn.startWriterLocked()
+}
+
+// startWriterLocked starts a writer for what is queued, unless one runs or
+// the socket is not connected yet. A goroutine that lives while there is
+// something to write: a thousand idle clients keep no writer's stack.
+// Caller holds c.mu.
+func (cn *conn) startWriterLocked() {
+	if cn.writing || cn.closed || cn.nc == nil || len(cn.wq) == 0 {
+		return
 	}
+	cn.writing = true
+	c, nc := cn.c, cn.nc
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		cn.writeLoop(nc)
+	}()
 }
 
 // closeConnLocked ends a connection without a callback; unwritten packets
@@ -290,82 +303,73 @@ func (cn *conn) run() {
 	cn.lastIn.Store(now)
 	cn.nextOut.Store(now + cn.kaNanos.Load())
 	cn.armKeepaliveLocked()
-	c.wg.Add(2)
+	// CONNECT waits in the queue: its writer is a goroutine of its own
+	// rather than this one, whose stack dialling has grown.
+	cn.startWriterLocked()
+	c.wg.Add(1)
 	c.mu.Unlock()
 	go cn.readLoop(nc)
-	// The writer gets a goroutine of its own rather than this one, whose
-	// stack dialling has grown: a connection keeps its writer for its
-	// whole life, and a thousand of them would keep that stack each.
-	go func() {
-		defer c.wg.Done()
-		cn.writeLoop(nc)
-	}()
 }
 
 // writeLoop writes queued packets one write each, as libmosquitto's
 // packet writer does, and reports what each write finishes (a QoS 0
 // onPublish, the end of a DISCONNECT) before the next: a client subscribed
 // to its own topic sees onPublish and onMessage in libmosquitto's order.
+// It ends when nothing is queued; enqueue starts the next.
 func (cn *conn) writeLoop(nc net.Conn) {
 	c := cn.c
 	for {
-		select {
-		case <-cn.wake:
-		case <-cn.done:
+		c.mu.Lock()
+		if cn.closed {
+			c.mu.Unlock()
 			return
 		}
-		for {
-			c.mu.Lock()
-			if cn.closed {
-				c.mu.Unlock()
-				return
-			}
-			batch := cn.wq
-			if len(batch) == 0 {
-				c.mu.Unlock()
+		batch := cn.wq
+		if len(batch) == 0 {
+			cn.writing = false
+			c.mu.Unlock()
+			return
+		}
+		cn.wq = cn.spare[:0]
+		cn.spare = nil
+		for i, p := range batch {
+			if p.kind == wpDisconnect && i+1 < len(batch) {
+				// Packets queued after DISCONNECT are never written.
+				batch = batch[:i+1]
 				break
 			}
-			cn.wq = cn.spare[:0]
-			cn.spare = nil
-			for i, p := range batch {
-				if p.kind == wpDisconnect && i+1 < len(batch) {
-					// Packets queued after DISCONNECT are never written.
-					batch = batch[:i+1]
-					break
-				}
-			}
-			c.mu.Unlock()
-
-			for _, p := range batch {
-				if _, err := nc.Write(p.b); err != nil {
-					c.lost(cn, writeCode(err))
-					return
-				}
-				cn.nextOut.Store(time.Now().UnixNano() + cn.kaNanos.Load())
-				c.mu.Lock()
-				switch p.kind {
-				case wpQoS0:
-					c.emit(controller.Event{Kind: controller.OnPublish, MsgID: int(p.mid), Message: controller.ReasonString(0)})
-				case wpDisconnect:
-					if !cn.closed {
-						c.closeConnLocked(cn)
-						c.emit(controller.Event{Kind: controller.OnDisconnect, Message: controller.ErrorString(0)})
-					}
-				}
-				closed := cn.closed
-				c.mu.Unlock()
-				if closed {
-					return
-				}
-			}
-			c.mu.Lock()
-			for i := range batch {
-				batch[i] = wpacket{}
-			}
-			cn.spare = batch[:0]
-			c.mu.Unlock()
-			c.ev.WaitRoom()
 		}
+		c.mu.Unlock()
+
+		for _, p := range batch {
+			if _, err := nc.Write(p.b); err != nil {
+				c.lost(cn, writeCode(err))
+				return
+			}
+			cn.nextOut.Store(time.Now().UnixNano() + cn.kaNanos.Load())
+			c.mu.Lock()
+			switch p.kind {
+			case wpQoS0:
+				c.emit(controller.Event{Kind: controller.OnPublish, MsgID: int(p.mid), Message: controller.ReasonString(0)})
+			case wpDisconnect:
+				if !cn.closed {
+					c.closeConnLocked(cn)
+					c.emit(controller.Event{Kind: controller.OnDisconnect, Message: controller.ErrorString(0)})
+				}
+			}
+			closed := cn.closed
+			c.mu.Unlock()
+			if closed {
+				return
+			}
+		}
+		c.mu.Lock()
+		for i := range batch {
+			batch[i] = wpacket{}
+		}
+		cn.spare = batch[:0]
+		c.mu.Unlock()
+		c.ev.WaitRoom()
 	}
 }
 
