@@ -175,58 +175,61 @@ func Scale(ctx context.Context, newCtl NewController, addr string, count, perSec
 		}
 		all = append(all, one{ctl, c})
 	}
+	// Each controller's callbacks are taken by a goroutine of its own,
+	// which does nothing else; the publishing is one goroutine's, this
+	// one, for all of them, at evenly spread times. A goroutine per
+	// controller that also published kept the deeper stack of a publish
+	// call between its ticks, a thousand times over, in the process whose
+	// memory this measures.
+	type track struct {
+		mu     sync.Mutex
+		sentAt map[int]time.Time // msgId to publish time, while unanswered
+	}
+	tracks := make([]track, len(all))
 	var (
-		mu       sync.Mutex
-		lats     []time.Duration
-		sent     int
-		firstErr error
+		mu   sync.Mutex
+		lats []time.Duration
+		sent int
 	)
+	stop := make(chan struct{}) // closed when publishing has ended
 	var wg sync.WaitGroup
-	end := time.Now().Add(d)
 	for i, o := range all {
+		tr := &tracks[i]
+		tr.sentAt = map[int]time.Time{}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sentAt := map[int]time.Time{}
-			tick := time.NewTicker(time.Second / time.Duration(perSecond))
-			defer tick.Stop()
-			// Spread the controllers over the first tick.
-			offset := time.NewTimer(time.Duration(i) * time.Second / time.Duration(perSecond*count))
-			select {
-			case <-offset.C:
-			case <-ctx.Done():
-				return
-			}
-			publishing := true
-			for publishing || len(sentAt) > 0 {
+			stopped := stop
+			for {
 				select {
-				case <-tick.C:
-					if !publishing {
-						continue
-					}
-					if time.Now().After(end) {
-						publishing = false
-						continue
-					}
-					r := o.c.Publish("bench/scale", []byte("21.5"), 1, false, nil)
-					if !r.OK() {
-						mu.Lock()
-						firstErr = fmt.Errorf("publish returned %d", r.Code)
-						mu.Unlock()
+				case ev, ok := <-o.c.Events():
+					if !ok {
 						return
 					}
-					sentAt[r.MsgID] = time.Now()
-					mu.Lock()
-					sent++
-					mu.Unlock()
-				case ev := <-o.c.Events():
-					if ev.Kind == controller.OnPublish {
-						if t, ok := sentAt[ev.MsgID]; ok {
-							mu.Lock()
-							lats = append(lats, time.Since(t))
-							mu.Unlock()
-							delete(sentAt, ev.MsgID)
-						}
+					if ev.Kind != controller.OnPublish {
+						continue
+					}
+					now := time.Now()
+					tr.mu.Lock()
+					t, ok := tr.sentAt[ev.MsgID]
+					delete(tr.sentAt, ev.MsgID)
+					left := len(tr.sentAt)
+					tr.mu.Unlock()
+					if ok {
+						mu.Lock()
+						lats = append(lats, now.Sub(t))
+						mu.Unlock()
+					}
+					if stopped == nil && left == 0 {
+						return
+					}
+				case <-stopped:
+					stopped = nil // publishing is over: wait for what is unanswered
+					tr.mu.Lock()
+					left := len(tr.sentAt)
+					tr.mu.Unlock()
+					if left == 0 {
+						return
 					}
 				case <-ctx.Done():
 					return
@@ -234,10 +237,49 @@ func Scale(ctx context.Context, newCtl NewController, addr string, count, perSec
 			}
 		}()
 	}
-	wg.Wait()
+	firstErr := func() error {
+		defer close(stop)
+		interval := time.Second / time.Duration(perSecond)
+		step := interval / time.Duration(len(all))
+		start := time.Now()
+		end := start.Add(d)
+		timer := time.NewTimer(time.Hour)
+		defer timer.Stop()
+		for round := 0; ; round++ {
+			for i, o := range all {
+				due := start.Add(time.Duration(round)*interval + time.Duration(i)*step)
+				if due.After(end) {
+					return nil
+				}
+				if wait := time.Until(due); wait > 0 {
+					timer.Reset(wait)
+					select {
+					case <-timer.C:
+					case <-ctx.Done():
+						return ctx.Err()
+					}
+				}
+				tr := &tracks[i]
+				// Under the lock: the answer may come before the time
+				// is noted otherwise.
+				tr.mu.Lock()
+				r := o.c.Publish("bench/scale", []byte("21.5"), 1, false, nil)
+				if r.OK() {
+					tr.sentAt[r.MsgID] = time.Now()
+				}
+				tr.mu.Unlock()
+				if !r.OK() {
+					return fmt.Errorf("controller %d: publish returned %d", i, r.Code)
+				}
+				sent++
+			}
+		}
+	}()
 	if firstErr != nil {
+		// The callback goroutines end as the clients are destroyed.
 		return ScaleResult{}, firstErr
 	}
+	wg.Wait()
 	if err := ctx.Err(); err != nil {
 		return ScaleResult{}, err
 	}

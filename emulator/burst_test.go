@@ -21,17 +21,22 @@ import (
 // subscriber or be in the journal as a drop: delivered + drops = sent.
 func TestQoS0BurstLosesNothingUnrecorded(t *testing.T) {
 	cases := []struct {
-		name    string
-		pending int
-		n       int
+		name      string
+		pending   int
+		flowWait  time.Duration
+		n         int
+		wantDrops bool
 	}{
-		// The emulator's default queue, as long as mochi's own: a burst
-		// this fast, from a publisher with no window, still overruns it,
-		// and what it loses is journaled.
-		{"default queue", 0, 600000},
-		// A short queue must lose messages under the same burst, and
-		// journal each.
-		{"short queue", 16, 100000},
+		// The emulator's defaults: a short queue, and a publisher that
+		// waits for a subscriber whose queue is half full.
+		{"default queue", 0, 0, 600000, false},
+		// Flow control keeps even a very short queue from overrunning
+		// while the subscriber reads; if it does overrun, each loss is
+		// journaled.
+		{"short queue, flow control", 16, 0, 100000, false},
+		// Without flow control (bare mochi's way) a short queue must
+		// lose messages under the same burst, and journal each.
+		{"short queue, no flow control", 16, -1, 100000, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -39,7 +44,7 @@ func TestQoS0BurstLosesNothingUnrecorded(t *testing.T) {
 			if raceEnabled {
 				n /= 6
 			}
-			b := emulator.StartTest(t, emulator.Options{WritesPending: tc.pending, JournalCap: 4 * n, JournalBytes: -1})
+			b := emulator.StartTest(t, emulator.Options{WritesPending: tc.pending, FlowWait: tc.flowWait, JournalCap: 4 * n, JournalBytes: -1})
 			sub := dial(t, b.DUTAddr, 4)
 			sub.connect("burst-sub")
 			sub.subscribe("burst/#", 0, 1)
@@ -123,8 +128,8 @@ func TestQoS0BurstLosesNothingUnrecorded(t *testing.T) {
 				t.Fatalf("sent %d, delivered %d + journaled drops %d = %d: %d lost unrecorded",
 					n, delivered, len(drops), delivered+len(drops), n-delivered-len(drops))
 			}
-			if tc.pending != 0 && len(drops) == 0 {
-				t.Errorf("a %d-long queue dropped nothing: the test no longer exercises drops", tc.pending)
+			if tc.wantDrops && len(drops) == 0 {
+				t.Errorf("a %d-long queue without flow control dropped nothing: the test no longer exercises drops", tc.pending)
 			}
 			for _, r := range drops {
 				if r.Cause != "outbound queue full" || r.QoS != 0 {

@@ -39,25 +39,26 @@ const (
 const DefaultConnectTimeout = wire.DefaultConnectTimeout
 
 // DefaultWritesPending is the length of each client's outbound queue in
-// mochi, mochi's own default. mochi drops a message for a client whose
-// queue is full, QoS 1 and 2 as well as 0; at 1024 the bench's QoS 1 load
-// lost messages that bare mochi delivers, ten publishers running ahead of
-// their subscribers. Every drop is journaled (drops.go).
+// mochi. mochi makes that queue, a channel of pointers, at its full length
+// when a client connects (8 bytes an entry, idle or not), and drops a
+// message for a client whose queue is full, QoS 1 and 2 as well as 0;
+// every such drop is journaled (drops.go).
 //
-// Behind mochi's queue, writes towards a client wait for its socket in a
-// backlog of as many writes (wire.Spooled, and the fault layer's
-// connection), which costs nothing while empty: a slow reader fills that
-// first. mochi's queue itself is a channel of pointers made at its full
-// length for every client, 64 KiB at 8192, and it cannot be shorter
-// without losing messages bare mochi delivers: it is what absorbs a
-// publisher running ahead of the goroutine that writes to a subscriber,
-// which a busy machine holds up for tens of milliseconds at a time. At
-// 1024, with the backlog behind it, a bench run on a loaded machine lost
-// 394 of 128,107 QoS 1 messages, and a burst under the race detector lost
-// QoS 0 messages that 8192 delivered. A harness running thousands of
-// mostly idle clients can trade that for memory with a smaller
-// WritesPending.
-const DefaultWritesPending = 8192
+// mochi's own default is 8192 (64 KiB a client): long, because the queue
+// is what absorbs a publisher running ahead of the goroutine that writes
+// to a subscriber, which a busy machine holds up for tens of milliseconds
+// at a time. Here two things do that instead, so the queue can be short:
+// writes towards a client never wait on its socket (what it does not take
+// at once waits in a backlog of up to wire.DefaultBacklogWrites writes
+// that costs nothing while empty, wire.Spooled and the fault layer's
+// connection), and a publisher waits, for up to Options.FlowWait, while a
+// subscriber's queue is more than half full (flow.go). Without that wait
+// a 1,024-long queue lost 394 of 128,107 QoS 1 messages in a bench run on
+// a loaded machine, messages bare mochi delivered.
+const DefaultWritesPending = 256
+
+// readBuffer is the size of mochi's read buffer for each client.
+const readBuffer = 512
 
 // Options configure a broker. The zero value is a broker on two free
 // loopback ports, anonymous access, the default profile and seed 1.
@@ -96,12 +97,17 @@ type Options struct {
 	// JournalBytes bounds the memory the kept records take; 0 means
 	// journal.DefaultMaxBytes, < 0 no bound beyond JournalCap.
 	JournalBytes int64
-	// WritesPending is how many packets mochi queues for one client, and
-	// how many writes towards it may then wait for its socket, before the
-	// broker drops what comes next (a message is then lost, journaled as
-	// a drop); 0 means DefaultWritesPending. Each client costs 8 bytes
-	// of it up front.
+	// WritesPending is how many packets mochi queues for one client
+	// before it drops what comes next (a message is then lost, journaled
+	// as a drop); 0 means DefaultWritesPending. Each client costs 8
+	// bytes of it up front. Behind the queue, up to
+	// max(WritesPending, wire.DefaultBacklogWrites) writes towards the
+	// client may wait for its socket.
 	WritesPending int
+	// FlowWait is the longest a publisher waits for a subscriber whose
+	// queue is more than half full to make room (flow.go): 0 means
+	// DefaultFlowWait, negative never waits, as bare mochi does not.
+	FlowWait time.Duration
 
 	// ConnectTimeout closes a DUT connection that has not sent a whole
 	// CONNECT by then: 0 means wire.DefaultConnectTimeout (5 s), negative
@@ -245,7 +251,16 @@ func Start(ctx context.Context, opts Options) (*Broker, error) {
 	if opts.WritesPending > 0 {
 		pending = opts.WritesPending
 	}
-	dut.SetLimits(wire.Limits{ConnectTimeout: opts.ConnectTimeout, MaxPacket: opts.Profile.MaximumPacketSize, Held: opts.MaxHeldBytes, Writes: pending})
+	flowWait := opts.FlowWait
+	if flowWait == 0 {
+		flowWait = DefaultFlowWait
+	}
+	if outboundField == nil && opts.WritesPending == 0 {
+		// A mochi whose queue flowHook cannot see: its own long queue.
+		pending, flowWait = 8192, -1
+	}
+	backlog := max(pending, wire.DefaultBacklogWrites)
+	dut.SetLimits(wire.Limits{ConnectTimeout: opts.ConnectTimeout, MaxPacket: opts.Profile.MaximumPacketSize, Held: opts.MaxHeldBytes, Writes: backlog})
 
 	caps := mqtt.NewDefaultServerCapabilities()
 	caps.MaximumClientWritesPending = int32(pending)
@@ -254,13 +269,27 @@ func Start(ctx context.Context, opts Options) (*Broker, error) {
 	server := mqtt.New(&mqtt.Options{
 		InlineClient: true,
 		Capabilities: caps,
-		Logger:       slog.New(&dropLog{next: opts.Logger.Handler(), rec: drops}),
+		// mochi's read buffer per client, made when the client connects
+		// (2 KiB by default). On the DUT listener it reads from the fault
+		// layer, which holds whole packets already; a read larger than
+		// the buffer bypasses it.
+		ClientNetReadBufferSize: readBuffer,
+		Logger:                  slog.New(&dropLog{next: opts.Logger.Handler(), rec: drops}),
 	})
 	drops.server = server
 	if err := server.AddHook(&dropHook{rec: drops}, nil); err != nil {
 		dut.Close()
 		ctlInner.Close()
 		return nil, err
+	}
+	// Before authHook: mochi asks the ACL hooks in order until one grants,
+	// and flowHook, which waits for room, grants nothing.
+	if flowWait > 0 && outboundField != nil {
+		if err := server.AddHook(newFlowHook(pending, flowWait), nil); err != nil {
+			dut.Close()
+			ctlInner.Close()
+			return nil, err
+		}
 	}
 	// mochi calls a hook that handles packet encoding for every packet it
 	// sends, with the whole packet by value: only a profile that has
@@ -284,7 +313,7 @@ func Start(ctx context.Context, opts Options) (*Broker, error) {
 	// and journals and logs them: what reaches its mochi listener is the
 	// end, logged already.
 	dutML := newMochiListener(DUTListener, dut, func(string, error, bool) {})
-	ctlML := newMochiListener(ControlListener, spoolingListener{ctlInner, pending, opts.MaxHeldBytes}, func(id string, err error, retrying bool) {
+	ctlML := newMochiListener(ControlListener, spoolingListener{ctlInner, backlog, opts.MaxHeldBytes}, func(id string, err error, retrying bool) {
 		switch {
 		case retrying:
 			opts.Logger.Warn("control listener: accepting fails, retrying with backoff", "error", err)

@@ -172,7 +172,7 @@ func brokerFlagSet(f *brokerFlags, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&f.journal, "journal", "", "write the wire journal to `file` as JSON lines, as it is recorded")
 	fs.IntVar(&f.journalCap, "journal-cap", 0, "journal records kept in memory for the API (default: the journal's own cap)")
 	fs.Var(&f.journalBytes, "journal-bytes", "`size` bound of the memory the kept journal takes, e.g. 64MiB; records past it are counted lost (default 256MiB; -1: no bound)")
-	fs.IntVar(&f.writesPending, "writes-pending", 0, "packets queued for one client, and writes then waiting for its socket, before the broker drops what comes next, journaled as a drop (default 8192, as mochi's own queue)")
+	fs.IntVar(&f.writesPending, "writes-pending", 0, "packets mochi queues for one client before the broker drops what comes next, journaled as a drop (default 256; a publisher waits for a subscriber whose queue is half full, and behind the queue up to 8192 writes wait for the client's socket)")
 	fs.BoolVar(&f.allowAnonymous, "allow-anonymous", false, "let clients without credentials in on listeners (and the API) bound off loopback")
 	// Credentials may come from the environment, so that they stay out of
 	// process listings and compose files.

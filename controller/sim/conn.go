@@ -50,12 +50,17 @@ type conn struct {
 	discOut bool // the driver's DISCONNECT is queued on this connection
 	spare   []wpacket
 	closed  bool
+	writing bool // a writer goroutine runs: started by what is queued, it ends when the queue is empty
 	nc      net.Conn
 	pingOut bool
 	ka      time.Duration
 
-	wake   chan struct{}
-	kick   chan struct{}
+	// kaTimer checks the keep-alive when it may be due; nil until the
+	// socket is connected. A timer rather than a goroutine of its own:
+	// a thousand idle clients would otherwise keep a thousand stacks
+	// waiting for it.
+	kaTimer *time.Timer
+
 	done   chan struct{}
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -119,8 +124,6 @@ func (c *Client) reconnectLocked() int {
 		tlsCfg:   cfg,
 		protocol: c.protocol,
 		unit:     c.ctl.opts.KeepAliveUnit,
-		wake:     make(chan struct{}, 1),
-		kick:     make(chan struct{}, 1),
 		done:     make(chan struct{}),
 	}
 	cn.ctx, cn.cancel = context.WithCancel(context.Background())
@@ -156,13 +159,34 @@ func (c *Client) resolveLocked() ([]string, int) {
 	return addrs, 0
 }
 
+// setKeepalive changes the keep-alive interval. Caller holds c.mu.
 func (cn *conn) setKeepalive(seconds int) {
 	cn.ka = time.Duration(seconds) * cn.unit
 	cn.kaNanos.Store(int64(cn.ka))
-	select {
-	case cn.kick <- struct{}{}:
-	default:
+	cn.armKeepaliveLocked()
+}
+
+// armKeepaliveLocked sets the keep-alive timer for when the next PINGREQ
+// or the keep-alive's end may be due, or stops it when there is no
+// keep-alive. Caller holds c.mu.
+func (cn *conn) armKeepaliveLocked() {
+	if cn.closed || cn.nc == nil {
+		return
 	}
+	ka := cn.kaNanos.Load()
+	if ka <= 0 {
+		if cn.kaTimer != nil {
+			cn.kaTimer.Stop()
+		}
+		return
+	}
+	due := min(cn.nextOut.Load(), cn.lastIn.Load()+ka)
+	d := time.Duration(due - time.Now().UnixNano())
+	if cn.kaTimer == nil {
+		cn.kaTimer = time.AfterFunc(d, cn.keepaliveDue)
+		return
+	}
+	cn.kaTimer.Reset(d)
 }
 
 // enqueue adds a packet to the write queue. Caller holds c.mu.
@@ -171,10 +195,24 @@ func (cn *conn) enqueue(b []byte, kind uint8, mid uint16) {
 		return
 	}
 	cn.wq = append(cn.wq, wpacket{b: b, kind: kind, mid: mid})
-	select {
-	case cn.wake <- struct{}{}:
-	default:
+	cn.startWriterLocked()
+}
+
+// startWriterLocked starts a writer for what is queued, unless one runs or
+// the socket is not connected yet. A goroutine that lives while there is
+// something to write: a thousand idle clients keep no writer's stack.
+// Caller holds c.mu.
+func (cn *conn) startWriterLocked() {
+	if cn.writing || cn.closed || cn.nc == nil || len(cn.wq) == 0 {
+		return
 	}
+	cn.writing = true
+	c, nc := cn.c, cn.nc
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		cn.writeLoop(nc)
+	}()
 }
 
 // closeConnLocked ends a connection without a callback; unwritten packets
@@ -185,6 +223,9 @@ func (c *Client) closeConnLocked(cn *conn) {
 	}
 	cn.closed = true
 	close(cn.done)
+	if cn.kaTimer != nil {
+		cn.kaTimer.Stop()
+	}
 	cn.cancel()
 	if cn.nc != nil {
 		// Closing is how the connection ends; what the socket says about
@@ -261,83 +302,74 @@ func (cn *conn) run() {
 	now := time.Now().UnixNano()
 	cn.lastIn.Store(now)
 	cn.nextOut.Store(now + cn.kaNanos.Load())
-	c.wg.Add(3)
+	cn.armKeepaliveLocked()
+	// CONNECT waits in the queue: its writer is a goroutine of its own
+	// rather than this one, whose stack dialling has grown.
+	cn.startWriterLocked()
+	c.wg.Add(1)
 	c.mu.Unlock()
 	go cn.readLoop(nc)
-	go cn.keepaliveLoop()
-	// The writer gets a goroutine of its own rather than this one, whose
-	// stack dialling has grown: a connection keeps its writer for its
-	// whole life, and a thousand of them would keep that stack each.
-	go func() {
-		defer c.wg.Done()
-		cn.writeLoop(nc)
-	}()
 }
 
 // writeLoop writes queued packets one write each, as libmosquitto's
 // packet writer does, and reports what each write finishes (a QoS 0
 // onPublish, the end of a DISCONNECT) before the next: a client subscribed
 // to its own topic sees onPublish and onMessage in libmosquitto's order.
+// It ends when nothing is queued; enqueue starts the next.
 func (cn *conn) writeLoop(nc net.Conn) {
 	c := cn.c
 	for {
-		select {
-		case <-cn.wake:
-		case <-cn.done:
+		c.mu.Lock()
+		if cn.closed {
+			c.mu.Unlock()
 			return
 		}
-		for {
-			c.mu.Lock()
-			if cn.closed {
-				c.mu.Unlock()
-				return
-			}
-			batch := cn.wq
-			if len(batch) == 0 {
-				c.mu.Unlock()
+		batch := cn.wq
+		if len(batch) == 0 {
+			cn.writing = false
+			c.mu.Unlock()
+			return
+		}
+		cn.wq = cn.spare[:0]
+		cn.spare = nil
+		for i, p := range batch {
+			if p.kind == wpDisconnect && i+1 < len(batch) {
+				// Packets queued after DISCONNECT are never written.
+				batch = batch[:i+1]
 				break
 			}
-			cn.wq = cn.spare[:0]
-			cn.spare = nil
-			for i, p := range batch {
-				if p.kind == wpDisconnect && i+1 < len(batch) {
-					// Packets queued after DISCONNECT are never written.
-					batch = batch[:i+1]
-					break
-				}
-			}
-			c.mu.Unlock()
-
-			for _, p := range batch {
-				if _, err := nc.Write(p.b); err != nil {
-					c.lost(cn, writeCode(err))
-					return
-				}
-				cn.nextOut.Store(time.Now().UnixNano() + cn.kaNanos.Load())
-				c.mu.Lock()
-				switch p.kind {
-				case wpQoS0:
-					c.emit(controller.Event{Kind: controller.OnPublish, MsgID: int(p.mid), Message: controller.ReasonString(0)})
-				case wpDisconnect:
-					if !cn.closed {
-						c.closeConnLocked(cn)
-						c.emit(controller.Event{Kind: controller.OnDisconnect, Message: controller.ErrorString(0)})
-					}
-				}
-				closed := cn.closed
-				c.mu.Unlock()
-				if closed {
-					return
-				}
-			}
-			c.mu.Lock()
-			for i := range batch {
-				batch[i] = wpacket{}
-			}
-			cn.spare = batch[:0]
-			c.mu.Unlock()
-			c.ev.WaitRoom()
 		}
+		c.mu.Unlock()
+
+		for _, p := range batch {
+			if _, err := nc.Write(p.b); err != nil {
+				c.lost(cn, writeCode(err))
+				return
+			}
+			cn.nextOut.Store(time.Now().UnixNano() + cn.kaNanos.Load())
+			c.mu.Lock()
+			switch p.kind {
+			case wpQoS0:
+				c.emit(controller.Event{Kind: controller.OnPublish, MsgID: int(p.mid), Message: controller.ReasonString(0)})
+			case wpDisconnect:
+				if !cn.closed {
+					c.closeConnLocked(cn)
+					c.emit(controller.Event{Kind: controller.OnDisconnect, Message: controller.ErrorString(0)})
+				}
+			}
+			closed := cn.closed
+			c.mu.Unlock()
+			if closed {
+				return
+			}
+		}
+		c.mu.Lock()
+		for i := range batch {
+			batch[i] = wpacket{}
+		}
+		cn.spare = batch[:0]
+		c.mu.Unlock()
+		c.ev.WaitRoom()
 	}
 }
 
@@ -448,58 +480,40 @@ func decodePacket(fh packets.FixedHeader, buf []byte, protocol byte) (pk *packet
 	return pk, nil
 }
 
-func (cn *conn) keepaliveLoop() {
+// keepaliveDue runs on the keep-alive timer: it sends PINGREQ when
+// nothing was written for a keep-alive interval, ends the connection when
+// nothing came back for one after that, and otherwise sets the timer for
+// when one of those may be due.
+func (cn *conn) keepaliveDue() {
 	c := cn.c
-	defer c.wg.Done()
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	for {
-		ka := cn.kaNanos.Load()
-		if ka <= 0 {
-			select {
-			case <-cn.done:
-				return
-			case <-cn.kick:
-				continue
-			}
-		}
-		now := time.Now().UnixNano()
-		due := min(cn.nextOut.Load(), cn.lastIn.Load()+ka)
-		if now < due {
-			timer.Reset(time.Duration(due - now))
-			select {
-			case <-cn.done:
-				return
-			case <-cn.kick:
-				if !timer.Stop() {
-					<-timer.C
-				}
-			case <-timer.C:
-			}
-			continue
-		}
-		c.mu.Lock()
-		if cn.closed {
-			c.mu.Unlock()
-			return
-		}
-		if c.state == csActive && !cn.pingOut {
-			cn.enqueue([]byte{packets.Pingreq << 4, 0}, wpOther, 0)
-			cn.pingOut = true
-			cn.lastIn.Store(now)
-			cn.nextOut.Store(now + ka)
-			c.mu.Unlock()
-			continue
-		}
-		code := errKeepalive
-		if c.state == csDisconnecting {
-			code = 0
-		}
-		c.closeConnLocked(cn)
-		c.emit(controller.Event{Kind: controller.OnDisconnect, Reason: code, Message: controller.ErrorString(code)})
-		c.mu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cn.closed {
 		return
 	}
+	ka := cn.kaNanos.Load()
+	if ka <= 0 {
+		return
+	}
+	now := time.Now().UnixNano()
+	if now < min(cn.nextOut.Load(), cn.lastIn.Load()+ka) {
+		cn.armKeepaliveLocked()
+		return
+	}
+	if c.state == csActive && !cn.pingOut {
+		cn.enqueue([]byte{packets.Pingreq << 4, 0}, wpOther, 0)
+		cn.pingOut = true
+		cn.lastIn.Store(now)
+		cn.nextOut.Store(now + ka)
+		cn.armKeepaliveLocked()
+		return
+	}
+	code := errKeepalive
+	if c.state == csDisconnecting {
+		code = 0
+	}
+	c.closeConnLocked(cn)
+	c.emit(controller.Event{Kind: controller.OnDisconnect, Reason: code, Message: controller.ErrorString(code)})
 }
 
 func dialCode(err error) int {

@@ -17,6 +17,9 @@ import (
 // the controller's event loop.
 const BacklogLimit = 4096
 
+// smallQueue is the most events an empty queue keeps room for.
+const smallQueue = 8
+
 // Loop is one client's callback queue and the goroutine that delivers it.
 type Loop struct {
 	// gate, when set, is the client's call lock: the loop takes it before
@@ -42,7 +45,9 @@ func New(gate sync.Locker) *Loop {
 		gate: gate,
 		wake: make(chan struct{}, 1),
 		stop: make(chan struct{}),
-		out:  make(chan controller.Event, 16),
+		// One event in hand is enough: the queue is q. An event is some
+		// 200 bytes, and a thousand clients each kept sixteen of them.
+		out:  make(chan controller.Event, 1),
 		done: make(chan struct{}),
 	}
 	l.room = sync.NewCond(&l.mu)
@@ -119,7 +124,14 @@ func (l *Loop) take() (ev controller.Event, have, stopped bool) {
 		return ev, false, true
 	}
 	if l.head == len(l.q) {
-		l.q = l.q[:0]
+		// Empty: start again at the front. A queue a burst grew gives its
+		// memory back: events are some 200 bytes each, and a thousand
+		// clients each kept what their largest burst left.
+		if cap(l.q) > smallQueue {
+			l.q = nil
+		} else {
+			l.q = l.q[:0]
+		}
 		l.head = 0
 		return ev, false, false
 	}

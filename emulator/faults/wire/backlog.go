@@ -19,10 +19,12 @@ import (
 // 8,192 entries are 64 KiB a client, idle or not. With writes that return
 // at once, mochi's writer drains its queue as fast as it is scheduled, and
 // the queue that absorbs a slow reader is this one, which costs nothing
-// until it holds something. It is bounded, like mochi's: past maxWrites
-// writes or maxBytes bytes a write waits, mochi's writer with it, and
-// mochi's short queue then fills and drops, journaled as mochi's drops
-// are.
+// until it holds something. (What absorbs a writer that is not scheduled
+// is the broker's flow control: a publisher waits while a subscriber's
+// queue is half full, see emulator/flow.go.) It is bounded, like mochi's:
+// past maxWrites writes or maxBytes bytes a write waits, mochi's writer
+// with it, and mochi's short queue then fills and drops, journaled as
+// mochi's drops are.
 type backlog struct {
 	raw net.Conn
 	rc  syscall.RawConn // nil: the socket cannot be written without blocking
@@ -44,8 +46,9 @@ type backlog struct {
 // Bounds of a backlog.
 const (
 	// DefaultBacklogWrites is how many writes a connection's backlog
-	// keeps before a write waits: mochi's own default queue length, so
-	// that a client is dropped messages no sooner than under bare mochi.
+	// keeps before a write waits: bare mochi's default queue length, so
+	// that a slow client is dropped messages no sooner than under bare
+	// mochi, whose queue is that long.
 	DefaultBacklogWrites = 8192
 	// spareMax is the largest buffer kept for reuse once written.
 	spareMax = 64 << 10

@@ -59,19 +59,21 @@ type Conn struct {
 	scratch []byte // inline reads reuse it: the queue is empty when they read
 	rbuf    []byte
 	rerr    error // an error to report once the bytes before it are taken
-	head    item  // a packet that was due when a read deadline passed
+	head    *item // a packet that was due when a read deadline passed
 	headSet bool
 	// slot carries the packet just read inline straight to Read when it
 	// goes to mochi at once, as nearly every packet does: the queue is for
-	// packets that wait.
+	// packets that wait. rin, cur and head are made when first needed and
+	// kept: an item is 300 bytes, and an idle connection needs none of
+	// them.
 	slot     item
-	rin      item // a packet from the client being routed when slot is taken
-	cur      item // the packet Read is handing over, when it came off the queue
+	rin      *item // a packet from the client being routed when slot is taken
+	cur      *item // the packet Read is handing over, when it came off the queue
 	slotted  bool
 	rclock   int64        // journal time of the packets this Read hands over, 0 until read
 	inTopic  string       // the last topic the client published to, see parse
 	deadline atomic.Int64 // read deadline, unix nanos; 0 none
-	rtimer   *time.Timer
+	rtimer   *time.Timer  // made when a read first waits with a deadline
 
 	wmu      sync.Mutex // everything queued towards the client, in order
 	framer   Framer
@@ -89,6 +91,14 @@ type Conn struct {
 	// still stuck after the grace period. Stopped once closed: a pending
 	// timer would keep the connection, and through it the journal, alive.
 	backstop atomic.Pointer[time.Timer]
+}
+
+// spare returns *p, making it first if it is nil.
+func spare(p **item) *item {
+	if *p == nil {
+		*p = new(item)
+	}
+	return *p
 }
 
 // item is one entry of a direction's queue: a packet to deliver, a cut to
@@ -157,8 +167,6 @@ func newConn(raw net.Conn, l *Listener, id uint64) *Conn {
 	c := &Conn{raw: raw, l: l, id: id, done: make(chan struct{})}
 	c.in.q = newFifo()
 	c.out.q = newFifo()
-	c.rtimer = time.NewTimer(time.Hour)
-	c.rtimer.Stop()
 	c.br = sockread.New(raw)
 	c.bl = newBacklog(raw, l.limits.Writes, l.limits.Held)
 	return c
@@ -321,6 +329,7 @@ func (c *Conn) readOne(inline bool) error {
 			c.mu.Lock()
 			if c.connTimer != nil {
 				c.connTimer.Stop()
+				c.connTimer = nil // nothing left for it to do: let it go
 			}
 			c.mu.Unlock()
 		}
@@ -390,12 +399,14 @@ func (c *Conn) route(raw []byte, dir faults.Direction, inline bool) {
 	if o.Rule == "" {
 		// Nearly every packet: described in place, in an item of the
 		// connection's own, since queue copies only the few that wait.
-		it := &c.rin
+		var it *item
 		switch {
 		case dir == faults.ToClient:
 			it = &c.wout // under wmu
 		case inline && !c.slotted:
 			it = &c.slot // where queue will most likely put it
+		default:
+			it = spare(&c.rin)
 		}
 		it.raw, it.due, it.cut, it.err = raw, time.Time{}, nil, nil
 		c.describe(&it.rec, &p) // sets the whole record
@@ -755,7 +766,7 @@ func (c *Conn) nextIn() (*item, error) {
 	switch {
 	case c.headSet:
 		c.headSet = false
-		it = &c.head
+		it = c.head
 	case c.slotted:
 		c.slotted = false
 		it = &c.slot
@@ -764,8 +775,8 @@ func (c *Conn) nextIn() (*item, error) {
 		if err != nil {
 			return nil, err
 		}
-		c.cur = v
-		it = &c.cur
+		it = spare(&c.cur)
+		*it = v
 	}
 	for {
 		due := c.dueAt(it)
@@ -784,7 +795,8 @@ func (c *Conn) nextIn() (*item, error) {
 			return nil, io.EOF
 		case <-c.deadlineC():
 			t.Stop()
-			c.head, c.headSet = *it, true
+			h := spare(&c.head)
+			*h, c.headSet = *it, true
 			return nil, os.ErrDeadlineExceeded
 		}
 	}
@@ -797,7 +809,11 @@ func (c *Conn) deadlineC() <-chan time.Time {
 	if d == 0 {
 		return nil
 	}
-	c.rtimer.Reset(time.Until(time.Unix(0, d)))
+	if c.rtimer == nil {
+		c.rtimer = time.NewTimer(time.Until(time.Unix(0, d)))
+	} else {
+		c.rtimer.Reset(time.Until(time.Unix(0, d)))
+	}
 	return c.rtimer.C
 }
 
