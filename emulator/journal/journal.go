@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"runtime"
 	"sync"
 	"time"
 	"unsafe"
@@ -132,12 +131,7 @@ func New(capacity int) *Journal {
 	if capacity <= 0 {
 		capacity = DefaultCap
 	}
-	j := &Journal{start: time.Now(), cap: capacity, maxBytes: DefaultMaxBytes}
-	j.recs.list = new(blocks)
-	// The records' memory is outside the collected heap: give it back
-	// once nobody can read it.
-	runtime.AddCleanup(j, (*blocks).free, j.recs.list)
-	return j
+	return &Journal{start: time.Now(), cap: capacity, maxBytes: DefaultMaxBytes}
 }
 
 // SetMaxBytes bounds the memory the kept records take (DefaultMaxBytes when
@@ -162,7 +156,7 @@ const (
 
 // bytes is what the kept records take; called with j.mu held.
 func (j *Journal) bytes() int64 {
-	return int64(j.recs.nblocks())*chunkLen*storedBytes + int64(cap(j.extras))*extrasBytes + j.strs.bytes + j.labels.bytes
+	return int64(len(j.recs.blocks))*chunkLen*storedBytes + int64(cap(j.extras))*extrasBytes + j.strs.bytes + j.labels.bytes
 }
 
 // full says whether one more record would go past a bound; called with
@@ -260,7 +254,7 @@ func (j *Journal) Reset() {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.cleared += uint64(j.recs.len()) + j.lost
-	j.recs.clear()
+	j.recs = chunks{}
 	j.extras = nil
 	j.strs = interner{}
 	j.labels = interner{}

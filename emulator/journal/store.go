@@ -3,7 +3,6 @@ package journal
 import (
 	"hash/crc32"
 	"strconv"
-	"sync/atomic"
 	"unsafe"
 )
 
@@ -265,84 +264,25 @@ func (j *Journal) load(i int) Record {
 
 // chunks holds the records in fixed-size blocks: a growing journal never
 // copies what it has (as a doubling slice would, at twice the memory for
-// the moment of the copy), and each block is one pointer-free piece of
-// memory.
-//
-// The blocks are kept outside the collected heap where the system allows
-// (blocks_unix.go): records are most of a busy broker's long-lived memory,
-// and the collector lets the heap grow to twice what is live before it
-// collects, so a journal of 25 MB on the heap held the process another
-// 25 MB above it. Records hold no pointers, so the collector has nothing
-// to find in them; their memory is given back by Reset, and by a cleanup
-// once the journal is unreachable.
+// the moment of the copy), and each block is one pointer-free allocation.
 type chunks struct {
-	list  *blocks // nil until New sets it
-	n     int
-	first uint64 // the sequence number of the first record: the rest follow without gaps
+	blocks [][]stored
+	n      int
+	first  uint64 // the sequence number of the first record: the rest follow without gaps
 }
 
-// blocks is what chunks hold; apart from the Journal, so that a cleanup
-// can give the memory back once the Journal is gone.
-type blocks struct {
-	b      [][]stored
-	mapped []bool // b[i] is outside the collected heap, to be given back
-}
-
-// mappedBlocks counts the blocks outside the collected heap, in every
-// journal of the process.
-var mappedBlocks atomic.Int64
-
-const (
-	chunkLen   = 4096
-	blockBytes = chunkLen * int(unsafe.Sizeof(stored{}))
-)
+const chunkLen = 4096
 
 // grow adds a record at the end and returns it to be filled in.
 func (c *chunks) grow() *stored {
-	if c.list == nil {
-		c.list = new(blocks)
-	}
 	if c.n%chunkLen == 0 {
-		b, mapped := newBlock()
-		if mapped {
-			mappedBlocks.Add(1)
-		}
-		c.list.b = append(c.list.b, b)
-		c.list.mapped = append(c.list.mapped, mapped)
+		c.blocks = append(c.blocks, make([]stored, chunkLen))
 	}
-	s := &c.list.b[c.n/chunkLen][c.n%chunkLen]
+	s := &c.blocks[c.n/chunkLen][c.n%chunkLen]
 	c.n++
 	return s
 }
 
 func (c *chunks) len() int { return c.n }
 
-// nblocks is how many blocks are held.
-func (c *chunks) nblocks() int {
-	if c.list == nil {
-		return 0
-	}
-	return len(c.list.b)
-}
-
-func (c *chunks) at(i int) *stored { return &c.list.b[i/chunkLen][i%chunkLen] }
-
-// clear forgets every record and gives their memory back.
-func (c *chunks) clear() {
-	if c.list != nil {
-		c.list.free()
-	}
-	c.n, c.first = 0, 0
-}
-
-// free gives back every block; nothing may use them after.
-func (l *blocks) free() {
-	for i, b := range l.b {
-		if l.mapped[i] {
-			freeBlock(b)
-			mappedBlocks.Add(-1)
-		}
-	}
-	clear(l.b)
-	l.b, l.mapped = l.b[:0], l.mapped[:0]
-}
+func (c *chunks) at(i int) *stored { return &c.blocks[i/chunkLen][i%chunkLen] }
