@@ -2,6 +2,7 @@ package sim_test
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/mqtthil/mqtthil/controller"
@@ -74,18 +75,21 @@ func TestCutHandshake(t *testing.T) {
 				}
 				x.onPublish(sentinel)
 				ev := x.onPublish(mid)
-				want := 0
+				want := []int{0}
 				if v == 5 && tc.name == "qos2 PUBCOMP lost" {
-					// The broker finished the exchange before the cut; the
-					// resent PUBREL finds no id.
-					want = 146
+					// The broker finished the exchange before the cut, and
+					// the resent PUBREL finds no id (146); unless the cut
+					// came before mochi let the id go, and it completes
+					// with 0. Which one is mochi's timing, not the
+					// client's: the client reports what the broker said.
+					want = []int{146, 0}
 				}
 				// "qos2 PUBREC lost" on MQTT 5: mochi answers the client's DUP
 				// PUBLISH, whose id it still holds, with PUBREC 145; the
 				// emulator sends it as 0, as MQTT 5 section 4.3.3 asks, so the
 				// exchange completes with 0 (see emulator/faults/correct.go).
-				if ev.Reason != want {
-					t.Fatalf("onPublish %+v", ev)
+				if !slices.Contains(want, ev.Reason) {
+					t.Fatalf("onPublish %+v, want reason %v", ev, want)
 				}
 				if n := x.count(controller.Is(controller.OnPublish, mid)); n != 1 {
 					t.Fatalf("%d onPublish for msgId %d", n, mid)
