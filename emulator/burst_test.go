@@ -44,34 +44,8 @@ func TestQoS0BurstLosesNothingUnrecorded(t *testing.T) {
 			if raceEnabled {
 				n /= 6
 			}
-			b := emulator.StartTest(t, emulator.Options{WritesPending: tc.pending, FlowWait: tc.flowWait, JournalCap: 4 * n, JournalBytes: -1})
-			sub := dial(t, b.DUTAddr, 4)
-			sub.connect("burst-sub")
-			sub.subscribe("burst/#", 0, 1)
-			pub := dial(t, b.DUTAddr, 4)
-			pub.connect("burst-pub")
-
-			frame, err := mqttcodec.Encode(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish},
-				ProtocolVersion: 4, TopicName: "burst/x", Payload: make([]byte, 64)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ping, _ := mqttcodec.Encode(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Pingreq}, ProtocolVersion: 4})
-			sent := make(chan error, 1)
-			go func() {
-				bw := bufio.NewWriterSize(pub.conn, 64<<10)
-				for range n {
-					if _, err := bw.Write(frame); err != nil {
-						sent <- err
-						return
-					}
-				}
-				// mochi handles a client's packets in order, handing each
-				// PUBLISH to the subscriber's queue (or dropping it) before
-				// the next: PINGRESP means every message is queued or dropped.
-				bw.Write(ping)
-				sent <- bw.Flush()
-			}()
+			b, sub, pub := startBurst(t, emulator.Options{WritesPending: tc.pending, FlowWait: tc.flowWait, JournalCap: 4 * n, JournalBytes: -1}, "burst")
+			sent := burst(t, pub, "burst/x", 64, n)
 
 			delivered, target := 0, -1 // target: what is owed once every message is queued or dropped
 			var readErr error
@@ -138,4 +112,45 @@ func TestQoS0BurstLosesNothingUnrecorded(t *testing.T) {
 			}
 		})
 	}
+}
+
+// startBurst starts a broker with opts, a subscriber (name-sub) to name/#
+// at QoS 0 and a publisher (name-pub), both MQTT 3.1.1 on the DUT listener.
+func startBurst(t *testing.T, opts emulator.Options, name string) (*emulator.Broker, *wire, *wire) {
+	t.Helper()
+	b := emulator.StartTest(t, opts)
+	sub := dial(t, b.DUTAddr, 4)
+	sub.connect(name + "-sub")
+	sub.subscribe(name+"/#", 0, 1)
+	pub := dial(t, b.DUTAddr, 4)
+	pub.connect(name + "-pub")
+	return b, sub, pub
+}
+
+// burst has pub send n QoS 0 messages of size bytes to topic as fast as
+// its socket takes them, then a PINGREQ; the channel gets the end of the
+// writing. mochi handles a client's packets in order, handing each PUBLISH
+// to the subscriber's queue (or dropping it) before the next: the PINGRESP
+// that answers means every message is queued or dropped.
+func burst(t *testing.T, pub *wire, topic string, size, n int) <-chan error {
+	t.Helper()
+	frame, err := mqttcodec.Encode(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish},
+		ProtocolVersion: 4, TopicName: topic, Payload: make([]byte, size)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ping, _ := mqttcodec.Encode(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Pingreq}, ProtocolVersion: 4})
+	sent := make(chan error, 1)
+	go func() {
+		bw := bufio.NewWriterSize(pub.conn, 64<<10)
+		for range n {
+			if _, err := bw.Write(frame); err != nil {
+				sent <- err
+				return
+			}
+		}
+		bw.Write(ping)
+		sent <- bw.Flush()
+	}()
+	return sent
 }

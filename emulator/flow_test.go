@@ -2,7 +2,6 @@
 package emulator_test
 
 import (
-	"bufio"
 	"testing"
 	"time"
 
@@ -11,7 +10,6 @@ import (
 	"github.com/mqtthil/mqtthil/emulator"
 	faultwire "github.com/mqtthil/mqtthil/emulator/faults/wire"
 	"github.com/mqtthil/mqtthil/emulator/journal"
-	"github.com/mqtthil/mqtthil/internal/mqttcodec"
 )
 
 // TestFlowWaitIsBounded has a subscriber that reads nothing while a
@@ -26,32 +24,9 @@ func TestFlowWaitIsBounded(t *testing.T) {
 	// 1 KiB messages: the loopback socket buffers take a few megabytes,
 	// the backlog 8192 writes, mochi's queue 256; the rest must drop.
 	const n = 40000
-	b := emulator.StartTest(t, emulator.Options{FlowWait: wait, JournalCap: 4 * n, JournalBytes: -1})
-	sub := dial(t, b.DUTAddr, 4)
-	sub.connect("stuck-sub")
-	sub.subscribe("stuck/#", 0, 1)
-	pub := dial(t, b.DUTAddr, 4)
-	pub.connect("stuck-pub")
-
-	frame, err := mqttcodec.Encode(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish},
-		ProtocolVersion: 4, TopicName: "stuck/x", Payload: make([]byte, 1024)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ping, _ := mqttcodec.Encode(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Pingreq}, ProtocolVersion: 4})
+	b, sub, pub := startBurst(t, emulator.Options{FlowWait: wait, JournalCap: 4 * n, JournalBytes: -1}, "stuck")
 	start := time.Now()
-	sent := make(chan error, 1)
-	go func() {
-		bw := bufio.NewWriterSize(pub.conn, 64<<10)
-		for range n {
-			if _, err := bw.Write(frame); err != nil {
-				sent <- err
-				return
-			}
-		}
-		bw.Write(ping)
-		sent <- bw.Flush()
-	}()
+	sent := burst(t, pub, "stuck/x", 1024, n)
 	if err := <-sent; err != nil {
 		t.Fatalf("publisher: %v", err)
 	}

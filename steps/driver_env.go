@@ -111,18 +111,8 @@ func (w *World) devicePropertyIs(dev int, name, want string, within time.Duratio
 		if err != nil {
 			return err
 		}
-		ctx, cancel := context.WithTimeout(w.ctx, w.within(within))
-		defer cancel()
-		got, ok, err := other.AwaitValue(ctx, controller.PropertyValue, name, want, w.valuesSince())
-		switch {
-		case err == nil:
-			return nil
-		case !errors.Is(err, context.DeadlineExceeded):
-			return fmt.Errorf("device %d's property %q: %w", dev, name, err)
-		case !ok:
-			return fmt.Errorf("device %d's driver has no property %q", dev, name)
-		}
-		return fmt.Errorf("device %d's property %q is %q after %v, expected %q\nits log:\n%s", dev, name, got, w.within(within), want, lastLines(other.Logs(), 20))
+		describe := func() string { return "its log:\n" + lastLines(other.Logs(), 20) }
+		return w.awaitValueOf(other, fmt.Sprintf("device %d's", dev), describe, controller.PropertyValue, name, want, within)
 	})
 }
 
@@ -299,21 +289,28 @@ func (w *World) driverVariableIs(name, want string, within time.Duration) error 
 
 func (w *World) awaitDriverValue(kind controller.ValueKind, name, want string, within time.Duration) error {
 	return w.withDriver(func(d *driverRun) error {
-		ctx, cancel := context.WithTimeout(w.ctx, w.within(within))
-		defer cancel()
-		got, ok, err := d.rt.AwaitValue(ctx, kind, name, want, w.valuesSince())
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("the driver's %s %q: %w", kind, name, err)
-		}
-		was := fmt.Sprintf("is %q", got)
-		if !ok {
-			was = "does not exist"
-		}
-		return fmt.Errorf("the driver's %s %q %s after %v, expected %q\n%s", kind, name, was, w.within(within), want, d.describe())
+		return w.awaitValueOf(d.rt, "the driver's", d.describe, kind, name, want, within)
 	})
+}
+
+// awaitValueOf waits for a value of drv (the driver, or another driver of
+// its project): who names it in messages, describe adds what a failure
+// shows of it.
+func (w *World) awaitValueOf(drv controller.Driver, who string, describe func() string, kind controller.ValueKind, name, want string, within time.Duration) error {
+	ctx, cancel := context.WithTimeout(w.ctx, w.within(within))
+	defer cancel()
+	got, ok, err := drv.AwaitValue(ctx, kind, name, want, w.valuesSince())
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%s %s %q: %w", who, kind, name, err)
+	}
+	was := fmt.Sprintf("is %q", got)
+	if !ok {
+		was = "does not exist"
+	}
+	return fmt.Errorf("%s %s %q %s after %v, expected %q\n%s", who, kind, name, was, w.within(within), want, describe())
 }
 
 func (w *World) driverFiresEvent(name string, within time.Duration) error {
