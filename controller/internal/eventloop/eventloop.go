@@ -1,7 +1,7 @@
 // Package eventloop is the callback queue and event loop that every
 // in-process client object shares (controller/sim and controller/mosq):
-// the network side queues callbacks without waiting for the driver, and one
-// goroutine per client delivers them on Events(), in order and one at a
+// the network side queues callbacks without waiting for the driver, and a
+// goroutine of the client's delivers them on Events(), in order and one at a
 // time, as the controller runs a driver's callbacks on its own loop.
 package eventloop
 
@@ -21,6 +21,9 @@ const BacklogLimit = 4096
 const smallQueue = 8
 
 // Loop is one client's callback queue and the goroutine that delivers it.
+// The goroutine lives only while there is something to deliver: a
+// thousand idle clients would otherwise hold a thousand parked goroutines
+// and their stacks, several KB each, for nothing.
 type Loop struct {
 	// gate, when set, is the client's call lock: the loop takes it before
 	// it takes each event, so that an event queued while a call runs goes
@@ -31,27 +34,26 @@ type Loop struct {
 	room    *sync.Cond // signalled when the backlog shrinks or the loop stops
 	q       []controller.Event
 	head    int
-	wake    chan struct{}
+	running bool // a delivering goroutine is alive; set and cleared under mu
 	stop    chan struct{}
 	stopped bool
 	out     chan controller.Event
-	done    chan struct{}
+
+	wg       sync.WaitGroup // the delivering goroutine, while it runs
+	closeOut sync.Once
 }
 
-// New starts a client's event loop. gate may be nil when no event can be
+// New makes a client's event loop. gate may be nil when no event can be
 // queued while a call runs.
 func New(gate sync.Locker) *Loop {
 	l := &Loop{
 		gate: gate,
-		wake: make(chan struct{}, 1),
 		stop: make(chan struct{}),
 		// One event in hand is enough: the queue is q. An event is some
 		// 200 bytes, and a thousand clients each kept sixteen of them.
-		out:  make(chan controller.Event, 1),
-		done: make(chan struct{}),
+		out: make(chan controller.Event, 1),
 	}
 	l.room = sync.NewCond(&l.mu)
-	go l.run()
 	return l
 }
 
@@ -71,11 +73,14 @@ func (l *Loop) Emit(client string, ev controller.Event) {
 		return
 	}
 	l.q = append(l.q, ev)
-	l.mu.Unlock()
-	select {
-	case l.wake <- struct{}{}:
-	default:
+	if !l.running {
+		// Only one goroutine delivers at a time, so order holds; Close
+		// sets stopped under mu before it waits, so none starts after.
+		l.running = true
+		l.wg.Add(1)
+		go l.run()
 	}
+	l.mu.Unlock()
 }
 
 // WaitRoom blocks while more than BacklogLimit callbacks wait for the
@@ -88,21 +93,14 @@ func (l *Loop) WaitRoom() {
 	l.mu.Unlock()
 }
 
+// run delivers until the queue is empty, then ends; the next Emit starts
+// another.
 func (l *Loop) run() {
-	defer close(l.done)
-	defer close(l.out)
+	defer l.wg.Done()
 	for {
-		ev, have, stopped := l.take()
-		if stopped {
-			return
-		}
+		ev, have := l.take()
 		if !have {
-			select {
-			case <-l.wake:
-			case <-l.stop:
-				return
-			}
-			continue
+			return
 		}
 		select {
 		case l.out <- ev:
@@ -112,8 +110,10 @@ func (l *Loop) run() {
 	}
 }
 
-// take removes the next event, under the gate when there is one.
-func (l *Loop) take() (ev controller.Event, have, stopped bool) {
+// take removes the next event, under the gate when there is one. With
+// nothing to take, or the loop stopped, it reports have false and the
+// goroutine that called it is no longer the loop's.
+func (l *Loop) take() (ev controller.Event, have bool) {
 	if l.gate != nil {
 		l.gate.Lock()
 		defer l.gate.Unlock()
@@ -121,7 +121,8 @@ func (l *Loop) take() (ev controller.Event, have, stopped bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.stopped {
-		return ev, false, true
+		l.running = false
+		return ev, false
 	}
 	if l.head == len(l.q) {
 		// Empty: start again at the front. A queue a burst grew gives its
@@ -133,7 +134,8 @@ func (l *Loop) take() (ev controller.Event, have, stopped bool) {
 			l.q = l.q[:0]
 		}
 		l.head = 0
-		return ev, false, false
+		l.running = false
+		return ev, false
 	}
 	ev = l.q[l.head]
 	l.q[l.head] = controller.Event{}
@@ -141,11 +143,11 @@ func (l *Loop) take() (ev controller.Event, have, stopped bool) {
 	if len(l.q)-l.head <= BacklogLimit/2 {
 		l.room.Broadcast()
 	}
-	return ev, true, false
+	return ev, true
 }
 
-// Close stops delivery and waits for the loop's goroutine to end; events
-// not yet delivered are dropped, and Events() is closed.
+// Close stops delivery and waits for the loop's goroutine, if one runs, to
+// end; events not yet delivered are dropped, and Events() is closed.
 func (l *Loop) Close() {
 	l.mu.Lock()
 	if !l.stopped {
@@ -154,5 +156,6 @@ func (l *Loop) Close() {
 		l.room.Broadcast()
 	}
 	l.mu.Unlock()
-	<-l.done
+	l.wg.Wait()
+	l.closeOut.Do(func() { close(l.out) })
 }

@@ -5,6 +5,7 @@ package eventloop
 import (
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/mqtthil/mqtthil/controller"
@@ -119,4 +120,37 @@ func TestCloseDropsAndEnds(t *testing.T) {
 	if n > cap(l.out)+1 {
 		t.Fatalf("%d events delivered after Close", n)
 	}
+}
+
+// An idle loop holds no goroutine; the next callback starts one again.
+func TestNoGoroutineWhileIdle(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := New(nil)
+		defer l.Close()
+		idle := func() bool {
+			synctest.Wait() // every goroutine of the bubble has ended or is blocked
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			return !l.running
+		}
+		if !idle() {
+			t.Fatal("a new loop runs a goroutine before any callback")
+		}
+		for round := range 3 {
+			for i := range 5 {
+				l.Emit("c", controller.Event{Kind: controller.OnMessage, MsgID: i})
+			}
+			if idle() {
+				t.Fatalf("round %d: five callbacks queued and no goroutine delivers them", round)
+			}
+			for i := range 5 {
+				if ev := next(t, l); ev.MsgID != i {
+					t.Fatalf("round %d: event %d has msg id %d", round, i, ev.MsgID)
+				}
+			}
+			if !idle() {
+				t.Fatalf("round %d: the loop's goroutine outlives its empty queue", round)
+			}
+		}
+	})
 }
