@@ -188,7 +188,7 @@ func Scale(ctx context.Context, newCtl NewController, addr string, count, perSec
 	tracks := make([]track, len(all))
 	var (
 		mu   sync.Mutex
-		lats []time.Duration
+		lats Hist
 		sent int
 	)
 	stop := make(chan struct{}) // closed when publishing has ended
@@ -217,7 +217,7 @@ func Scale(ctx context.Context, newCtl NewController, addr string, count, perSec
 					tr.mu.Unlock()
 					if ok {
 						mu.Lock()
-						lats = append(lats, now.Sub(t))
+						lats.Add(now.Sub(t))
 						mu.Unlock()
 					}
 					if stopped == nil && left == 0 {
@@ -283,12 +283,7 @@ func Scale(ctx context.Context, newCtl NewController, addr string, count, perSec
 	if err := ctx.Err(); err != nil {
 		return ScaleResult{}, err
 	}
-	slices.Sort(lats)
-	r := ScaleResult{Controllers: count, Publishes: sent, Answered: len(lats), RSSBytes: peakRSS()}
-	if len(lats) > 0 {
-		r.P99 = lats[len(lats)*99/100]
-	}
-	return r, nil
+	return ScaleResult{Controllers: count, Publishes: sent, Answered: lats.Count(), RSSBytes: peakRSS(), P99: lats.Quantile(0.99)}, nil
 }
 
 // resetPeakRSS starts the peak resident set afresh, so that what the
