@@ -115,7 +115,8 @@ type Journal struct {
 	recs    chunks
 	strs    interner // client ids, topics and the rarer strings
 	labels  interner // kinds, directions and packet types
-	extras  []extras
+	whos    table[who]
+	shapes  table[shape]
 	gen     uint64 // bumped by Reset, so waiters rescan
 	lost    uint64
 	cleared uint64 // records Reset has forgotten, kept or lost, over the journal's life
@@ -146,17 +147,16 @@ func (j *Journal) SetMaxBytes(n int64) {
 }
 
 // Per-record and per-string costs counted against the byte bound: a kept
-// record, its side table entry, and an interned string's header, table
-// slot and map entry beside its bytes.
+// record, and an interned string's header, table slot and map entry beside
+// its bytes.
 const (
 	storedBytes = int64(unsafe.Sizeof(stored{}))
-	extrasBytes = int64(unsafe.Sizeof(extras{}))
 	stringBytes = 64
 )
 
 // bytes is what the kept records take; called with j.mu held.
 func (j *Journal) bytes() int64 {
-	return int64(len(j.recs.blocks))*chunkLen*storedBytes + int64(cap(j.extras))*extrasBytes + j.strs.bytes + j.labels.bytes
+	return int64(len(j.recs.blocks))*chunkLen*storedBytes + j.whos.bytes() + j.shapes.bytes() + j.strs.bytes + j.labels.bytes
 }
 
 // full says whether one more record would go past a bound; called with
@@ -255,7 +255,7 @@ func (j *Journal) Reset() {
 	defer j.mu.Unlock()
 	j.cleared += uint64(j.recs.len()) + j.lost
 	j.recs = chunks{}
-	j.extras = nil
+	j.whos, j.shapes = table[who]{}, table[shape]{}
 	j.strs = interner{}
 	j.labels = interner{}
 	j.lost = 0

@@ -36,33 +36,44 @@ func (h *Hash) UnmarshalText(b []byte) error {
 }
 
 // stored is a record as the journal keeps it: no pointers, strings replaced
-// by numbers in the journal's string tables. A journal of a million records
-// is then one block the garbage collector never has to look through, which
-// is what keeps recording cheap at full packet rate. It is kept to 48
-// bytes: at full rate the journal writes a record for every packet, and
-// the bytes written are a good part of its cost. Fields most packets leave
-// empty (properties, rule, action, cause) live in a side table.
+// by numbers in the journal's tables. A journal of a million records is
+// then one block the garbage collector never has to look through, which is
+// what keeps recording cheap at full packet rate. It is kept to 32 bytes:
+// at full rate the journal writes a record for every packet, the bytes
+// written are a good part of its cost, and a long run keeps hundreds of
+// thousands. What packet after packet repeats lives in two side tables:
+// the connection with its client id, and the record's shape (kind,
+// direction, type, QoS, flags, reason, and the rarely set properties, rule,
+// action and cause), of which a run has a few dozen.
 type stored struct {
 	tns      int64
-	conn     uint32 // connection numbers past 2^32 wrap: one emulator never gets near
+	who      uint32 // index in Journal.whos
 	hash     uint32
 	size     uint32
-	psize    uint32
-	client   uint32
-	topic    uint32
-	extra    uint32 // 0: none; else 1 + index in Journal.extras
-	kind     uint16 // kind, dir and typ: ids in the journal's label table
-	dir      uint16
-	typ      uint16
+	topic    uint32 // string id
+	shape    uint32 // index in Journal.shapes
 	packetID uint16
-	reason   int16 // -1: none
-	qos      uint8
-	flags    uint8
+	over     uint16 // size less payload size; overWide: the payload size is the shape's
 }
 
-// extras are the rarely set string fields of a record, as string ids.
-type extras struct {
-	props, rule, action, cause uint32
+// overWide marks a record whose header and properties take 65,535 bytes or
+// more, or whose payload size is not below its size: its payload size is
+// kept in its shape instead.
+const overWide = 1<<16 - 1
+
+// who is a connection and the client id it had when a record was added.
+type who struct {
+	conn   uint64
+	client uint32 // string id
+}
+
+// shape is what a record shares with many others.
+type shape struct {
+	kind, dir, typ             uint16 // ids in the label table
+	reason                     int16  // -1: none
+	qos, flags                 uint8
+	props, rule, action, cause uint32 // string ids
+	psize                      uint32 // only with overWide
 }
 
 const (
@@ -70,6 +81,44 @@ const (
 	flagRetain
 	flagDropped
 )
+
+// table numbers distinct values of a small comparable type, remembering
+// the last few it was asked for by a slot the caller picks: a connection
+// asks for the same who and a handful of shapes packet after packet.
+type table[K comparable] struct {
+	ids    map[K]uint32
+	vals   []K
+	recent [64]struct {
+		k  K
+		id uint32
+		ok bool
+	}
+}
+
+func (t *table[K]) id(k K, slot uint) uint32 {
+	r := &t.recent[slot%uint(len(t.recent))]
+	if r.ok && r.k == k {
+		return r.id
+	}
+	id, ok := t.ids[k]
+	if !ok {
+		if t.ids == nil {
+			t.ids = make(map[K]uint32)
+		}
+		id = uint32(len(t.vals))
+		t.vals = append(t.vals, k)
+		t.ids[k] = id
+	}
+	r.k, r.id, r.ok = k, id, true
+	return id
+}
+
+// bytes is what the table takes against the journal's byte bound: each
+// value twice (the slice and the map's key) and the map's overhead.
+func (t *table[K]) bytes() int64 {
+	var k K
+	return int64(len(t.vals)) * (2*int64(unsafe.Sizeof(k)) + 16)
+}
 
 // interner numbers strings; 0 is the empty string. The journal's lock
 // guards it: one lock for a whole Add, since every connection adds to the
@@ -147,28 +196,37 @@ func (in *interner) str(id uint32) string {
 // store packs r into s; called with j.mu held.
 func (j *Journal) store(s *stored, r *Record) {
 	in := &j.strs
-	*s = stored{
-		tns: r.TNs, conn: uint32(r.Conn), hash: uint32(r.PayloadHash),
-		size: uint32(r.Size), psize: uint32(r.PayloadSize),
-		client: in.id(r.Client), topic: in.id(r.Topic),
+	sh := shape{
 		kind: j.label(r.Kind), dir: j.label(r.Dir), typ: j.label(r.Type),
-		packetID: uint16(r.PacketID), reason: -1, qos: uint8(r.QoS),
+		reason: -1, qos: uint8(r.QoS),
 	}
 	if r.Props != "" || r.Rule != "" || r.Action != "" || r.Cause != "" {
-		j.extras = append(j.extras, extras{props: in.id(r.Props), rule: in.id(r.Rule), action: in.id(r.Action), cause: in.id(r.Cause)})
-		s.extra = uint32(len(j.extras))
+		sh.props, sh.rule, sh.action, sh.cause = in.id(r.Props), in.id(r.Rule), in.id(r.Action), in.id(r.Cause)
 	}
 	if r.Reason != nil {
-		s.reason = int16(*r.Reason)
+		sh.reason = int16(*r.Reason)
 	}
 	if r.Dup {
-		s.flags |= flagDup
+		sh.flags |= flagDup
 	}
 	if r.Retain {
-		s.flags |= flagRetain
+		sh.flags |= flagRetain
 	}
 	if r.Dropped {
-		s.flags |= flagDropped
+		sh.flags |= flagDropped
+	}
+	over := uint16(overWide)
+	if d := r.Size - r.PayloadSize; d >= 0 && d < overWide && r.PayloadSize >= 0 {
+		over = uint16(d)
+	} else {
+		sh.psize = uint32(r.PayloadSize)
+	}
+	*s = stored{
+		tns: r.TNs, hash: uint32(r.PayloadHash), size: uint32(r.Size),
+		who:      j.whos.id(who{conn: r.Conn, client: in.id(r.Client)}, uint(r.Conn)),
+		topic:    in.id(r.Topic),
+		shape:    j.shapes.id(sh, uint(sh.typ)<<2^uint(sh.dir)^uint(sh.kind)<<5^uint(sh.flags)<<4^uint(sh.rule)),
+		packetID: uint16(r.PacketID), over: over,
 	}
 }
 
@@ -243,20 +301,21 @@ func (j *Journal) labelStr(id uint16) string {
 // load unpacks the i-th record kept; called with j.mu held.
 func (j *Journal) load(i int) Record {
 	s := j.recs.at(i)
+	w, sh := &j.whos.vals[s.who], &j.shapes.vals[s.shape]
 	r := Record{
-		Seq: j.recs.first + uint64(i), Conn: uint64(s.conn), TNs: s.tns, PayloadHash: Hash(s.hash),
-		Size: int(s.size), PayloadSize: int(s.psize),
-		Kind: j.labelStr(s.kind), Dir: j.labelStr(s.dir), Type: j.labelStr(s.typ),
-		Client: j.strs.str(s.client), Topic: j.strs.str(s.topic),
-		PacketID: int(s.packetID), QoS: int(s.qos),
-		Dup: s.flags&flagDup != 0, Retain: s.flags&flagRetain != 0, Dropped: s.flags&flagDropped != 0,
+		Seq: j.recs.first + uint64(i), Conn: w.conn, TNs: s.tns, PayloadHash: Hash(s.hash),
+		Size: int(s.size), PayloadSize: int(s.size) - int(s.over),
+		Kind: j.labelStr(sh.kind), Dir: j.labelStr(sh.dir), Type: j.labelStr(sh.typ),
+		Client: j.strs.str(w.client), Topic: j.strs.str(s.topic),
+		PacketID: int(s.packetID), QoS: int(sh.qos),
+		Dup: sh.flags&flagDup != 0, Retain: sh.flags&flagRetain != 0, Dropped: sh.flags&flagDropped != 0,
+		Props: j.strs.str(sh.props), Rule: j.strs.str(sh.rule), Action: j.strs.str(sh.action), Cause: j.strs.str(sh.cause),
 	}
-	if s.extra != 0 {
-		x := &j.extras[s.extra-1]
-		r.Props, r.Rule, r.Action, r.Cause = j.strs.str(x.props), j.strs.str(x.rule), j.strs.str(x.action), j.strs.str(x.cause)
+	if s.over == overWide {
+		r.PayloadSize = int(sh.psize)
 	}
-	if s.reason >= 0 {
-		v := int(s.reason)
+	if sh.reason >= 0 {
+		v := int(sh.reason)
 		r.Reason = &v
 	}
 	return r
