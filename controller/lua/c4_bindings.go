@@ -98,7 +98,7 @@ func (r *Runtime) c4SendToDevice(L *glua.LState) int {
 	dev := L.CheckInt(2)
 	cmd := L.CheckString(3)
 	if dev != r.proj.DeviceID {
-		if r.peers != nil {
+		if r.peers.Load() != nil {
 			params := paramsOf(L, L.Get(4))
 			if !L.ToBool(5) {
 				for k, v := range params {

@@ -54,8 +54,8 @@ func (r *Runtime) StartProjectDrivers() error {
 	if len(devs) == 0 {
 		return nil
 	}
-	if r.peers == nil {
-		r.peers = &peerSet{byDevice: map[int]*Runtime{r.proj.DeviceID: r}}
+	if r.peers.Load() == nil {
+		r.peers.Store(&peerSet{byDevice: map[int]*Runtime{r.proj.DeviceID: r}})
 	}
 	for _, d := range devs {
 		if err := r.startPeer(d); err != nil {
@@ -66,7 +66,7 @@ func (r *Runtime) StartProjectDrivers() error {
 }
 
 func (r *Runtime) startPeer(d Device) error {
-	if r.peers.get(d.ID) != nil {
+	if r.peers.Load().get(d.ID) != nil {
 		return errors.New("the device id is taken by another driver of the project")
 	}
 	var proj *Project
@@ -86,11 +86,12 @@ func (r *Runtime) startPeer(d Device) error {
 	if err != nil {
 		return err
 	}
-	p.peers = r.peers
-	r.peers.mu.Lock()
-	r.peers.byDevice[d.ID] = p
+	set := r.peers.Load()
+	p.peers.Store(set)
+	set.mu.Lock()
+	set.byDevice[d.ID] = p
 	r.owned = append(r.owned, p)
-	r.peers.mu.Unlock()
+	set.mu.Unlock()
 	if err := p.Load(d.Driver); err != nil {
 		return err
 	}
@@ -141,19 +142,20 @@ func (r *Runtime) Peer(dev int) *Runtime {
 	if dev == r.proj.DeviceID {
 		return nil
 	}
-	return r.peers.get(dev)
+	return r.peers.Load().get(dev)
 }
 
 // PeerDevices are the device ids of the project's other drivers, in
 // order.
 func (r *Runtime) PeerDevices() []int {
-	if r.peers == nil {
+	if r.peers.Load() == nil {
 		return nil
 	}
-	r.peers.mu.Lock()
-	defer r.peers.mu.Unlock()
+	set := r.peers.Load()
+	set.mu.Lock()
+	defer set.mu.Unlock()
 	var out []int
-	for id := range r.peers.byDevice {
+	for id := range set.byDevice {
 		if id != r.proj.DeviceID {
 			out = append(out, id)
 		}
@@ -168,7 +170,7 @@ func (r *Runtime) PeerDevices() []int {
 func (r *Runtime) ProjectErrors() []error {
 	errs := r.Errors()
 	for _, id := range r.PeerDevices() {
-		for _, err := range r.peers.get(id).Errors() {
+		for _, err := range r.peers.Load().get(id).Errors() {
 			errs = append(errs, fmt.Errorf("device %d: %w", id, err))
 		}
 	}
@@ -179,7 +181,7 @@ func (r *Runtime) ProjectErrors() []error {
 // params as a table of strings; false when no driver of the project runs
 // on dev. Called on the sender's loop.
 func (r *Runtime) deliverTo(dev int, entry string, args []glua.LValue, params map[string]string) bool {
-	p := r.peers.get(dev)
+	p := r.peers.Load().get(dev)
 	if p == nil || p == r {
 		return false
 	}
@@ -230,7 +232,7 @@ func (r *Runtime) protocolOf(dev int) int {
 func (r *Runtime) c4SendToProxy(L *glua.LState) int {
 	binding := L.CheckInt(2)
 	cmd := L.CheckString(3)
-	if r.peers == nil {
+	if r.peers.Load() == nil {
 		return 0
 	}
 	params := paramsOf(L, L.Get(4))
@@ -256,13 +258,14 @@ func paramsOf(L *glua.LState, v glua.LValue) map[string]string {
 
 // closePeers closes the project's other drivers this runtime started.
 func (r *Runtime) closePeers() error {
-	if r.peers == nil {
+	if r.peers.Load() == nil {
 		return nil
 	}
-	r.peers.mu.Lock()
+	set := r.peers.Load()
+	set.mu.Lock()
 	owned := r.owned
 	r.owned = nil
-	r.peers.mu.Unlock()
+	set.mu.Unlock()
 	var errs []error
 	for _, p := range owned {
 		if err := p.Close(); err != nil && !errors.Is(err, ErrClosed) {

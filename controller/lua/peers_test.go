@@ -128,3 +128,45 @@ func TestProjectFileDrivers(t *testing.T) {
 		t.Errorf("a missing driver: %v", err)
 	}
 }
+
+// The driver under test runs before the project's other drivers start, and
+// may message them from a timer while they do: the project's drivers come
+// into being under its feet, without a data race (run with -race).
+func TestProjectDriversStartWhileTheDriverRuns(t *testing.T) {
+	child := writeDriver(t, `
+		ticks = 0
+		function ReceivedFromProxy(b, cmd, p) if cmd == 'TICK' then ticks = ticks + 1 end end`, "")
+	hub := writeDriver(t, `
+		sent = 0
+		function OnDriverLateInit()
+			C4:SetTimer(1, function()
+				C4:SendToProxy(5001, 'TICK', {})
+				C4:SendToDevice(1002, 'PING', {})
+				sent = sent + 1
+			end, true)
+		end`, "")
+	rt := newRuntime(t, lua.Options{Project: &lua.Project{
+		DeviceID:   1001,
+		DriverFile: "hub.c4z",
+		Devices:    []lua.Device{{ID: 1002, Name: "Child", Driver: child}},
+		Bindings:   []lua.Binding{{Provider: 1001, ProviderBinding: 5001, Consumer: 1002, ConsumerBinding: 7, Class: "X"}},
+	}})
+	if err := rt.Load(hub); err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Init(); err != nil {
+		t.Fatal(err)
+	}
+	awaitLua(t, rt, "sent >= 3") // the timer runs before the peers exist
+	if err := rt.StartProjectDrivers(); err != nil {
+		t.Fatal(err)
+	}
+	peer := rt.Peer(1002)
+	if peer == nil {
+		t.Fatal("no runtime for device 1002")
+	}
+	awaitLua(t, peer, "ticks >= 3")
+	if errs := rt.ProjectErrors(); len(errs) > 0 {
+		t.Fatalf("errors: %v", errs)
+	}
+}

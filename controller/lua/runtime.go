@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	glua "github.com/yuin/gopher-lua"
@@ -172,7 +173,9 @@ type Runtime struct {
 
 	// peers are the runtimes of the project's drivers, this one's among
 	// them (peers.go); owned those this runtime started and closes.
-	peers *peerSet
+	// Set once, when the first peer starts, while this driver's loop may
+	// already be running its code: hence atomic.
+	peers atomic.Pointer[peerSet]
 	owned []*Runtime // under peers.mu
 }
 
