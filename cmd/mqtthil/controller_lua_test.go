@@ -31,8 +31,8 @@ func outcomesAt(t *testing.T, ctl, station string, paths []string) map[string]st
 	return out
 }
 
-// controllerOutcomes is outcomesAt for any goroutine of the test: it reports
-// what went wrong instead of ending the test.
+// controllerOutcomes is outcomesAt for any goroutine of the test: it
+// reports what went wrong instead of ending the test.
 func controllerOutcomes(t *testing.T, ctl, station string, paths []string) (map[string]string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -77,9 +77,9 @@ type simBaseline struct {
 	err  error
 }
 
-// simOutcomes is controllerOutcomes(t, "sim", "", paths), taken by the first test
-// to ask for these paths; a test asking while it is taken waits for it.
-// Each caller gets a copy of its own.
+// simOutcomes is controllerOutcomes(t, "sim", "", paths), taken by the
+// first test to ask for these paths; a test asking while it is taken
+// waits for it. Each caller gets a copy of its own.
 func simOutcomes(t *testing.T, paths []string) (map[string]string, error) {
 	v, _ := simBaselines.LoadOrStore(strings.Join(paths, "\n"), &simBaseline{})
 	b := v.(*simBaseline)
