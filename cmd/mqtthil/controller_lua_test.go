@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -21,6 +24,16 @@ func outcomes(t *testing.T, ctl string, paths []string) map[string]string {
 // outcomesAt is outcomes with a station for the remote controller.
 func outcomesAt(t *testing.T, ctl, station string, paths []string) map[string]string {
 	t.Helper()
+	out, err := controllerOutcomes(t, ctl, station, paths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// controllerOutcomes is outcomesAt for any goroutine of the test: it
+// reports what went wrong instead of ending the test.
+func controllerOutcomes(t *testing.T, ctl, station string, paths []string) (map[string]string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cfg := runConfig{
@@ -42,45 +55,99 @@ func outcomesAt(t *testing.T, ctl, station string, paths []string) map[string]st
 	start := time.Now()
 	r, err := execute(ctx, cfg, io.Discard)
 	if err != nil {
-		t.Fatalf("%s: %v", ctl, err)
+		return nil, fmt.Errorf("%s: %v", ctl, err)
 	}
 	t.Logf("%s: %d scenarios in %v", ctl, len(r.scenarios), time.Since(start))
 	out := map[string]string{}
 	for _, s := range r.scenarios {
 		out[s.Feature+": "+s.Name] = s.Outcome + " " + accountLine(s.Account)
 	}
-	return out
+	return out, nil
+}
+
+// simBaselines are the simulated controller's outcomes by list of feature
+// paths, taken once per test process and shared by the tests that hold
+// another controller to them. sim runs on virtual time: its outcomes do
+// not depend on which test asked first or on how loaded the machine is.
+var simBaselines sync.Map // strings.Join(paths, "\n") -> *simBaseline
+
+type simBaseline struct {
+	once sync.Once
+	out  map[string]string
+	err  error
+}
+
+// simOutcomes is controllerOutcomes(t, "sim", "", paths), taken by the
+// first test to ask for these paths; a test asking while it is taken
+// waits for it. Each caller gets a copy of its own.
+func simOutcomes(t *testing.T, paths []string) (map[string]string, error) {
+	v, _ := simBaselines.LoadOrStore(strings.Join(paths, "\n"), &simBaseline{})
+	b := v.(*simBaseline)
+	b.once.Do(func() { b.out, b.err = controllerOutcomes(t, "sim", "", paths) })
+	return maps.Clone(b.out), b.err
+}
+
+// withSimOutcomes runs f while the simulated controller's outcomes for
+// paths are taken (or waited for) beside it, and returns both once both
+// are done. f must not end the test: the test waits here for both.
+func withSimOutcomes(t *testing.T, paths []string, f func() error) (map[string]string, error) {
+	t.Helper()
+	var sim map[string]string
+	var simErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sim, simErr = simOutcomes(t, paths)
+	}()
+	err := f()
+	<-done
+	return sim, errors.Join(simErr, err)
+}
+
+// matchPaths are the features on which other controllers are held to
+// sim: all of them; under the race detector, where the suite takes many
+// times longer, those without the long bursts of calls (message_ids and
+// publish_return_codes publish thousands of messages to wrap the 16-bit
+// ids).
+func matchPaths() []string {
+	if raceDetector {
+		return []string{"../../features/faults.feature", "../../features/onpublish_outcomes.feature", "../../features/reference_cases.feature"}
+	}
+	return []string{"../../features"}
 }
 
 // TestLuaControllerMatchesSim runs the whole feature suite against the
 // simulated controller and against the Lua runtime (every call made from
 // Lua through the C4 shim) and requires the same outcome for every
-// scenario. Under the race detector, where the suite takes many times
-// longer, it runs the features without the long bursts of calls
-// (message_ids and publish_return_codes publish thousands of messages to
-// wrap the 16-bit ids). A scenario whose outcomes differ is run again on
-// both, up to three times, and counts as the same once a round agrees, so
-// that a scenario that is merely timing-sensitive on a loaded machine is
-// not mistaken for a difference between the controllers.
+// scenario (matchPaths under the race detector). A scenario whose
+// outcomes differ is run again on both, up to three times, and counts as
+// the same once a round agrees, so that a scenario that is merely
+// timing-sensitive on a loaded machine is not mistaken for a difference
+// between the controllers.
 func TestLuaControllerMatchesSim(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
 		t.Skip("runs the feature suite twice")
 	}
-	paths := []string{"../../features"}
-	if raceDetector {
-		paths = []string{"../../features/faults.feature", "../../features/onpublish_outcomes.feature", "../../features/reference_cases.feature"}
-	}
-	requireSameOutcomes(t, "lua", "", paths)
+	requireSameOutcomes(t, "lua", "", matchPaths())
 }
 
 // requireSameOutcomes runs paths on sim and on the controller named ctl
-// and requires the same outcome for every scenario. A scenario whose
-// outcomes differ is run again on both, up to three times, and counts as the
-// same once both controllers gave it the same outcome in one round.
+// and requires the same outcome for every scenario. The first round's sim
+// outcomes are the shared baseline (simOutcomes), taken beside the run on
+// ctl. A scenario whose outcomes differ is run again on both, up to three
+// times, and counts as the same once both controllers gave it the same
+// outcome in one round.
 func requireSameOutcomes(t *testing.T, ctl, station string, paths []string) {
 	t.Helper()
-	sim, other := outcomes(t, "sim", paths), outcomesAt(t, ctl, station, paths)
+	var other map[string]string
+	sim, err := withSimOutcomes(t, paths, func() (err error) {
+		other, err = controllerOutcomes(t, ctl, station, paths)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(sim) == 0 {
 		t.Fatal("no scenarios ran")
 	}

@@ -205,8 +205,10 @@ func TestStationLostMidRun(t *testing.T) {
 	startStation(t, addrA, "lost-a")
 	b := startStation(t, addrB, "lost-b")
 	fa := poolStationFile(t, dir, "lost-a", addrA, "30s")
-	// lost-b's lost request is noticed after 5s.
-	fb := poolStationFileRequest(t, dir, "lost-b", addrB, "30s", "5s")
+	// lost-b's lost request is noticed after 3s: nothing answers a
+	// request to a killed probe, the channel only times out. Its requests
+	// before the kill (the health check) are loopback round trips.
+	fb := poolStationFileRequest(t, dir, "lost-b", addrB, "30s", "3s")
 	// The first scenario lost-b takes (the run's second: stations are
 	// handed out in turn) has its probe killed before its first step,
 	// while lost-a runs the first.

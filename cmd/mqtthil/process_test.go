@@ -4,12 +4,15 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -27,7 +30,18 @@ var (
 	buildErr  error
 )
 
+// TestMain runs twice as many parallel tests at a time as go test's
+// default (GOMAXPROCS), unless -parallel is given: most tests here spend
+// their time waiting on processes, stations, sockets and real-time
+// deadlines rather than computing, and at the default the waiting ones
+// held the machine's few slots while its cores idled.
 func TestMain(m *testing.M) {
+	flag.Parse()
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if !set {
+		flag.Set("test.parallel", strconv.Itoa(2*runtime.GOMAXPROCS(0)))
+	}
 	code := m.Run()
 	if buildDir != "" {
 		os.RemoveAll(buildDir)

@@ -1,4 +1,4 @@
-package main
+package report_test
 
 import (
 	"bufio"
@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -197,4 +198,23 @@ func (b *browser) await(session, method string) {
 			b.events = append(b.events, r.SessionID+" "+r.Method)
 		}
 	}
+}
+
+// lockedWriter collects a process's standard error, written by the
+// process's copying goroutine and read by the test.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  *strings.Builder
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}
+
+func (l *lockedWriter) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.String()
 }
