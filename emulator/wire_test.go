@@ -38,6 +38,13 @@ func dial(t testing.TB, addr string, version byte) *wire {
 // dialIn is dial on an in-memory network, for a test in a bubble.
 func dialIn(t testing.TB, n *memnet.Network, addr string, version byte) *wire {
 	t.Helper()
+	c := dialConn(t, n, addr)
+	return &wire{t: t, conn: c, br: bufio.NewReader(c), version: version}
+}
+
+// dialConn connects to addr on the in-memory network n.
+func dialConn(t testing.TB, n *memnet.Network, addr string) net.Conn {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	c, err := n.DialContext(ctx, "tcp", addr)
@@ -45,7 +52,7 @@ func dialIn(t testing.TB, n *memnet.Network, addr string, version byte) *wire {
 		t.Fatalf("dial %s: %v", addr, err)
 	}
 	t.Cleanup(func() { c.Close() })
-	return &wire{t: t, conn: c, br: bufio.NewReader(c), version: version}
+	return c
 }
 
 func (w *wire) send(pk packets.Packet) {
