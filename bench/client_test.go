@@ -92,6 +92,10 @@ func TestPublishMeasures(t *testing.T) {
 }
 
 func TestScale(t *testing.T) {
+	// A second of publishing at a set rate, mostly waiting: beside the
+	// load test. What it checks has no upper bound another test could
+	// push it past.
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	b, err := StartEmulator(ctx)
