@@ -14,6 +14,7 @@ func requireExternal() bool { return os.Getenv("MQTTHIL_REQUIRE_EXTERNAL") == "1
 // The load generator moves every message through each broker, at every
 // QoS, and the emulator's journal keeps every packet of it.
 func TestLoadThroughEachBroker(t *testing.T) {
+	t.Parallel() // beside TestScale, which mostly waits
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	starters := map[string]func(context.Context) (*Broker, error){

@@ -99,6 +99,12 @@ func connectV4(t *testing.T, addr, id string) *mqttClient {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
+	return connectV4On(t, conn, id)
+}
+
+// connectV4On is connectV4 on a connection made already.
+func connectV4On(t *testing.T, conn net.Conn, id string) *mqttClient {
+	t.Helper()
 	c := &mqttClient{t: t, conn: conn, br: bufio.NewReader(conn)}
 	body := []byte{0, 4, 'M', 'Q', 'T', 'T', 4, 0x02, 0, 60, 0, byte(len(id))}
 	body = append(body, id...)

@@ -12,6 +12,7 @@ import (
 	"github.com/mqtthil/mqtthil/emulator"
 	faultwire "github.com/mqtthil/mqtthil/emulator/faults/wire"
 	"github.com/mqtthil/mqtthil/emulator/journal"
+	"github.com/mqtthil/mqtthil/emulator/memnet"
 	"github.com/mqtthil/mqtthil/internal/mqttcodec"
 )
 
@@ -118,11 +119,23 @@ func TestQoS0BurstLosesNothingUnrecorded(t *testing.T) {
 // at QoS 0 and a publisher (name-pub), both MQTT 3.1.1 on the DUT listener.
 func startBurst(t *testing.T, opts emulator.Options, name string) (*emulator.Broker, *wire, *wire) {
 	t.Helper()
+	return startBurstOn(t, nil, opts, name)
+}
+
+// startBurstOn is startBurst on the in-memory network n (real sockets
+// when n is nil).
+func startBurstOn(t *testing.T, n *memnet.Network, opts emulator.Options, name string) (*emulator.Broker, *wire, *wire) {
+	t.Helper()
+	connect := func(addr string) *wire { return dial(t, addr, 4) }
+	if n != nil {
+		opts.Listen = n.Listen
+		connect = func(addr string) *wire { return dialIn(t, n, addr, 4) }
+	}
 	b := emulator.StartTest(t, opts)
-	sub := dial(t, b.DUTAddr, 4)
+	sub := connect(b.DUTAddr)
 	sub.connect(name + "-sub")
 	sub.subscribe(name+"/#", 0, 1)
-	pub := dial(t, b.DUTAddr, 4)
+	pub := connect(b.DUTAddr)
 	pub.connect(name + "-pub")
 	return b, sub, pub
 }

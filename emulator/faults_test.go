@@ -7,6 +7,7 @@ import (
 	"slices"
 	"syscall"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -14,6 +15,7 @@ import (
 	"github.com/mqtthil/mqtthil/emulator"
 	"github.com/mqtthil/mqtthil/emulator/faults"
 	"github.com/mqtthil/mqtthil/emulator/journal"
+	"github.com/mqtthil/mqtthil/emulator/memnet"
 )
 
 const (
@@ -23,6 +25,21 @@ const (
 	tPUBCOMP = 7
 	tSUBACK  = 9
 )
+
+// startIn starts a broker on an in-memory network, for a test in a
+// synctest bubble. The fault tests that wait out quiet lines (a PUBACK a
+// rule drops, a stall, a delay) run in bubbles: the quiet passes at once
+// on the bubble's clock, and a PUBACK cannot come "late" because the
+// machine is loaded, so none is taken for dropped. The fault layer on
+// real sockets is exercised by the other tests, TestMatchFields among
+// them (its "until already passed" needs time to pass while the client
+// works, which a bubble's clock does not).
+func startIn(t *testing.T, opts emulator.Options) (*emulator.Broker, *memnet.Network) {
+	t.Helper()
+	n := memnet.New()
+	opts.Listen = n.Listen
+	return emulator.StartTest(t, opts), n
+}
 
 // ackedIDs publishes QoS 1 messages with ids 1..n on topic and returns the
 // ids of the PUBACKs that came back before the line went quiet.
@@ -154,12 +171,14 @@ func TestMatchPublishFields(t *testing.T) {
 	}
 }
 
-func TestProbabilityIsSeeded(t *testing.T) {
+func TestProbabilityIsSeeded(t *testing.T) { synctest.Test(t, probabilityIsSeeded) }
+
+func probabilityIsSeeded(t *testing.T) {
 	run := func(seed int64) []int {
-		b := emulator.StartTest(t, emulator.Options{Seed: seed, Rules: []faults.Rule{{Name: "coin",
+		b, n := startIn(t, emulator.Options{Seed: seed, Rules: []faults.Rule{{Name: "coin",
 			Match:  faults.Match{Direction: faults.ToClient, Packets: []byte{tPUBACK}, Probability: ptr(0.5)},
 			Action: faults.Drop{}}}})
-		w := dial(t, b.DUTAddr, 4)
+		w := dialIn(t, n, b.DUTAddr, 4)
 		w.connect("c")
 		return ackedIDs(t, w, "t", 40, 300*time.Millisecond)
 	}
@@ -175,10 +194,12 @@ func TestProbabilityIsSeeded(t *testing.T) {
 	}
 }
 
-func TestTimesBoundsFiring(t *testing.T) {
-	b := emulator.StartTest(t, emulator.Options{Rules: []faults.Rule{{Name: "twice", Times: 2,
+func TestTimesBoundsFiring(t *testing.T) { synctest.Test(t, timesBoundsFiring) }
+
+func timesBoundsFiring(t *testing.T) {
+	b, n := startIn(t, emulator.Options{Rules: []faults.Rule{{Name: "twice", Times: 2,
 		Match: faults.Match{Direction: faults.ToClient, Packets: []byte{tPUBACK}}, Action: faults.Drop{}}}})
-	w := dial(t, b.DUTAddr, 4)
+	w := dialIn(t, n, b.DUTAddr, 4)
 	w.connect("c")
 	if got := ackedIDs(t, w, "t", 5, 300*time.Millisecond); !slices.Equal(got, []int{3, 4, 5}) {
 		t.Fatalf("PUBACKs %v, want [3 4 5]", got)
@@ -189,9 +210,11 @@ func TestTimesBoundsFiring(t *testing.T) {
 	}
 }
 
-func TestRulesChangeWhileTrafficFlows(t *testing.T) {
-	b := emulator.StartTest(t, emulator.Options{})
-	w := dial(t, b.DUTAddr, 4)
+func TestRulesChangeWhileTrafficFlows(t *testing.T) { synctest.Test(t, rulesChangeWhileTrafficFlows) }
+
+func rulesChangeWhileTrafficFlows(t *testing.T) {
+	b, n := startIn(t, emulator.Options{})
+	w := dialIn(t, n, b.DUTAddr, 4)
 	w.connect("c")
 	if got := ackedIDs(t, w, "t", 1, 200*time.Millisecond); len(got) != 1 {
 		t.Fatalf("before: %v", got)
@@ -215,11 +238,15 @@ func TestRulesChangeWhileTrafficFlows(t *testing.T) {
 }
 
 func TestDelayKeepsOrderAndTakesItsTime(t *testing.T) {
+	synctest.Test(t, delayKeepsOrderAndTakesItsTime)
+}
+
+func delayKeepsOrderAndTakesItsTime(t *testing.T) {
 	const d = 150 * time.Millisecond
-	b := emulator.StartTest(t, emulator.Options{Rules: []faults.Rule{{Name: "slow-first",
+	b, n := startIn(t, emulator.Options{Rules: []faults.Rule{{Name: "slow-first",
 		Match:  faults.Match{Direction: faults.ToClient, Packets: []byte{tPUBACK}, Nth: 1},
 		Action: faults.Delay{Duration: d}}}})
-	w := dial(t, b.DUTAddr, 4)
+	w := dialIn(t, n, b.DUTAddr, 4)
 	w.connect("c")
 	start := time.Now()
 	w.publish("t", 1, 1, "a")
@@ -239,11 +266,13 @@ func TestDelayKeepsOrderAndTakesItsTime(t *testing.T) {
 	}
 }
 
-func TestDuplicate(t *testing.T) {
-	b := emulator.StartTest(t, emulator.Options{Rules: []faults.Rule{{Name: "twice",
+func TestDuplicate(t *testing.T) { synctest.Test(t, duplicate) }
+
+func duplicate(t *testing.T) {
+	b, n := startIn(t, emulator.Options{Rules: []faults.Rule{{Name: "twice",
 		Match:  faults.Match{Direction: faults.ToClient, Packets: []byte{tPUBACK}},
 		Action: faults.Duplicate{Count: 2}}}})
-	w := dial(t, b.DUTAddr, 4)
+	w := dialIn(t, n, b.DUTAddr, 4)
 	w.connect("c")
 	if got := ackedIDs(t, w, "t", 1, 300*time.Millisecond); !slices.Equal(got, []int{1, 1, 1}) {
 		t.Fatalf("PUBACKs %v, want three of id 1", got)
@@ -292,11 +321,13 @@ func TestReasonRewrite(t *testing.T) {
 	})
 }
 
-func TestPacketIDRewrite(t *testing.T) {
-	b := emulator.StartTest(t, emulator.Options{Rules: []faults.Rule{{Name: "wrong-id",
+func TestPacketIDRewrite(t *testing.T) { synctest.Test(t, packetIDRewrite) }
+
+func packetIDRewrite(t *testing.T) {
+	b, n := startIn(t, emulator.Options{Rules: []faults.Rule{{Name: "wrong-id",
 		Match:  faults.Match{Direction: faults.ToClient, Packets: []byte{tPUBACK}},
 		Action: faults.PacketID{ID: 4242}}}})
-	w := dial(t, b.DUTAddr, 4)
+	w := dialIn(t, n, b.DUTAddr, 4)
 	w.connect("c")
 	if got := ackedIDs(t, w, "t", 1, 300*time.Millisecond); !slices.Equal(got, []int{4242}) {
 		t.Fatalf("PUBACK ids %v", got)
@@ -360,12 +391,14 @@ func TestDisconnect(t *testing.T) {
 	}
 }
 
-func TestStallHoldsBothDirections(t *testing.T) {
+func TestStallHoldsBothDirections(t *testing.T) { synctest.Test(t, stallHoldsBothDirections) }
+
+func stallHoldsBothDirections(t *testing.T) {
 	const d = 200 * time.Millisecond
-	b := emulator.StartTest(t, emulator.Options{Rules: []faults.Rule{{Name: "freeze",
+	b, n := startIn(t, emulator.Options{Rules: []faults.Rule{{Name: "freeze",
 		Match:  faults.Match{Direction: faults.ToBroker, Packets: []byte{12}, Nth: 1},
 		Action: faults.Stall{Duration: d}}}})
-	w := dial(t, b.DUTAddr, 4)
+	w := dialIn(t, n, b.DUTAddr, 4)
 	w.connect("c")
 	start := time.Now()
 	w.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Pingreq}})

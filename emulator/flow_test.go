@@ -3,6 +3,7 @@ package emulator_test
 
 import (
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -10,21 +11,31 @@ import (
 	"github.com/mqtthil/mqtthil/emulator"
 	faultwire "github.com/mqtthil/mqtthil/emulator/faults/wire"
 	"github.com/mqtthil/mqtthil/emulator/journal"
+	"github.com/mqtthil/mqtthil/emulator/memnet"
 )
 
 // TestFlowWaitIsBounded has a subscriber that reads nothing while a
-// publisher bursts more QoS 0 messages than the subscriber's socket, the
-// backlog behind mochi's writer and mochi's queue can hold together. The
-// publisher waits for the subscriber once, for FlowWait, and then no more:
-// its burst ends (PINGRESP comes) long before a wait per message would
-// allow, the rest is dropped, and every message is delivered once the
-// subscriber reads or is journaled as a drop.
+// publisher bursts more QoS 0 messages than the subscriber's connection,
+// the backlog behind mochi's writer and mochi's queue can hold together.
+// The publisher waits for the subscriber once, for FlowWait, and then no
+// more: its burst ends (PINGRESP comes) long before a wait per message
+// would allow, the rest is dropped, and every message is delivered once
+// the subscriber reads or is journaled as a drop. It runs in a bubble on
+// the in-memory network: the flow wait is the point, not the sockets
+// (TestQoS0BurstLosesNothingUnrecorded bursts on real ones). A 64 KiB
+// connection fills with fewer messages than a loopback socket's
+// megabytes, and the waits take no real time.
 func TestFlowWaitIsBounded(t *testing.T) {
+	synctest.Test(t, flowWaitIsBounded)
+}
+
+func flowWaitIsBounded(t *testing.T) {
 	const wait = 200 * time.Millisecond
-	// 1 KiB messages: the loopback socket buffers take a few megabytes,
-	// the backlog 8192 writes, mochi's queue 256; the rest must drop.
-	const n = 40000
-	b, sub, pub := startBurst(t, emulator.Options{FlowWait: wait, JournalCap: 4 * n, JournalBytes: -1}, "stuck")
+	// 1 KiB messages: the subscriber's connection takes 64 KiB, the
+	// backlog 8192 writes (of one or more packets), mochi's queue 256,
+	// some 16,000 messages together; the rest must drop.
+	const n = 24000
+	b, sub, pub := startBurstOn(t, memnet.New(), emulator.Options{FlowWait: wait, JournalCap: 4 * n, JournalBytes: -1}, "stuck")
 	start := time.Now()
 	sent := burst(t, pub, "stuck/x", 1024, n)
 	if err := <-sent; err != nil {
@@ -41,9 +52,8 @@ func TestFlowWaitIsBounded(t *testing.T) {
 	if len(drops) == 0 {
 		t.Fatalf("a subscriber that read nothing lost none of %d messages: the test no longer fills its queue", n)
 	}
-	// One wait per dropped message would take len(drops) × wait; the
-	// burst itself takes seconds on a loaded machine, a wait per message
-	// thousands of them.
+	// One wait per dropped message would take len(drops) × wait; on the
+	// bubble's clock the burst itself takes no time, only the waits.
 	if limit := time.Duration(len(drops)) * wait / 20; took > limit {
 		t.Errorf("the burst took %s with %d drops: publishers waited for a stuck subscriber more than once", took, len(drops))
 	}

@@ -2,6 +2,7 @@ package emulator_test
 
 import (
 	"bufio"
+	"context"
 	"net"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/mqtthil/mqtthil/emulator/faults"
 	faultwire "github.com/mqtthil/mqtthil/emulator/faults/wire"
+	"github.com/mqtthil/mqtthil/emulator/memnet"
 	"github.com/mqtthil/mqtthil/internal/mqttcodec"
 )
 
@@ -31,6 +33,26 @@ func dial(t testing.TB, addr string, version byte) *wire {
 	}
 	t.Cleanup(func() { c.Close() })
 	return &wire{t: t, conn: c, br: bufio.NewReader(c), version: version}
+}
+
+// dialIn is dial on an in-memory network, for a test in a bubble.
+func dialIn(t testing.TB, n *memnet.Network, addr string, version byte) *wire {
+	t.Helper()
+	c := dialConn(t, n, addr)
+	return &wire{t: t, conn: c, br: bufio.NewReader(c), version: version}
+}
+
+// dialConn connects to addr on the in-memory network n.
+func dialConn(t testing.TB, n *memnet.Network, addr string) net.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := n.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		t.Fatalf("dial %s: %v", addr, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }
 
 func (w *wire) send(pk packets.Packet) {

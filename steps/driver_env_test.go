@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A driver check that fails says what the driver did instead, from its
@@ -59,7 +60,13 @@ func TestDriverEnvChecksShowWhatTheDriverDid(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			recs := runSource(t, fmt.Sprintf(src, tc.name, tc.driver, tc.when, tc.then), driverOptions())
+			// Each check fails, so its wait lasts as long as the least
+			// wait: 200 ms, as the checks say, not the default second. A
+			// shorter wait cannot make a check that fails pass; the waits
+			// of the Given steps, which pass, are 2 s as written.
+			opts := driverOptions()
+			opts.MinWait = 200 * time.Millisecond
+			recs := runSource(t, fmt.Sprintf(src, tc.name, tc.driver, tc.when, tc.then), opts)
 			if len(recs) != 1 || recs[0].Status != "failed" {
 				t.Fatalf("records %+v", recs)
 			}
@@ -102,7 +109,14 @@ func TestDriverValueHeldBriefly(t *testing.T) {
 	} {
 		t.Run(tc.value, func(t *testing.T) {
 			t.Parallel()
-			recs := runSource(t, fmt.Sprintf(src, tc.value, tc.value), driverOptions())
+			opts := driverOptions()
+			if tc.status == "failed" {
+				// A check that fails waits the least wait through: 100 ms,
+				// as the check says, rather than the default second. The
+				// checks that pass keep the default.
+				opts.MinWait = 100 * time.Millisecond
+			}
+			recs := runSource(t, fmt.Sprintf(src, tc.value, tc.value), opts)
 			if len(recs) != 1 || recs[0].Status != tc.status {
 				t.Fatalf("records %+v, want one %s", recs, tc.status)
 			}

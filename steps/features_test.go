@@ -123,6 +123,9 @@ func TestFeaturesInBubbles(t *testing.T) {
 // TestDriverFeatures runs the driver scenarios on real sockets and the
 // real clock (driverOptions).
 func TestDriverFeatures(t *testing.T) {
+	// Mostly waiting on the real clock (reconnect timers, "within"
+	// waits): beside the other tests that wait.
+	t.Parallel()
 	opts := driverOptions()
 	// "Within" waits last at least 3 s: under load a driver's HTTP answer
 	// took past 2 s. Waits for what must not happen take this long too.

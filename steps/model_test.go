@@ -15,6 +15,9 @@ import (
 )
 
 func TestFingerprintNamesTheModel(t *testing.T) {
+	// Mostly waiting (a case waits a second for a callback the model
+	// does not send): beside the other tests that wait.
+	t.Parallel()
 	for _, name := range controller.Models() {
 		t.Run(name, func(t *testing.T) {
 			m := controller.MustModel(name)

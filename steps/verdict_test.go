@@ -118,6 +118,9 @@ func TestCheckArgumentsAndFixtures(t *testing.T) {
 // Publish of theirs that returned 0 and never got its onPublish fails the
 // scenario, naming the device.
 func TestProjectDriverUnansweredPublishFails(t *testing.T) {
+	// Mostly waiting (a second for the onPublish that never comes):
+	// beside the other tests that wait.
+	t.Parallel()
 	publisher, err := filepath.Abs("../fixtures/drivers/state-publisher")
 	if err != nil {
 		t.Fatal(err)
