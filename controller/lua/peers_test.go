@@ -30,18 +30,7 @@ func TestProjectDriversMessageEachOther(t *testing.T) {
 	hub := writeDriver(t, `
 		heard = {}
 		function ReceivedFromProxy(b, cmd, p) heard[#heard+1] = b .. ' ' .. cmd .. ' ' .. p.from end`, "")
-	rt := newRuntime(t, lua.Options{Project: &lua.Project{
-		DeviceID:   1001,
-		DriverFile: "hub.c4z",
-		Devices:    []lua.Device{{ID: 1002, Name: "Child", Driver: child}},
-		Bindings:   []lua.Binding{{Provider: 1001, ProviderBinding: 5001, Consumer: 1002, ConsumerBinding: 7, Class: "X"}},
-	}})
-	if err := rt.Load(hub); err != nil {
-		t.Fatal(err)
-	}
-	if err := rt.Init(); err != nil {
-		t.Fatal(err)
-	}
+	rt := hubRuntime(t, hub, child)
 	if err := rt.StartProjectDrivers(); err != nil {
 		t.Fatal(err)
 	}
@@ -145,18 +134,7 @@ func TestProjectDriversStartWhileTheDriverRuns(t *testing.T) {
 				sent = sent + 1
 			end, true)
 		end`, "")
-	rt := newRuntime(t, lua.Options{Project: &lua.Project{
-		DeviceID:   1001,
-		DriverFile: "hub.c4z",
-		Devices:    []lua.Device{{ID: 1002, Name: "Child", Driver: child}},
-		Bindings:   []lua.Binding{{Provider: 1001, ProviderBinding: 5001, Consumer: 1002, ConsumerBinding: 7, Class: "X"}},
-	}})
-	if err := rt.Load(hub); err != nil {
-		t.Fatal(err)
-	}
-	if err := rt.Init(); err != nil {
-		t.Fatal(err)
-	}
+	rt := hubRuntime(t, hub, child)
 	awaitLua(t, rt, "sent >= 3") // the timer runs before the peers exist
 	if err := rt.StartProjectDrivers(); err != nil {
 		t.Fatal(err)
@@ -169,4 +147,24 @@ func TestProjectDriversStartWhileTheDriverRuns(t *testing.T) {
 	if errs := rt.ProjectErrors(); len(errs) > 0 {
 		t.Fatalf("errors: %v", errs)
 	}
+}
+
+// hubRuntime runs hub as device 1001 of a project whose device 1002 runs
+// child, the hub's binding 5001 connected to the child's 7; the hub's
+// driver is loaded and initialised, the child's not started.
+func hubRuntime(t *testing.T, hub, child string) *lua.Runtime {
+	t.Helper()
+	rt := newRuntime(t, lua.Options{Project: &lua.Project{
+		DeviceID:   1001,
+		DriverFile: "hub.c4z",
+		Devices:    []lua.Device{{ID: 1002, Name: "Child", Driver: child}},
+		Bindings:   []lua.Binding{{Provider: 1001, ProviderBinding: 5001, Consumer: 1002, ConsumerBinding: 7, Class: "X"}},
+	}})
+	if err := rt.Load(hub); err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Init(); err != nil {
+		t.Fatal(err)
+	}
+	return rt
 }
