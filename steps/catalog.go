@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cucumber/godog"
@@ -154,7 +155,10 @@ func packetType(s string) (byte, error) {
 // stepDef is a catalog entry with what godog needs to run it.
 type stepDef struct {
 	StepDoc
-	re     *regexp.Regexp
+	// re is compiled on first use: the catalog's regular expressions are
+	// some 3.5 MB, which a process that runs no scenario (the broker, the
+	// bench) would otherwise hold from its start. Tests compile them all.
+	re     func() *regexp.Regexp
 	params []param
 	fn     reflect.Value // func(*World, args..., [string | *godog.Table]) error
 }
@@ -185,7 +189,8 @@ func def(concern, pattern, desc, example, arg string, fn any) {
 	re.WriteString(literal(pattern[last:]))
 	re.WriteString("$")
 	d.Regexp = re.String()
-	d.re = regexp.MustCompile(d.Regexp)
+	expr := d.Regexp
+	d.re = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
 
 	// The handler must fit the pattern: checked once, at start.
 	ft := d.fn.Type()
@@ -291,7 +296,7 @@ func CheckArgs(d StepDoc, line string) error {
 		if s.Pattern != d.Pattern {
 			continue
 		}
-		m := s.re.FindStringSubmatch(line)
+		m := s.re().FindStringSubmatch(line)
 		if m == nil {
 			return fmt.Errorf("%q does not match %q", line, d.Pattern)
 		}

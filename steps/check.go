@@ -112,7 +112,7 @@ func checkSource(name string, data []byte, fixtureDir string) []Problem {
 			n := 0
 			var match *stepDef
 			for i, d := range registry {
-				if d.re.MatchString(st.Text) {
+				if d.re().MatchString(st.Text) {
 					n++
 					match = &registry[i]
 				}
@@ -166,7 +166,7 @@ func readable(p string) error {
 // checkArgs converts a step's arguments as running it would, and loads the
 // fixture it names; nil when all is well.
 func checkArgs(d *stepDef, text, fixtureDir string) *Problem {
-	m := d.re.FindStringSubmatch(text)
+	m := d.re().FindStringSubmatch(text)
 	for i, p := range d.params {
 		if _, err := p.conv(m[1+i]); err != nil {
 			return &Problem{Message: fmt.Sprintf("%s\n    expected: %s\n    in: %s", err, d.Pattern, text)}

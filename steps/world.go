@@ -186,7 +186,7 @@ func Register(sc *godog.ScenarioContext, opts Options) {
 		return ctx, nil
 	})
 	for _, d := range registry {
-		sc.Step(d.re, d.godogHandler())
+		sc.Step(d.re(), d.godogHandler())
 	}
 }
 
