@@ -7,7 +7,6 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -86,7 +85,7 @@ func Publish(ctx context.Context, ctl controller.Controller, addr string, qos, s
 	out := Correlation{Publishes: n}
 	pending := make([]int, 0, window) // msgIds in the order Publish returned them
 	sentAt := make(map[int]time.Time, window)
-	lats := make([]time.Duration, 0, n)
+	var lats Hist
 	last := 0
 	wait := func() error {
 		select {
@@ -100,7 +99,7 @@ func Publish(ctx context.Context, ctl controller.Controller, addr string, qos, s
 					out.Mismatches++
 					return nil
 				}
-				lats = append(lats, time.Since(sentAt[ev.MsgID]))
+				lats.Add(time.Since(sentAt[ev.MsgID]))
 				delete(sentAt, ev.MsgID)
 				pending = pending[1:]
 			case controller.OnDisconnect:
@@ -135,10 +134,7 @@ func Publish(ctx context.Context, ctl controller.Controller, addr string, qos, s
 		}
 	}
 	out.Rate = float64(n) / time.Since(start).Seconds()
-	slices.Sort(lats)
-	if len(lats) > 0 {
-		out.P50, out.P99 = lats[len(lats)/2], lats[len(lats)*99/100]
-	}
+	out.P50, out.P99 = lats.Quantile(0.5), lats.Quantile(0.99)
 	return out, nil
 }
 

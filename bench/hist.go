@@ -7,9 +7,10 @@ import (
 
 // Hist counts durations in buckets a sixty-fourth of a power of two wide:
 // a quantile read from it is never below the true one and at most 1.6 %
-// above it, in 30 KB however many samples it holds. The scale run answers
-// 300,000 publishes in the process whose memory it measures; a slice of
-// their latencies, doubled as it grew, was megabytes of that measure.
+// above it, in 30 KB however many samples it holds. The client benches
+// (Publish, Scale) count hundreds of thousands of answers in the process
+// whose memory the scale run measures; a slice of their latencies, doubled
+// as it grew, was megabytes of that measure.
 type Hist struct {
 	counts [histExact + histSub*(64-histExp)]uint64
 	n      uint64
