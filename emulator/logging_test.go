@@ -1,37 +1,19 @@
 package emulator
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/mqtthil/mqtthil/internal/syncbuf"
 )
 
-// lockedBuffer is a log destination read while the broker writes it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func TestRateHandlerCountsWhatItHolds(t *testing.T) {
-	var buf lockedBuffer
+	var buf syncbuf.Buffer
 	h := newRateHandler(slog.NewTextHandler(&buf, nil), 3)
 	now := time.Unix(1000, 0)
 	h.state.now = func() time.Time { return now }
@@ -52,7 +34,7 @@ func TestRateHandlerCountsWhatItHolds(t *testing.T) {
 }
 
 func TestRedactHandler(t *testing.T) {
-	var buf lockedBuffer
+	var buf syncbuf.Buffer
 	log := slog.New(newRedactHandler(slog.NewTextHandler(&buf, nil), []string{"hunter2"}))
 	log.Warn("login", "user", "driver", "note", "password hunter2", "bytes", []byte("hunter2"), slog.Group("g", "p", "xhunter2x"))
 	out := buf.String()
@@ -69,7 +51,7 @@ func TestRedactHandler(t *testing.T) {
 // bytes; and a hundred of them make a hundred lines.
 func TestBrokerLogRedactedAndBounded(t *testing.T) {
 	const secret = "s3cret-pw"
-	var buf lockedBuffer
+	var buf syncbuf.Buffer
 	b := StartTest(t, Options{
 		DUTAuth: map[string]string{"driver": secret},
 		Logger:  slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})),

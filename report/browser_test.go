@@ -6,10 +6,10 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
-	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/mqtthil/mqtthil/internal/syncbuf"
 )
 
 // browser is one headless chromium driven over its DevTools pipe (the
@@ -26,7 +26,7 @@ type browser struct {
 	done   chan struct{}
 	events []string // "session method" of the events read so far
 
-	stderr *lockedWriter
+	stderr *syncbuf.Buffer
 }
 
 // startBrowser starts chromium with the flags chromium() uses.
@@ -46,7 +46,7 @@ func startBrowser(t *testing.T, bin string) *browser {
 		"--user-data-dir="+t.TempDir(), "--window-size=1280,900", "--remote-debugging-pipe", "about:blank")
 	cmd.WaitDelay = 5 * time.Second
 	cmd.ExtraFiles = []*os.File{cmdsR, msgsW}
-	stderr := &lockedWriter{w: &strings.Builder{}}
+	stderr := &syncbuf.Buffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		cancel()
@@ -198,23 +198,4 @@ func (b *browser) await(session, method string) {
 			b.events = append(b.events, r.SessionID+" "+r.Method)
 		}
 	}
-}
-
-// lockedWriter collects a process's standard error, written by the
-// process's copying goroutine and read by the test.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  *strings.Builder
-}
-
-func (l *lockedWriter) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(b)
-}
-
-func (l *lockedWriter) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.String()
 }

@@ -9,11 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/mqtthil/mqtthil/emulator/faults/wire"
+	"github.com/mqtthil/mqtthil/internal/syncbuf"
 )
 
 // dialMQTT connects an MQTT 3.1.1 client, written byte by byte, and waits
@@ -111,24 +111,6 @@ func TestBrokerFlagErrors(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe to read while the broker writes it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // runBroker in-process: flags reach the emulator, and cancelling the
 // context (as SIGINT does) stops it with the journal flushed.
 func TestRunBrokerInProcess(t *testing.T) {
@@ -138,7 +120,7 @@ func TestRunBrokerInProcess(t *testing.T) {
 	jpath := filepath.Join(dir, "j.jsonl")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr syncbuf.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- runBroker(ctx, []string{"--dut", "127.0.0.1:0", "--control", "127.0.0.1:0", "--api", "",

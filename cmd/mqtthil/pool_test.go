@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mqtthil/mqtthil/internal/syncbuf"
 	"github.com/mqtthil/mqtthil/report"
 )
 
@@ -20,7 +21,7 @@ import (
 type stationProc struct {
 	cmd    *exec.Cmd
 	done   chan struct{}
-	stderr *lockedWriter
+	stderr *syncbuf.Buffer
 	once   sync.Once
 }
 
@@ -35,7 +36,7 @@ func startStation(t *testing.T, addr, id string) *stationProc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &stationProc{cmd: cmd, done: make(chan struct{}), stderr: &lockedWriter{w: &strings.Builder{}}}
+	p := &stationProc{cmd: cmd, done: make(chan struct{}), stderr: &syncbuf.Buffer{}}
 	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
 		cancel()
@@ -325,10 +326,4 @@ func TestPoolRefusals(t *testing.T) {
 			}
 		})
 	}
-}
-
-func (l *lockedWriter) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.String()
 }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/mqtthil/mqtthil/emulator/journal"
+	"github.com/mqtthil/mqtthil/internal/syncbuf"
 )
 
 // The binary under test is built once per test process, into a temporary
@@ -75,7 +76,7 @@ type brokerProc struct {
 	cmd     *exec.Cmd
 	addrs   map[string]string // the "key: value" lines printed before "ready"
 	journal string
-	stderr  *strings.Builder
+	stderr  *syncbuf.Buffer
 	done    chan struct{}
 	stopped bool
 }
@@ -104,8 +105,8 @@ func startBroker(t *testing.T, plan string, extra ...string) *brokerProc {
 		t.Fatal(err)
 	}
 	p := &brokerProc{t: t, cmd: cmd, addrs: map[string]string{}, journal: filepath.Join(dir, "journal.jsonl"),
-		stderr: &strings.Builder{}, done: make(chan struct{})}
-	cmd.Stderr = &lockedWriter{w: p.stderr}
+		stderr: &syncbuf.Buffer{}, done: make(chan struct{})}
+	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
 		cancel()
 		t.Fatal(err)
@@ -222,22 +223,8 @@ func (p *brokerProc) records(query string, n int, within time.Duration) []journa
 	}
 }
 
-type lockedWriter struct {
-	mu sync.Mutex
-	w  *strings.Builder
-}
-
-func (l *lockedWriter) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(b)
-}
-
 func (p *brokerProc) stderrText() string {
-	lw := p.cmd.Stderr.(*lockedWriter)
-	lw.mu.Lock()
-	defer lw.mu.Unlock()
-	return lw.w.String()
+	return p.stderr.String()
 }
 
 // The subprocess prints its addresses, serves the API, stops on SIGTERM,
