@@ -148,10 +148,10 @@ func (r *Runtime) Peer(dev int) *Runtime {
 // PeerDevices are the device ids of the project's other drivers, in
 // order.
 func (r *Runtime) PeerDevices() []int {
-	if r.peers.Load() == nil {
+	set := r.peers.Load()
+	if set == nil {
 		return nil
 	}
-	set := r.peers.Load()
 	set.mu.Lock()
 	defer set.mu.Unlock()
 	var out []int
@@ -258,10 +258,10 @@ func paramsOf(L *glua.LState, v glua.LValue) map[string]string {
 
 // closePeers closes the project's other drivers this runtime started.
 func (r *Runtime) closePeers() error {
-	if r.peers.Load() == nil {
+	set := r.peers.Load()
+	if set == nil {
 		return nil
 	}
-	set := r.peers.Load()
 	set.mu.Lock()
 	owned := r.owned
 	r.owned = nil
