@@ -115,7 +115,7 @@ type Journal struct {
 	recs    chunks
 	strs    interner // client ids, topics and the rarer strings
 	labels  interner // kinds, directions and packet types
-	whos    table[who]
+	wheres  table[where]
 	shapes  table[shape]
 	gen     uint64 // bumped by Reset, so waiters rescan
 	lost    uint64
@@ -156,7 +156,7 @@ const (
 
 // bytes is what the kept records take; called with j.mu held.
 func (j *Journal) bytes() int64 {
-	return int64(len(j.recs.blocks))*chunkLen*storedBytes + j.whos.bytes() + j.shapes.bytes() + j.strs.bytes + j.labels.bytes
+	return j.recs.bytes() + j.wheres.bytes() + j.shapes.bytes() + j.strs.bytes + j.labels.bytes
 }
 
 // full says whether one more record would go past a bound; called with
@@ -255,7 +255,7 @@ func (j *Journal) Reset() {
 	defer j.mu.Unlock()
 	j.cleared += uint64(j.recs.len()) + j.lost
 	j.recs = chunks{}
-	j.whos, j.shapes = table[who]{}, table[shape]{}
+	j.wheres, j.shapes = table[where]{}, table[shape]{}
 	j.strs = interner{}
 	j.labels = interner{}
 	j.lost = 0

@@ -218,8 +218,40 @@ func TestSeqAcrossCapAndReset(t *testing.T) {
 // A kept record stays small: at full rate the journal writes one for every
 // packet, and its size is much of what recording costs.
 func TestStoredRecordSize(t *testing.T) {
-	if n := unsafe.Sizeof(stored{}); n > 32 {
-		t.Fatalf("a kept record takes %d bytes, want at most 32", n)
+	if n := unsafe.Sizeof(stored{}); n > 24 {
+		t.Fatalf("a kept record takes %d bytes, want at most 24", n)
+	}
+}
+
+// Times are kept in 48 bits after a block's base; one that does not fit
+// (days after the block began, or long before) still comes back exact, in
+// any block, and is counted against the byte bound.
+func TestRecordTimesOutsideTheirBlocksRange(t *testing.T) {
+	const hour = int64(time.Hour)
+	times := []int64{5, 5 + 100*hour, 4, 1<<62 + 7, -3, 6}
+	for len(times) < chunkLen+3 {
+		times = append(times, 1000+int64(len(times)))
+	}
+	times = append(times, 200*hour, 1000, 200*hour+1)
+	j := New(0)
+	before := j.Stats().Bytes
+	for _, tns := range times {
+		j.AppendAt(&Record{Kind: KindPacket, Type: "PINGREQ", PacketID: 65535}, tns)
+	}
+	got := j.Records(Filter{})
+	if len(got) != len(times) {
+		t.Fatalf("%d records back, want %d", len(got), len(times))
+	}
+	for i, r := range got {
+		if r.TNs != times[i] || r.PacketID != 65535 {
+			t.Errorf("record %d: time %d, packet id %d; want %d, 65535", i, r.TNs, r.PacketID, times[i])
+		}
+	}
+	if wide := len(j.recs.wide); wide != 4 {
+		t.Errorf("%d times kept wide, want 4 (100 h on, 2^62, and the two 200 h on)", wide)
+	}
+	if grew := j.Stats().Bytes - before; grew < 2*chunkLen*storedBytes+4*wideBytes {
+		t.Errorf("bytes grew by %d, less than two blocks and four wide times", grew)
 	}
 }
 
