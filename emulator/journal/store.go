@@ -35,20 +35,17 @@ func (h *Hash) UnmarshalText(b []byte) error {
 	return err
 }
 
-// stored is a record as the journal keeps it: no pointers, strings replaced
+// stored is a record as the journal keeps it while its block fills (see
+// chunks for what becomes of a full block): no pointers, strings replaced
 // by numbers in the journal's tables. A journal of a million records is
-// then one block the garbage collector never has to look through, which is
+// then memory the garbage collector never has to look through, which is
 // what keeps recording cheap at full packet rate. It is kept to 24 bytes:
-// at full rate the journal writes a record for every packet, the bytes
-// written are a good part of its cost, and a long run keeps hundreds of
-// thousands (a thousand controllers publishing ten times a second keep
-// 600,000 in a minute, and the garbage collector lets the heap grow to
-// twice what is live: every byte here costs two of the process's memory).
-// What packet after packet repeats lives in two side tables: where the
-// packet went (the connection, its client id and the topic), and the
-// record's shape (kind, direction, type, QoS, flags, reason, header size,
-// and the rarely set properties, rule, action and cause), of which a run
-// has a few dozen.
+// at full rate the journal writes a record for every packet, and the bytes
+// written are a good part of its cost. What packet after packet repeats
+// lives in two side tables: where the packet went (the connection, its
+// client id and the topic), and the record's shape (kind, direction, type,
+// QoS, flags, reason, header size, and the rarely set properties, rule,
+// action and cause), of which a run has a few dozen.
 type stored struct {
 	// tp is the time, in nanoseconds after its block's base, in the high
 	// 48 bits (wideTime: the time is in chunks.wide), and the packet id in
@@ -310,11 +307,11 @@ func (j *Journal) load(i int) Record {
 	s := j.recs.at(i)
 	w, sh := &j.wheres.vals[s.where], &j.shapes.vals[s.shape]
 	r := Record{
-		Seq: j.recs.first + uint64(i), Conn: w.conn, TNs: j.recs.tns(i), PayloadHash: Hash(s.hash),
+		Seq: j.recs.first + uint64(i), Conn: w.conn, TNs: s.tns, PayloadHash: Hash(s.hash),
 		Size: int(s.size), PayloadSize: int(s.size) - int(sh.over),
 		Kind: j.labelStr(sh.kind), Dir: j.labelStr(sh.dir), Type: j.labelStr(sh.typ),
 		Client: j.strs.str(w.client), Topic: j.strs.str(w.topic),
-		PacketID: int(uint16(s.tp)), QoS: int(sh.qos),
+		PacketID: int(s.packetID), QoS: int(sh.qos),
 		Dup: sh.flags&flagDup != 0, Retain: sh.flags&flagRetain != 0, Dropped: sh.flags&flagDropped != 0,
 		Props: j.strs.str(sh.props), Rule: j.strs.str(sh.rule), Action: j.strs.str(sh.action), Cause: j.strs.str(sh.cause),
 	}
@@ -326,73 +323,4 @@ func (j *Journal) load(i int) Record {
 		r.Reason = &v
 	}
 	return r
-}
-
-// chunks holds the records in fixed-size blocks: a growing journal never
-// copies what it has (as a doubling slice would, at twice the memory for
-// the moment of the copy), and each block is one pointer-free allocation.
-// A record's time is kept in 48 bits, after its block's base: 78 hours,
-// centred on the block's first record. A record outside that (a journal
-// idle for days between two records of one block) keeps its time in wide.
-type chunks struct {
-	blocks [][]stored
-	bases  []int64 // each block's base time
-	wide   map[int]int64
-	n      int
-	first  uint64 // the sequence number of the first record: the rest follow without gaps
-}
-
-const (
-	chunkLen  = 4096
-	tShift    = 16
-	wideTime  = 1<<48 - 1
-	baseAhead = 1 << 47 // a block's base is this far before its first record
-	wideBytes = 48      // a wide time's map entry, against the byte bound
-)
-
-// grow adds a record at the end and returns it to be filled in; timeOf
-// then packs its time.
-func (c *chunks) grow() *stored {
-	if c.n%chunkLen == 0 {
-		c.blocks = append(c.blocks, make([]stored, chunkLen))
-		c.bases = append(c.bases, 0)
-	}
-	s := &c.blocks[c.n/chunkLen][c.n%chunkLen]
-	c.n++
-	return s
-}
-
-// timeOf packs tns for the record grow added last, shifted into place.
-func (c *chunks) timeOf(tns int64) uint64 {
-	i := c.n - 1
-	b := i / chunkLen
-	if i%chunkLen == 0 {
-		c.bases[b] = tns - baseAhead
-	}
-	if d := tns - c.bases[b]; d >= 0 && d < wideTime {
-		return uint64(d) << tShift
-	}
-	if c.wide == nil {
-		c.wide = make(map[int]int64)
-	}
-	c.wide[i] = tns
-	return wideTime << tShift
-}
-
-// tns is the time of the i-th record.
-func (c *chunks) tns(i int) int64 {
-	d := c.at(i).tp >> tShift
-	if d == wideTime {
-		return c.wide[i]
-	}
-	return c.bases[i/chunkLen] + int64(d)
-}
-
-func (c *chunks) len() int { return c.n }
-
-func (c *chunks) at(i int) *stored { return &c.blocks[i/chunkLen][i%chunkLen] }
-
-// bytes is what the blocks and the wide times take against the byte bound.
-func (c *chunks) bytes() int64 {
-	return int64(len(c.blocks))*(chunkLen*storedBytes+8) + int64(len(c.wide))*wideBytes
 }
