@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mqtthil/mqtthil/controller"
@@ -155,11 +156,13 @@ func Scale(ctx context.Context, newCtl NewController, addr string, count, perSec
 		c   controller.Client
 	}
 	all := make([]one, 0, count)
+	var wg sync.WaitGroup // the callback goroutines, below
 	defer func() {
 		for _, o := range all {
 			o.c.Destroy()
 			o.ctl.Close()
 		}
+		wg.Wait() // destroying a client ends its goroutine
 	}()
 	resetPeakRSS()
 	for i := range count {
@@ -176,65 +179,57 @@ func Scale(ctx context.Context, newCtl NewController, addr string, count, perSec
 	// one, for all of them, at evenly spread times. A goroutine per
 	// controller that also published kept the deeper stack of a publish
 	// call between its ticks, a thousand times over, in the process whose
-	// memory this measures.
+	// memory this measures; one that waited in a select on its events and
+	// the end of the run needed twice the smallest stack.
 	type track struct {
 		mu     sync.Mutex
 		sentAt map[int]time.Time // msgId to publish time, while unanswered
 	}
 	tracks := make([]track, len(all))
 	var (
-		mu   sync.Mutex
-		lats Hist
-		sent int
+		mu        sync.Mutex
+		lats      Hist
+		sent      int
+		pending   atomic.Int64 // publishes sent and not yet answered
+		published atomic.Bool  // publishing is over
+		answered  = make(chan struct{})
+		once      sync.Once
 	)
-	stop := make(chan struct{}) // closed when publishing has ended
-	var wg sync.WaitGroup
+	allAnswered := func() {
+		if published.Load() && pending.Load() == 0 {
+			once.Do(func() { close(answered) })
+		}
+	}
 	for i, o := range all {
 		tr := &tracks[i]
 		tr.sentAt = map[int]time.Time{}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			stopped := stop
-			for {
-				select {
-				case ev, ok := <-o.c.Events():
-					if !ok {
-						return
-					}
-					if ev.Kind != controller.OnPublish {
-						continue
-					}
-					now := time.Now()
-					tr.mu.Lock()
-					t, ok := tr.sentAt[ev.MsgID]
-					delete(tr.sentAt, ev.MsgID)
-					left := len(tr.sentAt)
-					tr.mu.Unlock()
-					if ok {
-						mu.Lock()
-						lats.Add(now.Sub(t))
-						mu.Unlock()
-					}
-					if stopped == nil && left == 0 {
-						return
-					}
-				case <-stopped:
-					stopped = nil // publishing is over: wait for what is unanswered
-					tr.mu.Lock()
-					left := len(tr.sentAt)
-					tr.mu.Unlock()
-					if left == 0 {
-						return
-					}
-				case <-ctx.Done():
-					return
+			for ev := range o.c.Events() {
+				if ev.Kind != controller.OnPublish {
+					continue
+				}
+				now := time.Now()
+				tr.mu.Lock()
+				t, ok := tr.sentAt[ev.MsgID]
+				delete(tr.sentAt, ev.MsgID)
+				tr.mu.Unlock()
+				if ok {
+					mu.Lock()
+					lats.Add(now.Sub(t))
+					mu.Unlock()
+					pending.Add(-1)
+					allAnswered()
 				}
 			}
 		}()
 	}
 	firstErr := func() error {
-		defer close(stop)
+		defer func() {
+			published.Store(true)
+			allAnswered()
+		}()
 		interval := time.Second / time.Duration(perSecond)
 		step := interval / time.Duration(len(all))
 		start := time.Now()
@@ -262,6 +257,7 @@ func Scale(ctx context.Context, newCtl NewController, addr string, count, perSec
 				r := o.c.Publish("bench/scale", []byte("21.5"), 1, false, nil)
 				if r.OK() {
 					tr.sentAt[r.MsgID] = time.Now()
+					pending.Add(1)
 				}
 				tr.mu.Unlock()
 				if !r.OK() {
@@ -275,10 +271,13 @@ func Scale(ctx context.Context, newCtl NewController, addr string, count, perSec
 		// The callback goroutines end as the clients are destroyed.
 		return ScaleResult{}, firstErr
 	}
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return ScaleResult{}, err
+	select {
+	case <-answered:
+	case <-ctx.Done():
+		return ScaleResult{}, fmt.Errorf("%d of %d publishes unanswered: %w", pending.Load(), sent, ctx.Err())
 	}
+	mu.Lock()
+	defer mu.Unlock()
 	return ScaleResult{Controllers: count, Publishes: sent, Answered: lats.Count(), RSSBytes: peakRSS(), P99: lats.Quantile(0.99)}, nil
 }
 
