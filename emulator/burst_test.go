@@ -39,10 +39,10 @@ func TestQoS0BurstLosesNothingUnrecorded(t *testing.T) {
 		// Flow control keeps even a very short queue from overrunning
 		// while the subscriber reads; if it does overrun, each loss is
 		// journaled.
-		{"short queue, flow control", 16, 0, 100000, false},
+		{"short queue, flow control", 16, 0, 50000, false},
 		// Without flow control (bare mochi's way) a short queue must
 		// lose messages under the same burst, and journal each.
-		{"short queue, no flow control", 16, -1, 100000, true},
+		{"short queue, no flow control", 16, -1, 50000, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
