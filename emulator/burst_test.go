@@ -34,7 +34,8 @@ func TestQoS0BurstLosesNothingUnrecorded(t *testing.T) {
 		// The emulator's defaults: a short queue, and a publisher that
 		// waits for a subscriber whose queue is half full. The burst is
 		// some fifteen times what the subscriber's socket buffers, the
-		// backlog and the queue hold (burstSocketBuffer).
+		// backlog and the queue hold (burstSocketBuffer), two and a half
+		// times under the race detector.
 		{"default queue", 0, 0, 180000, false},
 		// Flow control keeps even a very short queue from overrunning
 		// while the subscriber reads; if it does overrun, each loss is
