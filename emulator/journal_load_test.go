@@ -164,9 +164,9 @@ func TestJournalResetReleasesMemory(t *testing.T) {
 	b, srv := apiBroker(t, emulator.Options{})
 	// Every round names n/4 new clients and n new topics: a reset that
 	// kept the strings would grow the heap by about as much as a fill each
-	// round, whatever n is. n only has to lift one fill (about 8 MiB here)
+	// round, whatever n is. n only has to lift one fill (about 5 MiB here)
 	// well above the collector's noise.
-	const n = 50_000
+	const n = 25_000
 	heap := func() uint64 {
 		runtime.GC()
 		var m runtime.MemStats
