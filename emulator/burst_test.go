@@ -4,6 +4,9 @@ package emulator_test
 
 import (
 	"bufio"
+	"context"
+	"errors"
+	"net"
 	"testing"
 	"time"
 
@@ -29,15 +32,18 @@ func TestQoS0BurstLosesNothingUnrecorded(t *testing.T) {
 		wantDrops bool
 	}{
 		// The emulator's defaults: a short queue, and a publisher that
-		// waits for a subscriber whose queue is half full.
-		{"default queue", 0, 0, 600000, false},
+		// waits for a subscriber whose queue is half full. The burst is
+		// some fifteen times what the subscriber's socket buffers, the
+		// backlog and the queue hold (burstSocketBuffer), two and a half
+		// times under the race detector.
+		{"default queue", 0, 0, 180000, false},
 		// Flow control keeps even a very short queue from overrunning
 		// while the subscriber reads; if it does overrun, each loss is
 		// journaled.
-		{"short queue, flow control", 16, 0, 100000, false},
+		{"short queue, flow control", 16, 0, 50000, false},
 		// Without flow control (bare mochi's way) a short queue must
 		// lose messages under the same burst, and journal each.
-		{"short queue, no flow control", 16, -1, 100000, true},
+		{"short queue, no flow control", 16, -1, 50000, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -115,11 +121,60 @@ func TestQoS0BurstLosesNothingUnrecorded(t *testing.T) {
 	}
 }
 
+// burstSocketBuffer is the kernel buffer, in bytes, that each end of a
+// burst test's loopback connections asks for each way. Left to itself
+// Linux grows a loopback connection's buffers to megabytes, which a burst
+// of 64-byte messages must fill, some hundred thousand of them, before
+// the backlog behind mochi's writer (8192 writes) and then mochi's queue
+// fill and the publisher has to wait for the subscriber. At 64 KiB the
+// two ends hold some 3,500 messages, so some 12,000 fill the whole way to
+// the queue, on the same real sockets. (At 8 KiB TCP's delayed
+// acknowledgements stall the subscriber's reads for tens of milliseconds
+// each, and a burst takes minutes.)
+const burstSocketBuffer = 64 << 10
+
 // startBurst starts a broker with opts, a subscriber (name-sub) to name/#
-// at QoS 0 and a publisher (name-pub), both MQTT 3.1.1 on the DUT listener.
+// at QoS 0 and a publisher (name-pub), both MQTT 3.1.1 on the DUT
+// listener, on real sockets with small buffers (burstSocketBuffer).
 func startBurst(t *testing.T, opts emulator.Options, name string) (*emulator.Broker, *wire, *wire) {
 	t.Helper()
-	return startBurstOn(t, nil, opts, name)
+	opts.Listen = func(ctx context.Context, network, address string) (net.Listener, error) {
+		l, err := (&net.ListenConfig{}).Listen(ctx, network, address)
+		if err != nil {
+			return nil, err
+		}
+		return smallBufferListener{l}, nil
+	}
+	b, sub, pub := startBurstOn(t, nil, opts, name)
+	for _, w := range []*wire{sub, pub} {
+		setSmallBuffers(t, w.conn)
+	}
+	return b, sub, pub
+}
+
+// smallBufferListener gives every connection it accepts small buffers.
+type smallBufferListener struct{ net.Listener }
+
+func (l smallBufferListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		if tc, ok := c.(*net.TCPConn); ok {
+			err = errors.Join(tc.SetReadBuffer(burstSocketBuffer), tc.SetWriteBuffer(burstSocketBuffer))
+		}
+	}
+	return c, err
+}
+
+// setSmallBuffers gives a client's end of a connection small buffers.
+func setSmallBuffers(t *testing.T, c net.Conn) {
+	t.Helper()
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		t.Fatalf("%T is not a TCP connection", c)
+	}
+	if err := errors.Join(tc.SetReadBuffer(burstSocketBuffer), tc.SetWriteBuffer(burstSocketBuffer)); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // startBurstOn is startBurst on the in-memory network n (real sockets

@@ -23,8 +23,8 @@ import (
 // the subscriber reads or is journaled as a drop. It runs in a bubble on
 // the in-memory network: the flow wait is the point, not the sockets
 // (TestQoS0BurstLosesNothingUnrecorded bursts on real ones). A 64 KiB
-// connection fills with fewer messages than a loopback socket's
-// megabytes, and the waits take no real time.
+// connection and a 1 MiB backlog fill with a few thousand messages, and
+// the waits take no real time.
 func TestFlowWaitIsBounded(t *testing.T) {
 	synctest.Test(t, flowWaitIsBounded)
 }
@@ -32,10 +32,12 @@ func TestFlowWaitIsBounded(t *testing.T) {
 func flowWaitIsBounded(t *testing.T) {
 	const wait = 200 * time.Millisecond
 	// 1 KiB messages: the subscriber's connection takes 64 KiB, the
-	// backlog 8192 writes (of one or more packets), mochi's queue 256,
-	// some 16,000 messages together; the rest must drop.
-	const n = 24000
-	b, sub, pub := startBurstOn(t, memnet.New(), emulator.Options{FlowWait: wait, JournalCap: 4 * n, JournalBytes: -1}, "stuck")
+	// backlog behind mochi's writer 1 MiB (MaxHeldBytes; by default it
+	// takes 8192 writes, several times as many messages, and fills the
+	// same way), mochi's queue 256: some 1,300 messages together; the
+	// rest must drop.
+	const n = 6000
+	b, sub, pub := startBurstOn(t, memnet.New(), emulator.Options{FlowWait: wait, MaxHeldBytes: 1 << 20, JournalCap: 4 * n, JournalBytes: -1}, "stuck")
 	start := time.Now()
 	sent := burst(t, pub, "stuck/x", 1024, n)
 	if err := <-sent; err != nil {

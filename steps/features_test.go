@@ -60,6 +60,9 @@ const driverFeature = "drivers.feature"
 // fail). The driver scenarios are skipped here, with the reason, and run
 // on the real clock by TestDriverFeatures.
 func TestFeaturesInBubbles(t *testing.T) {
+	// Beside the tests that wait on the real clock: bubbles keep the CPUs
+	// busy while those wait.
+	t.Parallel()
 	files, err := filepath.Glob("../features/*.feature")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no features: %v", err)

@@ -129,6 +129,9 @@ func jsonText(v any) string {
 // The probe's control channel comes back after the broker drops it, and it
 // says hello again; the event sequence goes on.
 func TestProbeReconnectsControlChannel(t *testing.T) {
+	// Mostly waiting (for the probe to come back, for a request to time
+	// out), on a broker of its own: beside the other test that waits.
+	t.Parallel()
 	b := emulator.StartTest(t, emulator.Options{OpenDUT: true})
 	// The DUT listener stands in for the control listener here, so that it
 	// can be bounced.
@@ -171,6 +174,9 @@ func TestProbeReconnectsControlChannel(t *testing.T) {
 // probe (an error, within the request deadline), and the next one waits
 // for the probe to come back and carries on with the new boot.
 func TestProbeRebootBetweenScenarios(t *testing.T) {
+	// Mostly waiting (for the probe to come back, for a request to time
+	// out), on a broker of its own: beside the other test that waits.
+	t.Parallel()
 	b := emulator.StartTest(t, emulator.Options{})
 	opts := VirtualOptions{Probe: probeDir, ControlAddr: b.ControlAddr, Station: "reboot"}
 	v1, err := StartVirtual(t.Context(), opts)
