@@ -92,37 +92,29 @@ func (r *Runtime) selfOr(dev int) int {
 
 // c4SendToDevice delivers a command to this driver's own device, or to
 // the driver of another device of the project (peers.go), as
-// ExecuteCommand(cmd, params) with string values, after the running
-// handler; commands to other devices are recorded only.
+// ExecuteCommand(cmd, params) after the running handler; commands to other
+// devices are recorded only. The parameters arrive as a controller passes
+// them, to its own device as to any other: keys and values as strings, the
+// empty values left out unless the fifth argument asks for them.
 func (r *Runtime) c4SendToDevice(L *glua.LState) int {
 	dev := L.CheckInt(2)
 	cmd := L.CheckString(3)
-	if dev != r.proj.DeviceID {
-		if r.peers.Load() != nil {
-			params := paramsOf(L, L.Get(4))
-			if !L.ToBool(5) {
-				for k, v := range params {
-					if v == "" {
-						delete(params, k)
-					}
-				}
-			}
-			r.deliverTo(r.protocolOf(dev), "ExecuteCommand", []glua.LValue{glua.LString(cmd)}, params)
-		}
+	if dev != r.proj.DeviceID && r.peers.Load() == nil {
 		return 0
 	}
-	params := L.NewTable()
-	if t, ok := L.Get(4).(*glua.LTable); ok {
-		allowEmpty := L.ToBool(5)
-		t.ForEach(func(k, v glua.LValue) {
-			s := L.ToStringMeta(v).String()
-			if s == "" && !allowEmpty {
-				return
+	params := paramsOf(L, L.Get(4))
+	if !L.ToBool(5) {
+		for k, v := range params {
+			if v == "" {
+				delete(params, k)
 			}
-			params.RawSet(k, glua.LString(s))
-		})
+		}
 	}
-	r.queueEntry("ExecuteCommand", glua.LString(cmd), params)
+	if dev != r.proj.DeviceID {
+		r.deliverTo(r.protocolOf(dev), "ExecuteCommand", []glua.LValue{glua.LString(cmd)}, params)
+		return 0
+	}
+	r.queueEntry("ExecuteCommand", glua.LString(cmd), stringTable(L, params))
 	return 0
 }
 

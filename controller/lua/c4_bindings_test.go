@@ -14,7 +14,7 @@ got = {}
 function ReceivedFromProxy(id, cmd, p) got[#got + 1] = "proxy " .. id .. " " .. cmd .. " " .. tostring(p.LEVEL) end
 function ExecuteCommand(cmd, p)
   if cmd == "LUA_ACTION" then got[#got + 1] = "action " .. p.ACTION; return end
-  got[#got + 1] = "command " .. cmd .. " " .. tostring(p and p.speed)
+  got[#got + 1] = "command " .. cmd .. " " .. tostring(p and p.speed) .. " " .. tostring(p and p["2"]) .. " " .. tostring(p and p[2])
 end
 function OnBindingChanged(id, class, bound, dev, other) got[#got + 1] = "binding " .. id .. " " .. class .. " " .. tostring(bound) .. " " .. dev .. "/" .. other end
 function TestCondition(name, p) return name == "IS_ON" and p.VALUE == "1" end
@@ -22,7 +22,7 @@ function UIRequest(req, p) return "<reply>" .. req .. "</reply>" end
 function OnDriverLateInit()
   C4:AddDynamicBinding(7001, "CONTROL", true, "Extra", "RELAY", false, false)
   C4:SendToProxy(5001, "SET_LEVEL", {LEVEL = 3})
-  C4:SendToDevice(C4:GetDeviceID(), "Go", {speed = 9, empty = ""})
+  C4:SendToDevice(C4:GetDeviceID(), "Go", {speed = 9, empty = "", [2] = "two"})
 end`
 
 func TestBindingsAndProxies(t *testing.T) {
@@ -45,7 +45,7 @@ func TestBindingsAndProxies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "command Go 9,proxy 5001 ON 100,action RESET,binding 5001 THERMOSTAT true 99/1,binding 7001 RELAY true 500/2"
+	want := "command Go 9 two nil,proxy 5001 ON 100,action RESET,binding 5001 THERMOSTAT true 99/1,binding 7001 RELAY true 500/2"
 	if got := eval(t, rt, "return table.concat(got, ',')"); got != want {
 		t.Errorf("got  %v\nwant %v", got, want)
 	}
