@@ -181,7 +181,7 @@ func Dial(ctx context.Context, cfg Config) (*Controller, error) {
 	if cfg.helloWait > 0 {
 		helloWait = cfg.helloWait
 	}
-	resp, err := c.requestWithin(&request{Op: "hello"}, &hello, helloWait)
+	resp, err := c.askHello(&hello, helloWait)
 	if err != nil {
 		return fail(err)
 	}
@@ -354,6 +354,41 @@ func (c *Controller) received(pr paho.PublishReceived) (bool, error) {
 	return true, nil
 }
 
+// askHello sends the hello request and waits for its response within
+// wait. A request sent before the probe subscribed is lost; a probe that
+// subscribes says hello on its event topic, to which the harness is
+// already subscribed, and is asked again at once rather than when wait
+// runs out.
+func (c *Controller) askHello(into *helloResult, wait time.Duration) (response, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		c.mu.Lock()
+		seen := c.helloEventsLocked()
+		c.mu.Unlock()
+		resp, err := c.requestUntil(&request{Op: "hello"}, into, time.Until(deadline), func() bool {
+			return c.helloEventsLocked() > seen
+		})
+		if !errors.Is(err, errAskAgain) {
+			return resp, err
+		}
+	}
+}
+
+// helloEventsLocked counts the hello events queued before the hello is
+// done (the queue is not served until then).
+func (c *Controller) helloEventsLocked() int {
+	n := 0
+	for _, q := range c.queue {
+		if q.close == nil && q.ev.Type == "hello" {
+			n++
+		}
+	}
+	return n
+}
+
+// errAskAgain ends a request whose again condition came true.
+var errAskAgain = errors.New("ask again")
+
 // request sends one request and waits for its response within the
 // deadline. into, if set, receives the result. Callers hold callMu or are
 // Dial.
@@ -363,6 +398,13 @@ func (c *Controller) request(req *request, into any) (response, error) {
 
 // requestWithin is request with its own time limit.
 func (c *Controller) requestWithin(req *request, into any, timeout time.Duration) (response, error) {
+	return c.requestUntil(req, into, timeout, nil)
+}
+
+// requestUntil is requestWithin that gives up on the response, with
+// errAskAgain, once again (checked under mu whenever the controller
+// changes) holds.
+func (c *Controller) requestUntil(req *request, into any, timeout time.Duration, again func() bool) (response, error) {
 	c.mu.Lock()
 	if c.err != nil {
 		err := c.err
@@ -397,7 +439,12 @@ func (c *Controller) requestWithin(req *request, into any, timeout time.Duration
 	}
 	c.mu.Lock()
 	changed := c.changed
+	retry := again != nil && again()
 	c.mu.Unlock()
+	if retry {
+		forget()
+		return response{}, errAskAgain
+	}
 	for {
 		select {
 		case r := <-ch:
@@ -419,10 +466,15 @@ func (c *Controller) requestWithin(req *request, into any, timeout time.Duration
 			c.mu.Lock()
 			err := c.err
 			changed = c.changed
+			retry = err == nil && again != nil && again()
 			c.mu.Unlock()
 			if err != nil {
 				forget()
 				return response{}, err
+			}
+			if retry {
+				forget()
+				return response{}, errAskAgain
 			}
 		}
 	}
