@@ -358,21 +358,30 @@ func (c *Controller) received(pr paho.PublishReceived) (bool, error) {
 // wait. A request sent before the probe subscribed is lost; a probe that
 // subscribes says hello on its event topic, to which the harness is
 // already subscribed, and is asked again at once rather than when wait
-// runs out.
+// runs out. A new request gets the whole wait again (one asked a moment
+// before the first would have timed out must still have time to be
+// sent), up to maxHelloAgain times; after that the last one's wait ends
+// the dial as any request's does.
 func (c *Controller) askHello(into *helloResult, wait time.Duration) (response, error) {
-	deadline := time.Now().Add(wait)
-	for {
+	for again := 0; ; again++ {
 		c.mu.Lock()
 		seen := c.helloEventsLocked()
 		c.mu.Unlock()
-		resp, err := c.requestUntil(&request{Op: "hello"}, into, time.Until(deadline), func() bool {
-			return c.helloEventsLocked() > seen
-		})
+		var cond func() bool
+		if again < maxHelloAgain {
+			cond = func() bool { return c.helloEventsLocked() > seen }
+		}
+		resp, err := c.requestUntil(&request{Op: "hello"}, into, wait, cond)
 		if !errors.Is(err, errAskAgain) {
 			return resp, err
 		}
 	}
 }
+
+// maxHelloAgain bounds how often a probe's hello event makes the harness
+// ask again: a probe that keeps saying hello without answering must not
+// keep the dial going.
+const maxHelloAgain = 3
 
 // helloEventsLocked counts the hello events queued before the hello is
 // done (the queue is not served until then).
