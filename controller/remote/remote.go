@@ -438,14 +438,22 @@ func (c *Controller) requestUntil(req *request, into any, timeout time.Duration,
 		forget()
 		return response{}, fmt.Errorf("%w: encoding %s: %v", ErrBench, req.Op, err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	if _, err := c.pc.Publish(ctx, &paho.Publish{Topic: reqTopic(c.cfg.Station), QoS: 1, Payload: payload}); err != nil {
+	// Sending is bounded by the channel's request deadline even when the
+	// answer is given less (DialWait's first hellos): a send slowed by a
+	// busy machine is not a broken channel, and an answer that is late
+	// for it is ErrNoResponse, which DialWait asks again on.
+	start := time.Now()
+	sendCtx, cancelSend := context.WithTimeout(context.Background(), max(timeout, c.cfg.Timeout))
+	_, err = c.pc.Publish(sendCtx, &paho.Publish{Topic: reqTopic(c.cfg.Station), QoS: 1, Payload: payload})
+	cancelSend()
+	if err != nil {
 		forget()
 		err = fmt.Errorf("%w: sending %s request %s: %v", ErrBench, req.Op, req.ID, err)
 		c.fail(err)
 		return response{}, err
 	}
+	ctx, cancel := context.WithDeadline(context.Background(), start.Add(timeout))
+	defer cancel()
 	c.mu.Lock()
 	changed := c.changed
 	retry := again != nil && again()
