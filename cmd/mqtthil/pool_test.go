@@ -131,12 +131,20 @@ func TestStationPool(t *testing.T) {
 	startStation(t, addrB, "pool-b")
 	poolStationFile(t, dir, "pool-a", addrA, "30s")
 	poolStationFile(t, dir, "pool-b", addrB, "30s")
-	sim := outcomes(t, "sim", messageIDs)
 	out := filepath.Join(dir, "run")
 	// The folder of station files is the pool; --concurrency is left to
 	// the number of stations.
 	args := []string{"run", "--fingerprint", "warn", "--controller", "remote", "--station", dir, "--out", out, "--fixtures", "../../fixtures", "--time-scale", "0.5"}
-	code, stdout, stderr := runCmd(t, append(args, messageIDs...)...)
+	// sim's outcomes (on virtual time) are taken beside the run.
+	var code int
+	var stdout, stderr string
+	sim, err := withSimOutcomes(t, messageIDs, func() error {
+		code, stdout, stderr = runCmd(t, append(args, messageIDs...)...)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if code != exitPassed {
 		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
 	}
@@ -265,8 +273,12 @@ func TestPoolLeavesOutMissingStation(t *testing.T) {
 	addrA := freeAddr(t)
 	startStation(t, addrA, "pool-a")
 	fa := poolStationFile(t, dir, "pool-a", addrA, "30s")
-	fb := poolStationFile(t, dir, "pool-b", freeAddr(t), "1s") // no station runs for it
-	args := []string{"run", "--controller", "remote", "--station", fa, "--station", fb, "--fixtures", "../../fixtures", "--time-scale", "0.5", "../../features/connect.feature"}
+	// No station runs for pool-b: the run waits its connect time-out for
+	// nothing, twice.
+	fb := poolStationFile(t, dir, "pool-b", freeAddr(t), "250ms")
+	// Two scenarios are enough for a run on what is left of the pool.
+	args := []string{"run", "--controller", "remote", "--station", fa, "--station", fb, "--fixtures", "../../fixtures", "--time-scale", "0.5",
+		"../../features/connect.feature:24", "../../features/connect.feature:44"}
 	out := filepath.Join(dir, "run")
 	code, stdout, stderr := runCmd(t, append(args, "--out", out)...)
 	if code != exitPassed || !strings.Contains(stdout, "mqtthil: warning: left out before the run: station pool-b ("+fb+")") {
@@ -276,8 +288,8 @@ func TestPoolLeavesOutMissingStation(t *testing.T) {
 		t.Errorf("no line about the pool:\n%s", stdout)
 	}
 	stations, run := byStation(t, out)
-	if len(stations) != 1 || len(stations["pool-a"]) != len(run.Scenarios) {
-		t.Errorf("scenarios by station: %v", stations)
+	if len(stations) != 1 || len(stations["pool-a"]) != len(run.Scenarios) || len(run.Scenarios) != 2 {
+		t.Errorf("scenarios by station: %v, want both on pool-a", stations)
 	}
 	if ev := run.Manifest.StationEvents; len(ev) != 1 || !strings.Contains(ev[0], "pool-b") {
 		t.Errorf("manifest station events %q", ev)

@@ -239,6 +239,9 @@ func TestRunRecordsFingerprint(t *testing.T) {
 		{"disagrees under strict", []string{"--controller", "sim-2.0.11", "--model", "libmosquitto-2.0.20", "--fingerprint", "strict"}, 1, false, "libmosquitto-2.0.11", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			// Each run's fingerprint waits on real time, most of it
+			// idle: the three runs at once.
+			t.Parallel()
 			out := t.TempDir()
 			args := append([]string{"run", "--fingerprint=warn", "--out", out, "--fixtures", "../../fixtures"}, tc.args...)
 			code, stdout, stderr := runCmd(t, append(args, feature)...)

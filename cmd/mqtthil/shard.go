@@ -305,8 +305,11 @@ func selectionHash(refs []scenarioRef) string {
 // in turn, so that the parts' sizes differ by at most one. With
 // durations, the longest scenario goes first to the part with the least
 // work so far (a scenario the durations do not know counts as their mean);
-// ties go to the lower part. Either way the parts depend only on refs, n
-// and durations.
+// between parts with as much work, to the one with fewer scenarios, then
+// the lower part, so that scenarios recorded as taking no time (a run on
+// virtual time, or quicker than the millisecond the manifest counts in)
+// are dealt out as by count instead of all falling to the first part.
+// Either way the parts depend only on refs, n and durations.
 func partition(refs []scenarioRef, n int, durations map[string]time.Duration) [][]scenarioRef {
 	parts := make([][]scenarioRef, n)
 	if len(durations) == 0 {
@@ -346,15 +349,17 @@ func partition(refs []scenarioRef, n int, durations map[string]time.Duration) []
 		return cmp.Compare(a.i, b.i)
 	})
 	load := make([]time.Duration, n)
+	count := make([]int, n)
 	owner := make([]int, len(refs))
 	for _, it := range items {
 		k := 0
 		for j := 1; j < n; j++ {
-			if load[j] < load[k] {
+			if load[j] < load[k] || load[j] == load[k] && count[j] < count[k] {
 				k = j
 			}
 		}
 		load[k] += it.d
+		count[k]++
 		owner[it.i] = k
 	}
 	// Each part runs in file order, as an unsharded run does.

@@ -43,9 +43,10 @@ func TestExampleStationFile(t *testing.T) {
 			t.Errorf("station exit %d: %s", code, stationErr.String())
 		}
 	}()
-	// Three scenarios of the feature: the file is what is tested here;
-	// the whole feature runs on such a station, and is held to sim, in
-	// TestVirtualBenchStation.
+	// Three scenarios of the feature: the file is what is tested here.
+	// TestVirtualBenchStation holds scenarios run on such a station to
+	// sim's outcomes; TestRemoteControllerMatchesSim the whole feature on
+	// the remote controller.
 	code, stdout, stderr := runCmd(t, "run", "--controller", "remote", "--station", station, "--concurrency", "1",
 		"--time-scale", "0.05", "--out", t.TempDir(),
 		"../../features/onpublish_outcomes.feature:49", "../../features/onpublish_outcomes.feature:57", "../../features/onpublish_outcomes.feature:65")

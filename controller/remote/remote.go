@@ -181,7 +181,7 @@ func Dial(ctx context.Context, cfg Config) (*Controller, error) {
 	if cfg.helloWait > 0 {
 		helloWait = cfg.helloWait
 	}
-	resp, err := c.requestWithin(&request{Op: "hello"}, &hello, helloWait)
+	resp, err := c.askHello(&hello, helloWait)
 	if err != nil {
 		return fail(err)
 	}
@@ -354,6 +354,50 @@ func (c *Controller) received(pr paho.PublishReceived) (bool, error) {
 	return true, nil
 }
 
+// askHello sends the hello request and waits for its response within
+// wait. A request sent before the probe subscribed is lost; a probe that
+// subscribes says hello on its event topic, to which the harness is
+// already subscribed, and is asked again at once rather than when wait
+// runs out. A new request gets the whole wait again (one asked a moment
+// before the first would have timed out must still have time to be
+// sent), up to maxHelloAgain times; after that the last one's wait ends
+// the dial as any request's does.
+func (c *Controller) askHello(into *helloResult, wait time.Duration) (response, error) {
+	for again := 0; ; again++ {
+		c.mu.Lock()
+		seen := c.helloEventsLocked()
+		c.mu.Unlock()
+		var cond func() bool
+		if again < maxHelloAgain {
+			cond = func() bool { return c.helloEventsLocked() > seen }
+		}
+		resp, err := c.requestUntil(&request{Op: "hello"}, into, wait, cond)
+		if !errors.Is(err, errAskAgain) {
+			return resp, err
+		}
+	}
+}
+
+// maxHelloAgain bounds how often a probe's hello event makes the harness
+// ask again: a probe that keeps saying hello without answering must not
+// keep the dial going.
+const maxHelloAgain = 3
+
+// helloEventsLocked counts the hello events queued before the hello is
+// done (the queue is not served until then).
+func (c *Controller) helloEventsLocked() int {
+	n := 0
+	for _, q := range c.queue {
+		if q.close == nil && q.ev.Type == "hello" {
+			n++
+		}
+	}
+	return n
+}
+
+// errAskAgain ends a request whose again condition came true.
+var errAskAgain = errors.New("ask again")
+
 // request sends one request and waits for its response within the
 // deadline. into, if set, receives the result. Callers hold callMu or are
 // Dial.
@@ -363,6 +407,13 @@ func (c *Controller) request(req *request, into any) (response, error) {
 
 // requestWithin is request with its own time limit.
 func (c *Controller) requestWithin(req *request, into any, timeout time.Duration) (response, error) {
+	return c.requestUntil(req, into, timeout, nil)
+}
+
+// requestUntil is requestWithin that gives up on the response, with
+// errAskAgain, once again (checked under mu whenever the controller
+// changes) holds.
+func (c *Controller) requestUntil(req *request, into any, timeout time.Duration, again func() bool) (response, error) {
 	c.mu.Lock()
 	if c.err != nil {
 		err := c.err
@@ -387,17 +438,30 @@ func (c *Controller) requestWithin(req *request, into any, timeout time.Duration
 		forget()
 		return response{}, fmt.Errorf("%w: encoding %s: %v", ErrBench, req.Op, err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	if _, err := c.pc.Publish(ctx, &paho.Publish{Topic: reqTopic(c.cfg.Station), QoS: 1, Payload: payload}); err != nil {
+	// Sending is bounded by the channel's request deadline even when the
+	// answer is given less (DialWait's first hellos): a send slowed by a
+	// busy machine is not a broken channel, and an answer that is late
+	// for it is ErrNoResponse, which DialWait asks again on.
+	start := time.Now()
+	sendCtx, cancelSend := context.WithTimeout(context.Background(), max(timeout, c.cfg.Timeout))
+	_, err = c.pc.Publish(sendCtx, &paho.Publish{Topic: reqTopic(c.cfg.Station), QoS: 1, Payload: payload})
+	cancelSend()
+	if err != nil {
 		forget()
 		err = fmt.Errorf("%w: sending %s request %s: %v", ErrBench, req.Op, req.ID, err)
 		c.fail(err)
 		return response{}, err
 	}
+	ctx, cancel := context.WithDeadline(context.Background(), start.Add(timeout))
+	defer cancel()
 	c.mu.Lock()
 	changed := c.changed
+	retry := again != nil && again()
 	c.mu.Unlock()
+	if retry {
+		forget()
+		return response{}, errAskAgain
+	}
 	for {
 		select {
 		case r := <-ch:
@@ -419,10 +483,15 @@ func (c *Controller) requestWithin(req *request, into any, timeout time.Duration
 			c.mu.Lock()
 			err := c.err
 			changed = c.changed
+			retry = err == nil && again != nil && again()
 			c.mu.Unlock()
 			if err != nil {
 				forget()
 				return response{}, err
+			}
+			if retry {
+				forget()
+				return response{}, errAskAgain
 			}
 		}
 	}
