@@ -459,8 +459,8 @@ func (rep *benchReport) targets() []benchTargetResult {
 			fmt.Sprintf("%d mismatches, %d wraps", c.Mismatches, c.Wraps), c.Mismatches == 0})
 	}
 	if s := rep.Scale; s != nil {
-		out = append(out, benchTargetResult{fmt.Sprintf("%d controllers under 300 MB RSS", s.Controllers),
-			fmt.Sprintf("%.0f MB", float64(s.RSSBytes)/1e6), s.RSSBytes < 300e6})
+		out = append(out, benchTargetResult{fmt.Sprintf("%d controllers under 150 MB RSS", s.Controllers),
+			fmt.Sprintf("%.0f MB", float64(s.RSSBytes)/1e6), s.RSSBytes < 150e6})
 	}
 	return out
 }
