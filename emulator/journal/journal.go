@@ -24,7 +24,9 @@ const (
 	// the wire (a full inflight window or outbound queue, an expired or
 	// abandoned inflight message, a packet over the client's size limit):
 	// the fault layer never saw it, so without this record a subscriber's
-	// missing message would have no explanation.
+	// missing message would have no explanation. The fault layer writes one
+	// too for each packet it had journaled as handed to the socket when the
+	// connection closed before the socket took it whole.
 	KindDrop = "drop"
 )
 

@@ -36,8 +36,13 @@ type backlog struct {
 	bytes    int    // bytes waiting or being written
 	flushing bool   // a flusher runs; while it does, every write queues
 	err      error  // the write error that ended the connection
-	space    chan struct{}
-	idle     chan struct{} // closed when the flusher ends; nil while none runs
+	// out is the buffer the flusher is writing, sent how much of it went
+	// to the socket; kept when a write fails, for unsent.
+	out   []byte
+	sent  int
+	head  int // bytes at the start of buf already written
+	space chan struct{}
+	idle  chan struct{} // closed when the flusher ends; nil while none runs
 
 	maxWrites int
 	maxBytes  int
@@ -82,7 +87,10 @@ func (b *backlog) write(p []byte, done <-chan struct{}) error {
 		b.mu.Unlock()
 		return err
 	}
+	head := 0 // bytes of p the socket took at once
 	if !b.flushing && b.rc != nil {
+		// Not flushing, the backlog is empty: what is kept of p below
+		// starts the buffer.
 		n, err := tryWrite(b.rc, p)
 		if err != nil {
 			b.err = err
@@ -93,9 +101,9 @@ func (b *backlog) write(p []byte, done <-chan struct{}) error {
 			b.mu.Unlock()
 			return nil
 		}
-		p = p[n:]
+		head = n
 	}
-	for b.writes > 0 && (b.writes >= b.maxWrites || b.bytes+len(p) > b.maxBytes) {
+	for b.writes > 0 && (b.writes >= b.maxWrites || b.bytes+len(p)-head > b.maxBytes) {
 		b.mu.Unlock()
 		select {
 		case <-b.space:
@@ -109,9 +117,17 @@ func (b *backlog) write(p []byte, done <-chan struct{}) error {
 			return err
 		}
 	}
+	// The whole of p is kept, the part already written too, so that the
+	// buffer starts at a packet's start (see unsent); the flusher skips
+	// that part.
+	if len(b.buf) > 0 {
+		p, head = p[head:], 0 // cannot happen (see above); keep the order at least
+	} else {
+		b.head = head
+	}
 	b.buf = append(b.buf, p...)
 	b.writes++
-	b.bytes += len(p)
+	b.bytes += len(p) - head
 	if !b.flushing {
 		b.flushing = true
 		b.idle = make(chan struct{})
@@ -132,18 +148,21 @@ func (b *backlog) flush() {
 			b.mu.Unlock()
 			return
 		}
-		out, writes := b.buf, b.writes
-		b.buf, b.spare = b.spare[:0], nil
+		out, writes, skip := b.buf, b.writes, b.head
+		b.buf, b.spare, b.head = b.spare[:0], nil, 0
+		b.out, b.sent = out, skip
 		b.mu.Unlock()
 
 		// In pieces, so that drain sees a slow reader's progress.
 		var err error
-		for p := out; len(p) > 0 && err == nil; {
+		for p := out[skip:]; len(p) > 0 && err == nil; {
 			k := min(len(p), flushPiece)
-			_, err = b.raw.Write(p[:k])
+			var n int
+			n, err = b.raw.Write(p[:k])
 			p = p[k:]
 			b.mu.Lock()
 			b.bytes -= k
+			b.sent += n
 			b.mu.Unlock()
 		}
 
@@ -152,8 +171,11 @@ func (b *backlog) flush() {
 			b.err = err
 		}
 		b.writes -= writes
-		if cap(out) <= spareMax {
-			b.spare = out[:0]
+		if err == nil {
+			b.out = nil
+			if cap(out) <= spareMax {
+				b.spare = out[:0]
+			}
 		}
 		b.mu.Unlock()
 		select {
@@ -161,6 +183,63 @@ func (b *backlog) flush() {
 		default:
 		}
 	}
+}
+
+// unsent gives the packets handed to the backlog that never reached the
+// socket whole, once the socket is closed: the one the flusher was in the
+// middle of and those after it, and everything still queued. It waits, at
+// most wait, for the flusher to see the closed socket.
+func (b *backlog) unsent(wait time.Duration) [][]byte {
+	b.mu.Lock()
+	idle := b.idle
+	b.mu.Unlock()
+	if idle != nil {
+		t := time.NewTimer(wait)
+		select {
+		case <-idle:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.flushing {
+		return nil // still writing: what it has not written cannot be told yet
+	}
+	var lost [][]byte
+	for p := b.out; len(p) > 0; {
+		n := frameLen(p)
+		if n <= 0 || n > len(p) {
+			break
+		}
+		if len(b.out)-len(p)+n > b.sent { // ends past what the socket took
+			lost = append(lost, p[:n])
+		}
+		p = p[n:]
+	}
+	for p := b.buf; len(p) > 0; {
+		n := frameLen(p)
+		if n <= 0 || n > len(p) {
+			break
+		}
+		lost = append(lost, p[:n])
+		p = p[n:]
+	}
+	return lost
+}
+
+// frameLen is the length of the whole packet p starts with, from its fixed
+// header; 0 when p does not hold the header.
+func frameLen(p []byte) int {
+	n, mul := 0, 1
+	for i := 1; i < len(p) && i <= 4; i++ {
+		n += int(p[i]&0x7f) * mul
+		if p[i]&0x80 == 0 {
+			return i + 1 + n
+		}
+		mul *= 128
+	}
+	return 0
 }
 
 // drain waits until everything queued is written, the socket failed, done

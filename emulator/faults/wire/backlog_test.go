@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mqtthil/mqtthil/emulator/faults"
+	"github.com/mqtthil/mqtthil/emulator/journal"
 	"github.com/mqtthil/mqtthil/internal/tcptest"
 )
 
@@ -130,5 +132,149 @@ func TestBacklogDrainGivesUpOnAStuckPeer(t *testing.T) {
 	}
 	if took := time.Since(start); took >= timeout {
 		t.Fatalf("drain waited out its whole timeout (%s) for a peer that reads nothing", took)
+	}
+}
+
+// publishPacket is a QoS 1 PUBLISH with packet id id and a payload of size
+// bytes, whole.
+func publishPacket(id, size int) []byte {
+	body := []byte{0, 3, 'a', '/', 'b', byte(id >> 8), byte(id)}
+	body = append(body, bytes.Repeat([]byte{byte(id)}, size)...)
+	p := []byte{0x32}
+	for n := len(body); ; {
+		c := byte(n % 128)
+		n /= 128
+		if n > 0 {
+			c |= 0x80
+		}
+		p = append(p, c)
+		if n == 0 {
+			break
+		}
+	}
+	return append(p, body...)
+}
+
+// Once the socket is closed, what the backlog never wrote whole is
+// exactly what the peer did not get: the packets the peer reads, whole,
+// and the packets unsent gives, are every packet written, in order, each
+// once. Packets of many sizes, so that the socket takes some only in part.
+func TestBacklogUnsentIsWhatThePeerNeverGot(t *testing.T) {
+	w, peer := tcptest.Pair(t)
+	const n = 3000
+	var all [][]byte
+	bl := newBacklog(w, n, 64<<20)
+	done := make(chan struct{})
+	defer close(done)
+	for i := range n {
+		p := publishPacket(i, 100+(i*7919)%9000)
+		all = append(all, p)
+		if err := bl.write(p, done); err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+	}
+	waiting := func() int { // bytes not yet written
+		bl.mu.Lock()
+		defer bl.mu.Unlock()
+		return bl.bytes
+	}
+	before := waiting()
+	if before == 0 {
+		t.Fatal("nothing waits in the backlog: the test proves nothing")
+	}
+	// The peer reads a little, and the flusher gets part of the way
+	// through the buffer it writes: the close then catches it in the
+	// middle of one.
+	peer.SetReadDeadline(time.Now().Add(20 * time.Second))
+	first := make([]byte, 1<<20)
+	if _, err := io.ReadFull(peer, first); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); waiting() > before-2*flushPiece; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the backlog wrote nothing more after the peer read 1 MiB (%d bytes wait)", waiting())
+		}
+		time.Sleep(time.Millisecond) // polling the backlog's count, under a deadline
+	}
+	w.Close()
+	lost := bl.unsent(5 * time.Second)
+	rest, err := io.ReadAll(peer)
+	if err != nil && !errors.Is(err, io.EOF) {
+		t.Fatalf("reading what was sent: %v", err)
+	}
+	got := append(first, rest...)
+	var whole int
+	for len(got) > 0 {
+		k := frameLen(got)
+		if k == 0 || k > len(got) {
+			break // the packet the socket took only in part
+		}
+		if whole >= n || !bytes.Equal(got[:k], all[whole]) {
+			t.Fatalf("packet %d arrived wrong", whole)
+		}
+		got, whole = got[k:], whole+1
+	}
+	if len(lost) == 0 {
+		t.Fatal("nothing unsent, with packets still queued at the close")
+	}
+	if whole+len(lost) != n {
+		t.Fatalf("%d packets arrived whole and %d are unsent: %d, want %d", whole, len(lost), whole+len(lost), n)
+	}
+	for i, p := range lost {
+		if !bytes.Equal(p, all[whole+i]) {
+			t.Fatalf("unsent packet %d is not packet %d", i, whole+i)
+		}
+	}
+	t.Logf("%d packets arrived whole, %d unsent", whole, len(lost))
+}
+
+// A connection that closes with packets for the client still in its
+// backlog journals each of them as a drop: the journal showed them handed
+// to the socket, and without that would show them sent.
+func TestCloseJournalsWhatTheSocketNeverTook(t *testing.T) {
+	w, peer := tcptest.Pair(t)
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inner.Close()
+	j := journal.New(0)
+	c := newConn(w, NewListener(inner, faults.NewSet(1), j), 1)
+	c.who.Store(&identity{clientID: "slow", version: 4})
+	const n = 3000
+	var all [][]byte
+	for i := range n {
+		p := publishPacket(i+1, 100+(i*7919)%9000)
+		all = append(all, p)
+		if _, err := c.Write(p); err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+	}
+	c.closeWith("test: closed with the client reading nothing")
+	peer.SetReadDeadline(time.Now().Add(20 * time.Second))
+	got, err := io.ReadAll(peer)
+	if err != nil && !errors.Is(err, io.EOF) {
+		t.Fatal(err)
+	}
+	whole := 0
+	for len(got) > 0 {
+		k := frameLen(got)
+		if k == 0 || k > len(got) {
+			break
+		}
+		got, whole = got[k:], whole+1
+	}
+	sent := j.Records(journal.Filter{Kind: journal.KindPacket, Dir: "to_client", Type: "PUBLISH"})
+	drops := j.Records(journal.Filter{Kind: journal.KindDrop})
+	if len(sent) != n {
+		t.Fatalf("%d PUBLISH journaled as handed to the socket, want %d", len(sent), n)
+	}
+	if len(drops) == 0 || whole+len(drops) != n {
+		t.Fatalf("%d packets reached the client whole and %d are journaled as dropped: want %d together, some dropped", whole, len(drops), n)
+	}
+	for i, d := range drops {
+		if d.Type != "PUBLISH" || d.PacketID != whole+i+1 || d.Client != "slow" || !d.Dropped || d.Cause == "" {
+			t.Fatalf("drop %d: %s (cause %q), want PUBLISH id=%d of slow", i, d, d.Cause, whole+i+1)
+		}
 	}
 }

@@ -926,7 +926,17 @@ func (c *Conn) closeWith(cause string) {
 		c.mu.Unlock()
 		_ = c.raw.Close() // the connection is over either way; why is journaled below
 		c.l.forget(c)
-		clientID, _ := c.info()
+		clientID, version := c.info()
+		// Packets journaled as handed to the socket that it never took:
+		// the journal says so, or it would show them sent.
+		for _, raw := range c.bl.unsent(250 * time.Millisecond) {
+			p, _ := faults.Parse(raw, faults.ToClient, version)
+			p.ClientID = clientID
+			var r journal.Record
+			c.describe(&r, &p)
+			r.Kind, r.Dropped, r.Cause = journal.KindDrop, true, "handed to the socket, never written: the connection closed"
+			c.l.journal.Add(r)
+		}
 		c.mu.Lock()
 		why := c.cause
 		c.mu.Unlock()
