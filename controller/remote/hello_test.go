@@ -2,8 +2,6 @@ package remote
 
 import (
 	"context"
-	"encoding/json"
-	"net"
 	"testing"
 	"time"
 
@@ -65,33 +63,12 @@ func TestHelloAskedAgainWhenProbeComesOnline(t *testing.T) {
 // each request the harness sends.
 func watchRequests(t *testing.T, addr, station string) <-chan map[string]any {
 	t.Helper()
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := make(chan map[string]any, 16)
-	pc := paho.NewClient(paho.ClientConfig{Conn: conn, OnPublishReceived: []func(paho.PublishReceived) (bool, error){
-		func(pr paho.PublishReceived) (bool, error) {
-			var m map[string]any
-			if json.Unmarshal(pr.Packet.Payload, &m) == nil {
-				select {
-				case out <- m:
-				default:
-				}
-			}
-			return true, nil
-		}}})
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, err := pc.Connect(ctx, &paho.Connect{ClientID: "watch-" + station, CleanStart: true, KeepAlive: 30}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pc.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: reqTopic(station), QoS: 1}}}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		pc.Disconnect(&paho.Disconnect{})
-		<-pc.Done()
+	onRequests(t, addr, station, "watch-"+station, func(_ *paho.Client, req map[string]any) {
+		select {
+		case out <- req:
+		default:
+		}
 	})
 	return out
 }

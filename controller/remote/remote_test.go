@@ -176,6 +176,29 @@ func TestMissingResponseIsBenchError(t *testing.T) {
 // gives each request's result and the events to send before the response.
 func startFake(t *testing.T, addr, station string, answer func(req map[string]any) (string, []string)) {
 	t.Helper()
+	onRequests(t, addr, station, "fake-"+station, func(pc *paho.Client, req map[string]any) {
+		result, evs := answer(req)
+		ctx := context.Background()
+		for _, e := range evs {
+			pc.Publish(ctx, &paho.Publish{Topic: eventTopic(station), Payload: []byte(e)})
+		}
+		last := int64(0)
+		for _, e := range evs {
+			var ev event
+			json.Unmarshal([]byte(e), &ev)
+			last = ev.Seq
+		}
+		resp := fmt.Sprintf(`{"v":1,"id":%q,"ok":true,"result":%s,"seq":%d}`, req["id"], result, last)
+		pc.Publish(ctx, &paho.Publish{Topic: respTopic(station), Payload: []byte(resp)})
+	})
+}
+
+// onRequests connects an MQTT client named clientID to the control
+// listener, subscribes it to the station's request topic and hands each
+// request that parses to fn, with the client to answer on; it disconnects
+// when the test ends.
+func onRequests(t *testing.T, addr, station, clientID string, fn func(pc *paho.Client, req map[string]any)) {
+	t.Helper()
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -184,27 +207,14 @@ func startFake(t *testing.T, addr, station string, answer func(req map[string]an
 	pc = paho.NewClient(paho.ClientConfig{Conn: conn, OnPublishReceived: []func(paho.PublishReceived) (bool, error){
 		func(pr paho.PublishReceived) (bool, error) {
 			var req map[string]any
-			if err := json.Unmarshal(pr.Packet.Payload, &req); err != nil {
-				return true, nil
+			if json.Unmarshal(pr.Packet.Payload, &req) == nil {
+				fn(pc, req)
 			}
-			result, evs := answer(req)
-			ctx := context.Background()
-			for _, e := range evs {
-				pc.Publish(ctx, &paho.Publish{Topic: eventTopic(station), Payload: []byte(e)})
-			}
-			last := int64(0)
-			for _, e := range evs {
-				var ev event
-				json.Unmarshal([]byte(e), &ev)
-				last = ev.Seq
-			}
-			resp := fmt.Sprintf(`{"v":1,"id":%q,"ok":true,"result":%s,"seq":%d}`, req["id"], result, last)
-			pc.Publish(ctx, &paho.Publish{Topic: respTopic(station), Payload: []byte(resp)})
 			return true, nil
 		}}})
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := pc.Connect(ctx, &paho.Connect{ClientID: "fake-" + station, CleanStart: true, KeepAlive: 30}); err != nil {
+	if _, err := pc.Connect(ctx, &paho.Connect{ClientID: clientID, CleanStart: true, KeepAlive: 30}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := pc.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: reqTopic(station), QoS: 1}}}); err != nil {

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mochi-mqtt/server/v2/packets"
+
 	"github.com/mqtthil/mqtthil/emulator/faults"
 	"github.com/mqtthil/mqtthil/emulator/journal"
 	"github.com/mqtthil/mqtthil/internal/tcptest"
@@ -138,21 +140,11 @@ func TestBacklogDrainGivesUpOnAStuckPeer(t *testing.T) {
 // publishPacket is a QoS 1 PUBLISH with packet id id and a payload of size
 // bytes, whole.
 func publishPacket(id, size int) []byte {
-	body := []byte{0, 3, 'a', '/', 'b', byte(id >> 8), byte(id)}
-	body = append(body, bytes.Repeat([]byte{byte(id)}, size)...)
-	p := []byte{0x32}
-	for n := len(body); ; {
-		c := byte(n % 128)
-		n /= 128
-		if n > 0 {
-			c |= 0x80
-		}
-		p = append(p, c)
-		if n == 0 {
-			break
-		}
-	}
-	return append(p, body...)
+	pk := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1}, ProtocolVersion: 4,
+		TopicName: "a/b", PacketID: uint16(id), Payload: bytes.Repeat([]byte{byte(id)}, size)}
+	var buf bytes.Buffer
+	pk.PublishEncode(&buf)
+	return buf.Bytes()
 }
 
 // Once the socket is closed, what the backlog never wrote whole is
@@ -167,7 +159,7 @@ func TestBacklogUnsentIsWhatThePeerNeverGot(t *testing.T) {
 	done := make(chan struct{})
 	defer close(done)
 	for i := range n {
-		p := publishPacket(i, 100+(i*7919)%9000)
+		p := publishPacket(i+1, 100+(i*7919)%9000)
 		all = append(all, p)
 		if err := bl.write(p, done); err != nil {
 			t.Fatalf("write %d: %v", i, err)
