@@ -119,10 +119,8 @@ func (b *backlog) write(p []byte, done <-chan struct{}) error {
 	}
 	// The whole of p is kept, the part already written too, so that the
 	// buffer starts at a packet's start (see unsent); the flusher skips
-	// that part.
-	if len(b.buf) > 0 {
-		p, head = p[head:], 0 // cannot happen (see above); keep the order at least
-	} else {
+	// that part. Only a write into an empty backlog has one.
+	if head > 0 {
 		b.head = head
 	}
 	b.buf = append(b.buf, p...)
@@ -207,39 +205,19 @@ func (b *backlog) unsent(wait time.Duration) [][]byte {
 		return nil // still writing: what it has not written cannot be told yet
 	}
 	var lost [][]byte
-	for p := b.out; len(p) > 0; {
-		n := frameLen(p)
-		if n <= 0 || n > len(p) {
-			break
+	end := 0
+	for _, p := range packetsIn(b.out) {
+		if end += len(p); end > b.sent { // ends past what the socket took
+			lost = append(lost, p)
 		}
-		if len(b.out)-len(p)+n > b.sent { // ends past what the socket took
-			lost = append(lost, p[:n])
-		}
-		p = p[n:]
 	}
-	for p := b.buf; len(p) > 0; {
-		n := frameLen(p)
-		if n <= 0 || n > len(p) {
-			break
-		}
-		lost = append(lost, p[:n])
-		p = p[n:]
-	}
-	return lost
+	return append(lost, packetsIn(b.buf)...)
 }
 
-// frameLen is the length of the whole packet p starts with, from its fixed
-// header; 0 when p does not hold the header.
-func frameLen(p []byte) int {
-	n, mul := 0, 1
-	for i := 1; i < len(p) && i <= 4; i++ {
-		n += int(p[i]&0x7f) * mul
-		if p[i]&0x80 == 0 {
-			return i + 1 + n
-		}
-		mul *= 128
-	}
-	return 0
+// packetsIn splits b, which starts at a packet, into its whole packets.
+func packetsIn(b []byte) [][]byte {
+	pkts, _ := new(Framer).Feed(b)
+	return pkts
 }
 
 // drain waits until everything queued is written, the socket failed, done

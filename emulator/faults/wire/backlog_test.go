@@ -197,8 +197,8 @@ func TestBacklogUnsentIsWhatThePeerNeverGot(t *testing.T) {
 	got := append(first, rest...)
 	var whole int
 	for len(got) > 0 {
-		k := frameLen(got)
-		if k == 0 || k > len(got) {
+		k, ok, _ := frameSize(got)
+		if !ok {
 			break // the packet the socket took only in part
 		}
 		if whole >= n || !bytes.Equal(got[:k], all[whole]) {
@@ -250,8 +250,8 @@ func TestCloseJournalsWhatTheSocketNeverTook(t *testing.T) {
 	}
 	whole := 0
 	for len(got) > 0 {
-		k := frameLen(got)
-		if k == 0 || k > len(got) {
+		k, ok, _ := frameSize(got)
+		if !ok {
 			break
 		}
 		got, whole = got[k:], whole+1

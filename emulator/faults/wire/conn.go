@@ -932,8 +932,7 @@ func (c *Conn) closeWith(cause string) {
 		for _, raw := range c.bl.unsent(250 * time.Millisecond) {
 			p, _ := faults.Parse(raw, faults.ToClient, version)
 			p.ClientID = clientID
-			var r journal.Record
-			c.describe(&r, &p)
+			r := c.record(&p)
 			r.Kind, r.Dropped, r.Cause = journal.KindDrop, true, "handed to the socket, never written: the connection closed"
 			c.l.journal.Add(r)
 		}
